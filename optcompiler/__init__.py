@@ -1,0 +1,3 @@
+"""optc: a compiler-style optimizer for numeric Python."""
+
+__version__ = "0.1.0"
