@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from optcompiler.frontend import GENERATED_HEADER
+from optcompiler.ir import ArgType
+
+if TYPE_CHECKING:
+    from optcompiler.analysis import KernelFacts
+    from optcompiler.pipeline import Emitted
 
 
 def write_atomic(path: str | os.PathLike[str], text: str) -> None:
@@ -29,3 +40,172 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+# ---- splicing variants into the module -------------------------------------------------------------
+
+
+def variant_name(kernel: str) -> str:
+    return f"_{kernel}_v1"
+
+
+def original_name(kernel: str) -> str:
+    return f"_{kernel}_original"
+
+
+def type_guard(params: Sequence[str], facts: KernelFacts) -> list[str]:
+    """Conditions that hold exactly for the argument types the variant was verified on."""
+    conds: list[str] = []
+    for name in params:
+        at = facts.arg_types[name]
+        if at.kind == "array":
+            conds += [
+                f"isinstance({name}, numpy.ndarray)",
+                f"{name}.dtype == numpy.{at.dtype}",
+                f"{name}.ndim == {at.ndim}",
+            ]
+        elif at.kind == "float":
+            conds.append(f"isinstance({name}, float)")
+        elif at.kind == "int":
+            conds.append(f"isinstance({name}, (int, numpy.integer)) and not isinstance({name}, bool)")
+        elif at.kind == "bool":
+            conds.append(f"isinstance({name}, (bool, numpy.bool_))")
+    return conds
+
+
+def dispatcher_body(emitted: Emitted, params: Sequence[str]) -> str:
+    """The public function's new body: run the variant for verified types, else the original."""
+    conds = type_guard(params, emitted.facts)
+    conds += [f"not numpy.may_share_memory({a}, {b})" for a, b in emitted.alias_pairs]
+    call_args = ", ".join(params)
+    lines = []
+    if conds:
+        joined = "\n        and ".join(conds)
+        lines += [
+            f"    if (\n        {joined}\n    ):",
+            f"        return {variant_name(emitted.kernel)}({call_args})",
+        ]
+        lines.append(f"    return {original_name(emitted.kernel)}({call_args})")
+    else:
+        lines.append(f"    return {variant_name(emitted.kernel)}({call_args})")
+    return "\n".join(lines) + "\n"
+
+
+def variant_comment(emitted: Emitted) -> list[str]:
+    """What was done, why it is legal, what it was verified on, and the prediction."""
+    cand = emitted.candidate
+    steps = ", ".join(dict.fromkeys(cand.variant.derivation)) or "none (the original body, compiled)"
+    types = ", ".join(_describe_type(n, t) for n, t in emitted.facts.arg_types.items())
+    lines = [
+        f"# optc: {emitted.kernel} -> target {cand.target.name}; rewrites: {steps}.",
+        "#   legal: each rewrite's legality analysis held (see `optc --report`);"
+        + (" overlapping arrays go to the original." if emitted.alias_pairs else ""),
+        f"#   verified for {types}: {emitted.verified}.",
+    ]
+    if emitted.predicted_speedup:
+        lines.append(f"#   predicted {emitted.predicted_speedup:.1f}x vs plain numba.njit (analytic model).")
+    return lines
+
+
+def _describe_type(name: str, at: ArgType) -> str:
+    if at.kind == "array":
+        return f"{name}: {at.dtype} {at.ndim}-D array"
+    return f"{name}: {at.kind}"
+
+
+class _Splice(cst.CSTTransformer):
+    """Replace each optimized top-level def by variant, dispatcher and the renamed original."""
+
+    def __init__(self, by_name: Mapping[str, Emitted]) -> None:
+        self.by_name = by_name
+        self.depth = 0
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.depth += 1
+        return False  # never descend: only top-level defs are kernels
+
+    def leave_FunctionDef(
+        self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
+    ) -> cst.FunctionDef | cst.FlattenSentinel[cst.BaseStatement]:
+        self.depth -= 1
+        emitted = self.by_name.get(original_node.name.value)
+        if emitted is None or self.depth != 0:
+            return updated_node
+        params = [p.name.value for p in original_node.params.params]
+        variant_code = "\n".join(variant_comment(emitted)) + "\n" + emitted.source
+        variant = cst.parse_module(variant_code).body[0]
+        variant = variant.with_changes(leading_lines=[*original_node.leading_lines, *variant.leading_lines])
+        wrapper_body = cst.parse_module(f"def _wrapper():\n{dispatcher_body(emitted, params)}").body[0].body
+        docstring = _docstring_stmt(original_node)
+        if docstring is not None:
+            wrapper_body = wrapper_body.with_changes(body=[docstring, *wrapper_body.body])
+        blank = cst.EmptyLine()
+        public = original_node.with_changes(body=wrapper_body, leading_lines=[blank, blank])
+        renamed = original_node.with_changes(
+            name=cst.Name(original_name(emitted.kernel)),
+            leading_lines=[
+                blank,
+                blank,
+                cst.EmptyLine(
+                    comment=cst.Comment(
+                        "# optc: the original, unchanged; called for types and overlaps the variant was not verified for."
+                    )
+                ),
+            ],
+        )
+        return cst.FlattenSentinel([variant, public, renamed])
+
+
+def _docstring_stmt(node: cst.FunctionDef) -> cst.BaseStatement | None:
+    body = node.body
+    if isinstance(body, cst.IndentedBlock) and body.body:
+        first = body.body[0]
+        if (
+            isinstance(first, cst.SimpleStatementLine)
+            and len(first.body) == 1
+            and isinstance(first.body[0], cst.Expr)
+            and isinstance(first.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+        ):
+            return first
+    return None
+
+
+def _imported_plainly(module: cst.Module, name: str) -> bool:
+    for stmt in module.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, cst.Import):
+                    for alias in small.names:
+                        if alias.asname is None and cst.Module([]).code_for_node(alias.name) == name:
+                            return True
+    return False
+
+
+def _insert_imports(module: cst.Module, names: Sequence[str]) -> cst.Module:
+    """Add `import x` lines once, after the module's leading docstring, __future__ and import block."""
+    missing = [n for n in names if not _imported_plainly(module, n)]
+    if not missing:
+        return module
+    body = list(module.body)
+    position = 0
+    for i, stmt in enumerate(body):
+        if isinstance(stmt, cst.SimpleStatementLine) and all(
+            isinstance(s, (cst.Import, cst.ImportFrom)) or (i == 0 and isinstance(s, cst.Expr))
+            for s in stmt.body
+        ):
+            position = i + 1
+            continue
+        break
+    new = [cst.parse_statement(f"import {n}\n") for n in missing]
+    return module.with_changes(body=[*body[:position], *new, *body[position:]])
+
+
+def emit_module(module: cst.Module, path: str, emitted: Sequence[Emitted], version: str) -> str:
+    """The optimized module's source; everything optc did not rewrite stays byte-identical."""
+    spliced = module.visit(_Splice({e.kernel: e for e in emitted}))
+    spliced = _insert_imports(spliced, ["numba", "numpy"])
+    header = f"{GENERATED_HEADER} {version} from {Path(path).name}; do not edit, re-run optc instead."
+    lines = list(spliced.header)
+    at = 1 if lines and lines[0].comment is not None and lines[0].comment.value.startswith("#!") else 0
+    lines.insert(at, cst.EmptyLine(comment=cst.Comment(header)))
+    return spliced.with_changes(header=lines).code

@@ -1,0 +1,417 @@
+"""The driver: the flow of DESIGN.md, top to bottom, with budgets and per-stage timings.
+
+    parse → find kernels → lift → analyze → saturate (passes) → extract per statement →
+    rank candidates (analytic cost) → verify best-first → emit
+
+Every kernel ends as `Emitted`, `Unchanged(reason)` or `Failed(reason)`; a failing kernel never
+takes down its file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from optcompiler import __version__, emit, frontend, verify
+from optcompiler.analysis import KernelFacts, alias_guard_pairs, all_names, analyze, contains_loop, names_read
+from optcompiler.config import Config
+from optcompiler.costmodel.analytic import estimate_seconds
+from optcompiler.costmodel.hardware import Hardware, detect
+from optcompiler.errors import OptcError, Unsupported
+from optcompiler.ir import Candidate, Kernel, Target, Term, Variant, lift, lower_function, seq
+from optcompiler.passes import PassContext, all_rules
+from optcompiler.passes.egraph import (
+    EGraph,
+    ENode,
+    Limits,
+    RunReport,
+    derivation,
+    extract_best,
+    extract_top_k,
+    run,
+)
+
+
+@dataclass(frozen=True)
+class Emitted:
+    kernel: str
+    line: int
+    candidate: Candidate
+    source: str  # the variant's `def`, as emitted
+    alias_pairs: tuple[tuple[str, str], ...]
+    facts: KernelFacts
+    predicted_speedup: float | None
+    verified: str
+    run_report: RunReport | None = None
+    candidates_considered: int = 0
+    timings: tuple[tuple[str, float], ...] = ()
+    compile_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    kernel: str
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    kernel: str
+    line: int
+    reason: str
+
+
+KernelResult = Emitted | Unchanged | Failed
+
+
+@dataclass(frozen=True)
+class FileResult:
+    path: str
+    source: str
+    output: str
+    kernels: tuple[KernelResult, ...] = field(default=())
+
+    @property
+    def changed(self) -> bool:
+        return self.output != self.source
+
+
+# ---- the file ------------------------------------------------------------------------------------
+
+
+def optimize_source(source: str, path: str, config: Config) -> FileResult:
+    """Optimize every kernel of one file; raises OptcError only for file-level failures."""
+    if config.target == "gpu":
+        raise OptcError(
+            "--target gpu: the CUDA lowering is not available yet; use --target cpu or auto", path
+        )
+    if frontend.is_generated(source):
+        return FileResult(path, source, source, ())
+    module = frontend.parse(source, path)
+    sites = frontend.find_kernels(module, path, config.exclude)
+    results: list[KernelResult] = []
+    for site in sites:
+        if site.skip_reason is not None:
+            results.append(Unchanged(site.name, site.line, site.skip_reason))
+            continue
+        results.append(optimize_site(site, module, path, config))
+    emitted = [r for r in results if isinstance(r, Emitted)]
+    if not emitted:
+        return FileResult(path, source, source, tuple(results))
+    output = emit.emit_module(module, path, emitted, __version__)
+    return FileResult(path, source, output, tuple(results))
+
+
+def optimize_site(site: frontend.KernelSite, module: cst.Module, path: str, config: Config) -> KernelResult:
+    """One kernel through the whole flow; any failure becomes a result, never an exception."""
+    try:
+        kernel = lift(site.node, path, module, site.line)
+    except Unsupported as exc:
+        line = exc.line if exc.line is not None else site.line
+        return Unchanged(site.name, line, f"{exc.construct} is outside the kernel subset optc rewrites")
+    if not contains_loop(kernel.body):
+        return Unchanged(site.name, site.line, "no loops: nothing for optc to speed up")
+    try:
+        return optimize_kernel(kernel, module_prelude(module, kernel), config)
+    except Exception as exc:  # a bug in one kernel's optimization must not take down the file
+        return Failed(site.name, site.line, f"internal error while optimizing: {type(exc).__name__}: {exc}")
+
+
+# ---- one kernel --------------------------------------------------------------------------------------
+
+
+def optimize_kernel(kernel: Kernel, prelude: str, config: Config) -> KernelResult:
+    timings: list[tuple[str, float]] = []
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings.append((stage, now - clock))
+        clock = now
+
+    hints = {p.name: h for p in kernel.params if (h := config.arg_type_hint(kernel.name, p.name)) is not None}
+    facts = analyze(kernel, hints)
+    lap("analyze")
+    variants, report = explore(kernel, facts, config)
+    lap("saturate+extract")
+    hardware = detect()
+    ranked = rank(variants, facts, config, hardware)
+    lap("rank")
+    baseline = estimate_seconds(
+        kernel.body, Target("njit"), facts.arg_types, dict(config.sizes), hardware, config.default_size
+    )
+
+    def emitted(candidate: Candidate, seconds: float, verified: str) -> Emitted:
+        pairs = alias_guard_pairs(facts, kernel.body) if candidate.variant.derivation else ()
+        return Emitted(
+            kernel=kernel.name,
+            line=kernel.line,
+            candidate=candidate,
+            source=variant_source(kernel, candidate),
+            alias_pairs=pairs,
+            facts=facts,
+            predicted_speedup=baseline / seconds if seconds > 0 else None,
+            verified=verified,
+            run_report=report,
+            candidates_considered=len(ranked),
+            timings=tuple(timings),
+        )
+
+    if not config.verify:
+        candidate, seconds = ranked[0]
+        return emitted(candidate, seconds, "not verified (--no-verify)")
+
+    to_try = ranked[: config.max_verify]
+    if not any(not c.variant.derivation and c.target.name == "njit" for c, _ in to_try):
+        to_try += [(c, s) for c, s in ranked if not c.variant.derivation and c.target.name == "njit"][:1]
+    sources = [
+        verify.CandidateSource(
+            f"c{i}", variant_source(kernel, c, name=f"_optc_candidate_{i}"), f"_optc_candidate_{i}"
+        )
+        for i, (c, _) in enumerate(to_try)
+    ]
+    results = verify.verify_candidates(
+        prelude="import numba\n" + prelude,
+        original_source=kernel.source,
+        original_name=kernel.name,
+        candidates=sources,
+        args=[(p.name, facts.arg_types[p.name]) for p in kernel.params],
+        policy=verify.FloatPolicy(strict=config.strict_fp),
+        timeout=config.verify_timeout,
+    )
+    lap("verify")
+    for (candidate, seconds), result in zip(to_try, results, strict=False):
+        if result.ok:
+            return emitted(candidate, seconds, result.reason)
+    first = results[0].reason if results else "no candidate"
+    return Unchanged(kernel.name, kernel.line, f"no variant passed verification ({first}); left as written")
+
+
+def explore(kernel: Kernel, facts: KernelFacts, config: Config) -> tuple[list[Variant], RunReport]:
+    """Saturate the kernel's e-graph, then extract alternatives statement by statement.
+
+    Whole-body top-K by a static cost would be dominated by combinations of small algebraic
+    variants; ranking each top-level statement's alternatives with the analytic model and
+    combining them keeps the loop-structure alternatives that matter.
+    """
+    egraph = EGraph()
+    root = egraph.add_term(kernel.body)
+    ctx = PassContext(
+        facts=facts,
+        root=root,
+        names=frozenset(all_names(kernel.body) | {p.name for p in kernel.params}),
+        allow_reassoc=not config.strict_fp,
+        fastmath=config.fastmath,
+    )
+    limits = Limits(node_limit=config.node_limit, iter_limit=config.iter_limit, time_limit=config.time_limit)
+    report = run(egraph, all_rules(ctx), limits)
+
+    root_seq = _root_seq(egraph, root, kernel.body)
+    hardware = detect()
+    per_stmt: list[list[Term]] = []
+    prefix: list[Term] = []
+    for child in root_seq.children:
+        best = extract_best(egraph, child, static_cost)[1]
+        if not contains_loop(best):
+            per_stmt.append([best])
+            prefix.append(best)
+            continue
+        options = [t for _, t in extract_top_k(egraph, child, config.top_k, static_cost)]
+        scored = sorted(
+            options,
+            key=lambda t: (
+                estimate_seconds(
+                    seq(*prefix, t),
+                    _target_for(t),
+                    facts.arg_types,
+                    dict(config.sizes),
+                    hardware,
+                    config.default_size,
+                ),
+                static_size(t),
+                repr(t),
+            ),
+        )
+        per_stmt.append(scored)
+
+    bodies: list[Term] = [Term("seq", tuple(opts[0] for opts in per_stmt))]
+    for i, opts in enumerate(per_stmt):
+        for alt in opts[1:]:
+            body = Term("seq", tuple(alt if j == i else o[0] for j, o in enumerate(per_stmt)))
+            if body not in bodies:
+                bodies.append(body)
+    if kernel.body not in bodies:
+        bodies.append(kernel.body)
+    variants = []
+    for body in bodies[: config.top_k + 1]:
+        steps = derivation(egraph, body) if body != kernel.body else ()
+        variants.append(Variant(kernel.name, normalize(body), steps))
+    if not any(not v.derivation for v in variants):
+        variants.append(Variant(kernel.name, kernel.body, ()))
+    return variants, report
+
+
+def _root_seq(egraph: EGraph, root: int, body: Term) -> ENode:
+    """The body's own seq node (rules never rewrite a whole body, so it is still there)."""
+    children = tuple(egraph.find(egraph.add_term(stmt)) for stmt in body.args)
+    for node in egraph.nodes(root):
+        if node.op == "seq" and tuple(egraph.find(c) for c in node.children) == children:
+            return node
+    return next(n for n in egraph.nodes(root) if n.op == "seq")
+
+
+def rank(
+    variants: Sequence[Variant], facts: KernelFacts, config: Config, hardware: Hardware
+) -> list[tuple[Candidate, float]]:
+    """Variant × Target candidates, cheapest predicted first (ties: smaller, then textual order)."""
+    scored = []
+    for variant in variants:
+        target = _target_for(variant.body)
+        seconds = estimate_seconds(
+            variant.body, target, facts.arg_types, dict(config.sizes), hardware, config.default_size
+        )
+        scored.append((seconds, static_size(variant.body), repr(variant.body), Candidate(variant, target)))
+    scored.sort(key=lambda s: s[:3])
+    return [(c, s) for s, _, _, c in scored]
+
+
+def _target_for(body: Term) -> Target:
+    return (
+        Target("njit-parallel")
+        if any(t.op == "for" and t.value == "prange" for t in body.walk())
+        else Target("njit")
+    )
+
+
+# ---- costs and helpers --------------------------------------------------------------------------------
+
+_OP_COST = {"pow": 20.0, "truediv": 6.0, "floordiv": 8.0, "mod": 8.0, "call": 10.0, "index": 2.0}
+
+
+def static_cost(node: ENode, child_costs: tuple[float, ...]) -> float:
+    """A size-free cost for extraction: expensive operators weigh more; structure by node count."""
+    return _OP_COST.get(node.op, 1.0) + sum(child_costs)
+
+
+def static_size(term: Term) -> float:
+    return sum(_OP_COST.get(t.op, 1.0) for t in term.walk())
+
+
+def normalize(term: Term) -> Term:
+    """Flatten nested blocks (an e-class may hold `seq` where a statement stood)."""
+    if not term.args:
+        return term
+    args = tuple(normalize(a) for a in term.args)
+    if term.op == "seq":
+        return seq(*args)
+    return Term(term.op, args, term.value)
+
+
+def variant_source(kernel: Kernel, candidate: Candidate, name: str | None = None) -> str:
+    options = ["cache=True"]
+    if candidate.target.parallel:
+        options.append("parallel=True")
+    if candidate.target.fastmath:
+        options.append(f"fastmath={set(candidate.target.fastmath)!r}")
+    return lower_function(
+        name or emit.variant_name(kernel.name),
+        kernel.params,
+        candidate.variant.body,
+        None,
+        [f"numba.njit({', '.join(options)})"],
+    )
+
+
+def module_prelude(module: cst.Module, kernel: Kernel) -> str:
+    """The module-level code a kernel needs to run on its own: imports, and the constants and
+    functions it names (transitively). Other top-level code is not executed during verification."""
+    defined: dict[str, cst.CSTNode] = {}
+    imports: list[cst.CSTNode] = []
+    for stmt in module.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, (cst.Import, cst.ImportFrom)):
+                    imports.append(stmt)
+                    break
+                if isinstance(small, (cst.Assign, cst.AnnAssign)):
+                    targets = small.targets if isinstance(small, cst.Assign) else [small]
+                    for t in targets:
+                        target = t.target
+                        if isinstance(target, cst.Name):
+                            defined[target.value] = stmt
+        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            defined[stmt.name.value] = stmt
+    needed: list[cst.CSTNode] = []
+    queue = sorted(names_read(kernel.body) - {kernel.name})
+    seen: set[str] = set()
+    while queue:
+        name = queue.pop()
+        if name in seen or name not in defined:
+            continue
+        seen.add(name)
+        node = defined[name]
+        if node not in needed:
+            needed.append(node)
+            queue.extend(sorted(_names_in(module.code_for_node(node)) - seen))
+    order = {id(stmt): i for i, stmt in enumerate(module.body)}
+    parts = sorted(imports + needed, key=lambda n: order.get(id(n), 0))
+    return "".join(module.code_for_node(n) for n in parts)
+
+
+def _names_in(code: str) -> set[str]:
+    import re
+
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", code))
+
+
+# ---- reports ----------------------------------------------------------------------------------------
+
+
+def describe(result: KernelResult) -> str:
+    """One line per kernel, as `-v` prints it."""
+    if isinstance(result, Emitted):
+        speed = f", predicted {result.predicted_speedup:.1f}x vs njit" if result.predicted_speedup else ""
+        return f"{result.kernel}: optimized ({result.candidate.label}){speed}; {result.verified}"
+    if isinstance(result, Unchanged):
+        return f"{result.kernel}: unchanged: {result.reason}"
+    return f"{result.kernel}: failed: {result.reason}"
+
+
+def report_markdown(results: Iterable[FileResult]) -> str:
+    lines = [
+        "# optc report",
+        "",
+        "| file | line | kernel | outcome | variant | predicted vs njit | verification |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for fr in results:
+        for k in fr.kernels:
+            if isinstance(k, Emitted):
+                speed = f"{k.predicted_speedup:.2f}x" if k.predicted_speedup else ""
+                lines.append(
+                    f"| {fr.path} | {k.line} | {k.kernel} | optimized | {k.candidate.label} | {speed} | {k.verified} |"
+                )
+            else:
+                outcome = "unchanged" if isinstance(k, Unchanged) else "failed"
+                lines.append(f"| {fr.path} | {k.line} | {k.kernel} | {outcome} | | | {k.reason} |")
+    for fr in results:
+        for k in fr.kernels:
+            if isinstance(k, Emitted) and k.run_report is not None:
+                r = k.run_report
+                fired = ", ".join(f"{n}×{c}" for n, c in r.fired if c)
+                lines += [
+                    "",
+                    f"## {fr.path}: {k.kernel}",
+                    "",
+                    f"- e-graph: {r.iterations} iterations, {r.nodes} nodes, {r.seconds * 1000:.0f} ms, stopped: {r.stop_reason}",
+                    f"- rules fired: {fired or 'none'}",
+                    f"- derivation of the emitted variant: {' → '.join(k.candidate.variant.derivation) or 'none (original body, compiled)'}",
+                    f"- candidates ranked: {k.candidates_considered}",
+                    "- stage timings: " + ", ".join(f"{s} {t * 1000:.0f} ms" for s, t in k.timings),
+                ]
+    return "\n".join(lines) + "\n"
