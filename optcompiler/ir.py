@@ -35,21 +35,35 @@ Ops (the closed catalogue; `value` holds the leaf payload or operator parameter)
 
 from __future__ import annotations
 
+import ast
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
+
+import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+
+from optcompiler.errors import Unsupported
 
 BINARY_OPS = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul")
 UNARY_OPS = ("neg", "pos", "not", "invert")
 COMPARE_OPS = ("lt", "le", "gt", "ge", "eq", "ne")
 BOOL_OPS = ("and", "or")
 EXPR_OPS = (
-    ("const", "var", "ifexp", "call", "kw", "attr", "index", "tuple", "slice")
-    + BINARY_OPS
-    + UNARY_OPS
-    + COMPARE_OPS
-    + BOOL_OPS
+    "const",
+    "var",
+    "ifexp",
+    "call",
+    "kw",
+    "attr",
+    "index",
+    "tuple",
+    "slice",
+    *BINARY_OPS,
+    *UNARY_OPS,
+    *COMPARE_OPS,
+    *BOOL_OPS,
 )
 STMT_OPS = ("assign", "augassign", "expr", "for", "while", "if", "seq", "return", "break", "continue", "pass")
 ALL_OPS = frozenset(EXPR_OPS + STMT_OPS)
@@ -223,3 +237,703 @@ class ArgType:
     dtype: str = "float64"  # numpy dtype name; for scalars the numpy type they behave as
     ndim: int = 0
     dims: tuple[str, ...] = ()
+
+
+# ---- lift: libcst → IR ------------------------------------------------------------------------------
+#
+# Lift accepts exactly the numeric subset and raises `Unsupported(construct, line)` for anything
+# else, naming the construct in plain words. It normalizes as it goes (elif → nested if, `pass`
+# dropped, `range(n)` → lo 0 / step 1, `-3` → const -3, parentheses dropped), so that
+# `lift(lower(t)) == t` for every term lift produces.
+
+_BINARY = {
+    cst.Add: "add",
+    cst.Subtract: "sub",
+    cst.Multiply: "mul",
+    cst.Divide: "truediv",
+    cst.FloorDivide: "floordiv",
+    cst.Modulo: "mod",
+    cst.Power: "pow",
+    cst.MatrixMultiply: "matmul",
+}
+_BITWISE = {cst.BitAnd: "&", cst.BitOr: "|", cst.BitXor: "^", cst.LeftShift: "<<", cst.RightShift: ">>"}
+_AUGMENTED = {
+    cst.AddAssign: "add",
+    cst.SubtractAssign: "sub",
+    cst.MultiplyAssign: "mul",
+    cst.DivideAssign: "truediv",
+    cst.FloorDivideAssign: "floordiv",
+    cst.ModuloAssign: "mod",
+    cst.PowerAssign: "pow",
+    cst.MatrixMultiplyAssign: "matmul",
+}
+_AUGMENTED_BITWISE = {
+    cst.BitAndAssign: "&=",
+    cst.BitOrAssign: "|=",
+    cst.BitXorAssign: "^=",
+    cst.LeftShiftAssign: "<<=",
+    cst.RightShiftAssign: ">>=",
+}
+_UNARY = {cst.Minus: "neg", cst.Plus: "pos", cst.Not: "not", cst.BitInvert: "invert"}
+_COMPARE = {
+    cst.LessThan: "lt",
+    cst.LessThanEqual: "le",
+    cst.GreaterThan: "gt",
+    cst.GreaterThanEqual: "ge",
+    cst.Equal: "eq",
+    cst.NotEqual: "ne",
+}
+_COMPARE_UNSUPPORTED = {
+    cst.Is: "`is` comparison",
+    cst.IsNot: "`is not` comparison",
+    cst.In: "`in` comparison",
+    cst.NotIn: "`not in` comparison",
+}
+_EXPRESSIONS_UNSUPPORTED: dict[type[cst.CSTNode], str] = {
+    cst.List: "list literal",
+    cst.Dict: "dict literal",
+    cst.Set: "set literal",
+    cst.ListComp: "list comprehension",
+    cst.SetComp: "set comprehension",
+    cst.DictComp: "dict comprehension",
+    cst.GeneratorExp: "generator expression",
+    cst.Lambda: "lambda",
+    cst.FormattedString: "f-string",
+    cst.TemplatedString: "t-string",
+    cst.ConcatenatedString: "string literal",
+    cst.NamedExpr: "walrus operator (:=)",
+    cst.Await: "await expression",
+    cst.Yield: "yield expression",
+    cst.StarredElement: "starred expression",
+    cst.Ellipsis: "Ellipsis (...)",
+    cst.Imaginary: "complex literal",
+}
+_STATEMENTS_UNSUPPORTED: dict[type[cst.CSTNode], str] = {
+    cst.FunctionDef: "nested function definition",
+    cst.ClassDef: "class definition",
+    cst.With: "with statement",
+    cst.Try: "try statement",
+    cst.TryStar: "try statement",
+    cst.Raise: "raise statement",
+    cst.Assert: "assert statement",
+    cst.Import: "import statement",
+    cst.ImportFrom: "import statement",
+    cst.Global: "global statement",
+    cst.Nonlocal: "nonlocal statement",
+    cst.Del: "del statement",
+    cst.Match: "match statement",
+    cst.TypeAlias: "type alias statement",
+}
+_PRANGE_MODULES = ("numba", "nb")
+
+
+def lift(node: cst.FunctionDef, path: str, module: cst.Module, first_line: int) -> Kernel:
+    """The kernel for a function in the numeric subset; `Unsupported(construct, line)` otherwise.
+
+    `first_line` is the line of `def` in the file (`KernelSite.line`); lines inside the function are
+    computed from it, so `node` may come from any module. `module` supplies the source text of
+    annotations, defaults and `Kernel.source` (from the first decorator to the end of the body).
+    Decorators are ignored here: whether a decorated function may be rewritten is the caller's call.
+    """
+    lifter = _Lifter(_positions(node), first_line)
+    if node.asynchronous is not None:
+        raise Unsupported("async function", first_line)
+    if getattr(node, "type_parameters", None) is not None:
+        raise Unsupported("type parameters", first_line)
+    params = _lift_params(node.params, module, lifter)
+    statements = _flatten(node.body)
+    docstring = _docstring(statements[0], module) if statements else None
+    if docstring is not None:
+        statements = statements[1:]
+    body = seq(*(lifter.statement(stmt) for stmt in statements))
+    source = module.code_for_node(node.with_changes(leading_lines=()))
+    return Kernel(node.name.value, params, body, docstring, path, first_line, source)
+
+
+def _positions(node: cst.FunctionDef) -> Mapping[cst.CSTNode, CodeRange]:
+    """Positions of the function's nodes, counted from its `def` line as line 1 (no copy of `node`)."""
+    wrapper = MetadataWrapper(cst.Module(body=[node]), unsafe_skip_copy=True)
+    return wrapper.resolve(PositionProvider)
+
+
+def _lift_params(params: cst.Parameters, module: cst.Module, lifter: _Lifter) -> tuple[Param, ...]:
+    if params.posonly_params or isinstance(params.posonly_ind, cst.ParamSlash):
+        raise Unsupported("positional-only parameter", lifter.line(params))
+    if isinstance(params.star_arg, cst.Param):
+        raise Unsupported("*args parameter", lifter.line(params.star_arg))
+    if params.kwonly_params:
+        raise Unsupported("keyword-only parameter", lifter.line(params.kwonly_params[0]))
+    if params.star_kwarg is not None:
+        raise Unsupported("**kwargs parameter", lifter.line(params.star_kwarg))
+    return tuple(
+        Param(
+            param.name.value,
+            module.code_for_node(param.annotation.annotation) if param.annotation is not None else None,
+            module.code_for_node(param.default) if param.default is not None else None,
+        )
+        for param in params.params
+    )
+
+
+def _flatten(body: cst.BaseSuite) -> list[cst.CSTNode]:
+    """The block's statements one by one: `a = 1; b = 2` is two statements."""
+    if isinstance(body, cst.SimpleStatementSuite):
+        return list(body.body)
+    statements: list[cst.CSTNode] = []
+    for stmt in body.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            statements.extend(stmt.body)
+        else:
+            statements.append(stmt)
+    return statements
+
+
+def _docstring(stmt: cst.CSTNode, module: cst.Module) -> str | None:
+    """What Python would store in `__doc__`: only a plain (non-f, non-bytes) string as first statement."""
+    if not isinstance(stmt, cst.Expr) or not isinstance(
+        stmt.value, (cst.SimpleString, cst.ConcatenatedString)
+    ):
+        return None
+    # Python reads source with universal newlines, so a CRLF file's docstring holds "\n".
+    code = module.code_for_node(stmt.value).replace("\r\n", "\n").replace("\r", "\n")
+    try:
+        value = ast.literal_eval(code)
+    except (ValueError, SyntaxError):  # f-string parts in a concatenation: not a docstring
+        return None
+    return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class _Lifter:
+    """CST → IR for one function; holds only the positions needed to name lines in errors."""
+
+    positions: Mapping[cst.CSTNode, CodeRange]
+    first_line: int
+
+    def line(self, node: cst.CSTNode) -> int:
+        position = self.positions.get(node)
+        return self.first_line if position is None else position.start.line + self.first_line - 1
+
+    def unsupported(self, construct: str, node: cst.CSTNode) -> Unsupported:
+        return Unsupported(construct, self.line(node))
+
+    # -- statements ----------------------------------------------------------------------------------
+
+    def block(self, body: cst.BaseSuite) -> Term:
+        return seq(*(self.statement(stmt) for stmt in _flatten(body)))
+
+    def statement(self, node: cst.CSTNode) -> Term:
+        if isinstance(node, cst.Assign):
+            if len(node.targets) > 1:
+                raise self.unsupported("chained assignment", node)
+            return Term("assign", (self.target(node.targets[0].target), self.expr(node.value)))
+        if isinstance(node, cst.AugAssign):
+            return self.augassign(node)
+        if isinstance(node, cst.AnnAssign):
+            if node.value is not None:
+                return Term("assign", (self.target(node.target), self.expr(node.value)))
+            if isinstance(node.target, cst.Name):  # `x: int` alone does nothing at run time
+                return seq()
+            raise self.unsupported("annotation without a value", node)
+        if isinstance(node, cst.Expr):
+            return Term("expr", (self.expr(node.value),))
+        if isinstance(node, cst.Return):
+            return Term("return") if node.value is None else Term("return", (self.expr(node.value),))
+        if isinstance(node, cst.Pass):
+            return Term("pass")
+        if isinstance(node, cst.Break):
+            return Term("break")
+        if isinstance(node, cst.Continue):
+            return Term("continue")
+        if isinstance(node, cst.If):
+            return self.if_(node)
+        if isinstance(node, cst.While):
+            if node.orelse is not None:
+                raise self.unsupported("while-else", node)
+            return Term("while", (self.expr(node.test), self.block(node.body)))
+        if isinstance(node, cst.For):
+            return self.for_(node)
+        if isinstance(node, cst.With) and node.asynchronous is not None:
+            raise self.unsupported("async with statement", node)
+        raise self.unsupported(_STATEMENTS_UNSUPPORTED.get(type(node), _plain_words(node, "statement")), node)
+
+    def augassign(self, node: cst.AugAssign) -> Term:
+        operator = type(node.operator)
+        if operator in _AUGMENTED_BITWISE:
+            raise self.unsupported(f"bitwise augmented assignment `{_AUGMENTED_BITWISE[operator]}`", node)
+        if not isinstance(node.target, (cst.Name, cst.Subscript)):
+            raise self.unsupported(_target_words(node.target), node)
+        return Term("augassign", (self.target(node.target), self.expr(node.value)), _AUGMENTED[operator])
+
+    def if_(self, node: cst.If) -> Term:
+        if node.orelse is None:
+            orelse = seq()
+        elif isinstance(node.orelse, cst.If):  # elif
+            orelse = seq(self.if_(node.orelse))
+        else:
+            orelse = self.block(node.orelse.body)
+        return Term("if", (self.expr(node.test), self.block(node.body), orelse))
+
+    def for_(self, node: cst.For) -> Term:
+        if node.asynchronous is not None:
+            raise self.unsupported("async for loop", node)
+        if node.orelse is not None:
+            raise self.unsupported("for-else", node)
+        if not isinstance(node.target, cst.Name):
+            raise self.unsupported("for loop target other than a plain name", node.target)
+        kind = _range_kind(node.iter)
+        if kind is None:
+            raise self.unsupported("for loop over something other than range", node.iter)
+        assert isinstance(node.iter, cst.Call)
+        args = node.iter.args
+        if any(arg.keyword is not None or arg.star for arg in args):
+            raise self.unsupported(f"{kind}() with keyword or starred arguments", node.iter)
+        if not 1 <= len(args) <= 3:
+            raise self.unsupported(f"{kind}() with {len(args)} arguments", node.iter)
+        bounds = [self.expr(arg.value) for arg in args]
+        lo, hi, step = (const(0), bounds[0], const(1)) if len(bounds) == 1 else (*bounds, const(1))[:3]
+        return for_range(node.target.value, lo, hi, step, self.block(node.body), kind)
+
+    def target(self, node: cst.BaseExpression) -> Term:
+        if isinstance(node, cst.Name):
+            return var(node.value)
+        if isinstance(node, cst.Subscript):
+            return self.expr(node)
+        if isinstance(node, cst.Tuple):
+            elements = []
+            for element in node.elements:
+                if isinstance(element, cst.StarredElement):
+                    raise self.unsupported("starred assignment target", element)
+                if not isinstance(element.value, (cst.Name, cst.Subscript)):
+                    raise self.unsupported(_target_words(element.value, "nested "), element.value)
+                elements.append(self.target(element.value))
+            return Term("tuple", tuple(elements))
+        raise self.unsupported(_target_words(node), node)
+
+    # -- expressions ---------------------------------------------------------------------------------
+
+    def expr(self, node: cst.BaseExpression) -> Term:
+        if isinstance(node, cst.Name):
+            if node.value in ("True", "False", "None"):
+                return const({"True": True, "False": False, "None": None}[node.value])
+            return var(node.value)
+        if isinstance(node, (cst.Integer, cst.Float)):
+            return const(node.evaluated_value)
+        if isinstance(node, cst.BinaryOperation):
+            operator = type(node.operator)
+            if operator in _BITWISE:
+                raise self.unsupported(f"bitwise operator `{_BITWISE[operator]}`", node)
+            return Term(_BINARY[operator], (self.expr(node.left), self.expr(node.right)))
+        if isinstance(node, cst.UnaryOperation):
+            operand = node.expression
+            # `-3` is the constant -3 (and `-0.0` the constant -0.0); `-(3)` stays neg(3), so that
+            # lower can print each term back as itself.
+            if isinstance(node.operator, cst.Minus) and isinstance(operand, (cst.Integer, cst.Float)):
+                if not operand.lpar:
+                    return const(-operand.evaluated_value)
+            return Term(_UNARY[type(node.operator)], (self.expr(operand),))
+        if isinstance(node, cst.Comparison):
+            return self.comparison(node)
+        if isinstance(node, cst.BooleanOperation):
+            op = "and" if isinstance(node.operator, cst.And) else "or"
+            return Term(op, (self.expr(node.left), self.expr(node.right)))
+        if isinstance(node, cst.IfExp):
+            return Term("ifexp", (self.expr(node.test), self.expr(node.body), self.expr(node.orelse)))
+        if isinstance(node, cst.Call):
+            return self.call(node)
+        if isinstance(node, cst.Attribute):
+            return Term("attr", (self.expr(node.value),), node.attr.value)
+        if isinstance(node, cst.Subscript):
+            return self.subscript(node)
+        if isinstance(node, cst.Tuple):
+            return Term("tuple", tuple(self.element(element) for element in node.elements))
+        if isinstance(node, cst.SimpleString) and "b" in node.prefix.lower():
+            raise self.unsupported("bytes literal", node)
+        if isinstance(node, cst.SimpleString):
+            raise self.unsupported("string literal", node)
+        raise self.unsupported(
+            _EXPRESSIONS_UNSUPPORTED.get(type(node), _plain_words(node, "expression")), node
+        )
+
+    def element(self, element: cst.BaseElement) -> Term:
+        if isinstance(element, cst.StarredElement):
+            raise self.unsupported("starred expression", element)
+        return self.expr(element.value)
+
+    def comparison(self, node: cst.Comparison) -> Term:
+        for target in node.comparisons:
+            if type(target.operator) in _COMPARE_UNSUPPORTED:
+                raise self.unsupported(_COMPARE_UNSUPPORTED[type(target.operator)], node)
+        operands = [self.expr(node.left), *(self.expr(target.comparator) for target in node.comparisons)]
+        # `a < b < c` evaluates b once; `a < b and b < c` twice. Equal only when b has no effects
+        # and cannot change in between: a name or a constant.
+        for middle, source in zip(operands[1:-1], node.comparisons[:-1], strict=True):
+            if middle.op not in ("var", "const"):
+                raise self.unsupported("chained comparison with a computed middle operand", source.comparator)
+        result: Term | None = None
+        for i, target in enumerate(node.comparisons):
+            test = Term(_COMPARE[type(target.operator)], (operands[i], operands[i + 1]))
+            result = test if result is None else Term("and", (result, test))
+        assert result is not None
+        return result
+
+    def call(self, node: cst.Call) -> Term:
+        special = _nonfinite_float(node)
+        if special is not None:
+            return const(special)
+        positional: list[Term] = []
+        keywords: list[Term] = []
+        for arg in node.args:
+            if arg.star == "*":
+                raise self.unsupported("*args in a call", arg)
+            if arg.star == "**":
+                raise self.unsupported("**kwargs in a call", arg)
+            if arg.keyword is not None:
+                keywords.append(Term("kw", (self.expr(arg.value),), arg.keyword.value))
+            elif keywords:
+                raise self.unsupported("positional argument after a keyword argument", arg)
+            else:
+                positional.append(self.expr(arg.value))
+        return Term("call", (self.expr(node.func), *positional, *keywords))
+
+    def subscript(self, node: cst.Subscript) -> Term:
+        parts = [self.index_part(element.slice) for element in node.slice]
+        single = len(parts) == 1 and not isinstance(node.slice[0].comma, cst.Comma)
+        index = parts[0] if single else Term("tuple", tuple(parts))
+        return Term("index", (self.expr(node.value), index))
+
+    def index_part(self, part: cst.BaseSlice) -> Term:
+        if isinstance(part, cst.Slice):
+            bounds = (part.lower, part.upper, part.step)
+            return Term("slice", tuple(NONE if b is None else self.expr(b) for b in bounds))
+        assert isinstance(part, cst.Index)
+        if part.star is not None:
+            raise self.unsupported("starred index", part)
+        return self.expr(part.value)
+
+
+def _range_kind(node: cst.BaseExpression) -> str | None:
+    """'range' or 'prange' when `node` calls one of them, else None."""
+    if not isinstance(node, cst.Call):
+        return None
+    func = node.func
+    if isinstance(func, cst.Name) and func.value in ("range", "prange"):
+        return func.value
+    if (
+        isinstance(func, cst.Attribute)
+        and isinstance(func.value, cst.Name)
+        and func.value.value in _PRANGE_MODULES
+        and func.attr.value == "prange"
+    ):
+        return "prange"
+    return None
+
+
+def _nonfinite_float(node: cst.Call) -> float | None:
+    """`float('inf')`, `float('-inf')`, `float('nan')`: how lower writes non-finite constants."""
+    if not (isinstance(node.func, cst.Name) and node.func.value == "float" and len(node.args) == 1):
+        return None
+    arg = node.args[0]
+    if arg.keyword is not None or arg.star or not isinstance(arg.value, cst.SimpleString):
+        return None
+    text = arg.value.evaluated_value
+    if not isinstance(text, str) or text.strip().lower().lstrip("+-") not in ("inf", "infinity", "nan"):
+        return None
+    return float(text)
+
+
+def _target_words(node: cst.CSTNode, prefix: str = "") -> str:
+    if isinstance(node, cst.Attribute):
+        return "attribute assignment"
+    if isinstance(node, cst.Tuple):
+        return f"{prefix}tuple assignment target"
+    if isinstance(node, cst.List):
+        return f"{prefix}list assignment target"
+    return f"assignment to {_plain_words(node, 'expression')}"
+
+
+def _plain_words(node: cst.CSTNode, kind: str) -> str:
+    """A readable name for a construct without an entry in the tables, e.g. 'TypeAlias statement'."""
+    known = _EXPRESSIONS_UNSUPPORTED.get(type(node)) or _STATEMENTS_UNSUPPORTED.get(type(node))
+    return known or f"{type(node).__name__} {kind}"
+
+
+# ---- lower: IR → Python source ----------------------------------------------------------------------
+#
+# Precedence levels follow the Python reference (expressions.html#operator-precedence). Each
+# printer returns its text and level; a child is parenthesized only when its level is below what
+# its position requires.
+
+_TUPLE, _IFEXP, _OR, _AND, _NOT, _COMPARE_LEVEL = 0, 1, 2, 3, 4, 5
+_ADD, _MUL, _UNARY_LEVEL, _POW, _PRIMARY, _ATOM = 10, 11, 12, 13, 15, 16
+
+_BINARY_SYMBOLS = {
+    "add": ("+", _ADD),
+    "sub": ("-", _ADD),
+    "mul": ("*", _MUL),
+    "truediv": ("/", _MUL),
+    "floordiv": ("//", _MUL),
+    "mod": ("%", _MUL),
+    "matmul": ("@", _MUL),
+    "pow": ("**", _POW),
+}
+_UNARY_SYMBOLS = {"neg": "-", "pos": "+", "invert": "~"}
+_COMPARE_SYMBOLS = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
+INDENT = "    "
+
+
+def lower_expr(term: Term) -> str:
+    """Python source for an expression term; tuples come parenthesized, so the text is self-contained."""
+    return _expr(term)[0]
+
+
+def lower_block(term: Term, indent: str = INDENT) -> list[str]:
+    """Source lines of a statement or block, each prefixed with `indent`; an empty block is `pass`."""
+    statements = term.args if term.op == "seq" else (term,)
+    if not statements:
+        return [f"{indent}pass"]
+    lines: list[str] = []
+    for stmt in statements:
+        lines.extend(_statement(stmt, indent))
+    return lines
+
+
+def lower_function(
+    name: str,
+    params: Sequence[Param],
+    body: Term,
+    docstring: str | None = None,
+    decorators: Sequence[str] = (),
+) -> str:
+    """A complete `def`, ending in a newline. `decorators` are source text without the `@`."""
+    lines = [f"@{decorator}" for decorator in decorators]
+    lines.append(f"def {name}({', '.join(_param(param) for param in params)}):")
+    if docstring is not None:
+        lines.append(INDENT + _docstring_literal(docstring))
+    if docstring is None or body.op != "seq" or body.args:
+        lines.extend(lower_block(body, INDENT))
+    return "\n".join(lines) + "\n"
+
+
+def _param(param: Param) -> str:
+    text = param.name if param.annotation is None else f"{param.name}: {param.annotation}"
+    if param.default is None:
+        return text
+    return f"{text} = {param.default}" if param.annotation is not None else f"{text}={param.default}"
+
+
+def _docstring_literal(doc: str) -> str:
+    """Triple quotes when the text can sit between them verbatim, else an escaped literal."""
+    verbatim = (
+        "\\" not in doc
+        and '"""' not in doc
+        and not doc.endswith('"')
+        and all(char.isprintable() or char in "\n\t" for char in doc)
+    )
+    if verbatim:
+        return f'"""{doc}"""'
+    escaped = repr(doc)
+    if escaped.startswith("'") and '"' not in doc:  # double quotes, as ruff format writes them
+        escaped = '"' + escaped[1:-1].replace("\\'", "'") + '"'
+    return escaped
+
+
+# -- statements --------------------------------------------------------------------------------------
+
+
+def _statement(term: Term, indent: str) -> list[str]:
+    op, args = term.op, term.args
+    inner = indent + INDENT
+    if op == "seq":
+        return lower_block(term, indent)
+    if op == "assign":
+        return [f"{indent}{_bare(args[0])} = {_bare(args[1])}"]
+    if op == "augassign":
+        symbol = _BINARY_SYMBOLS[str(term.value)][0]
+        return [f"{indent}{_bare(args[0])} {symbol}= {_bare(args[1])}"]
+    if op == "expr":
+        return [f"{indent}{_bare(args[0])}"]
+    if op == "return":
+        return [f"{indent}return {_bare(args[0])}" if args else f"{indent}return"]
+    if op in ("break", "continue", "pass"):
+        return [f"{indent}{op}"]
+    if op == "for":
+        loop_var, lo, hi, step, body = args
+        bounds = [lo, hi, step]
+        if step == const(1):  # range(n) and range(lo, hi), as people write them
+            bounds = [hi] if lo == const(0) else [lo, hi]
+        func = "numba.prange" if term.value == "prange" else "range"
+        header = f"for {_expr(loop_var)[0]} in {func}({', '.join(_wrap(b, _IFEXP) for b in bounds)}):"
+        return [indent + header, *lower_block(body, inner)]
+    if op == "while":
+        return [f"{indent}while {_wrap(args[0], _IFEXP)}:", *lower_block(args[1], inner)]
+    if op == "if":
+        return _if(term, indent, "if")
+    raise ValueError(f"not a statement: {to_sexpr(term)}")
+
+
+def _if(term: Term, indent: str, keyword: str) -> list[str]:
+    cond, then, orelse = term.args
+    lines = [f"{indent}{keyword} {_wrap(cond, _IFEXP)}:", *lower_block(then, indent + INDENT)]
+    if orelse.op == "seq" and len(orelse.args) == 1 and orelse.args[0].op == "if":
+        return lines + _if(orelse.args[0], indent, "elif")
+    if orelse.op != "seq" or orelse.args:
+        lines += [f"{indent}else:", *lower_block(orelse, indent + INDENT)]
+    return lines
+
+
+def _bare(term: Term) -> str:
+    """An expression where a bare tuple is allowed: `n, m = A.shape`, `return a, b`."""
+    if term.op == "tuple" and len(term.args) >= 2:
+        return ", ".join(_wrap(element, _IFEXP) for element in term.args)
+    return _expr(term)[0]
+
+
+# -- expressions -------------------------------------------------------------------------------------
+
+
+def _wrap(term: Term, level: int) -> str:
+    text, own = _expr(term)
+    return text if own >= level else f"({text})"
+
+
+def _expr(term: Term) -> tuple[str, int]:
+    op, args = term.op, term.args
+    if op == "const":
+        return _const(term.value)
+    if op == "var":
+        return str(term.value), _ATOM
+    if op in _BINARY_SYMBOLS:
+        return _binary(term)
+    if op in _UNARY_SYMBOLS:
+        return _unary(term)
+    if op == "not":
+        return f"not {_wrap(args[0], _NOT)}", _NOT
+    if op in _COMPARE_SYMBOLS:
+        return _comparison([args[0], args[1]], [op]), _COMPARE_LEVEL
+    if op in ("and", "or"):
+        chain = _compare_chain(term)
+        if chain is not None:
+            return _comparison(*chain), _COMPARE_LEVEL
+        level = _AND if op == "and" else _OR
+        return f"{_wrap(args[0], level)} {op} {_wrap(args[1], level + 1)}", level
+    if op == "ifexp":
+        cond, then, orelse = args
+        return f"{_wrap(then, _OR)} if {_wrap(cond, _OR)} else {_wrap(orelse, _IFEXP)}", _IFEXP
+    if op == "call":
+        arguments = ", ".join(_argument(arg) for arg in args[1:])
+        return f"{_wrap(args[0], _PRIMARY)}({arguments})", _PRIMARY
+    if op == "kw":
+        return _argument(term), _IFEXP
+    if op == "attr":
+        obj = args[0]
+        number = obj.op == "const" and type(obj.value) in (int, float)
+        # `2.real` does not parse; `(2).real` does.
+        text = f"({_expr(obj)[0]})" if number else _wrap(obj, _PRIMARY)
+        return f"{text}.{term.value}", _PRIMARY
+    if op == "index":
+        return f"{_wrap(args[0], _PRIMARY)}[{_subscript(args[1])}]", _PRIMARY
+    if op == "tuple":
+        if len(args) == 1:
+            return f"({_wrap(args[0], _IFEXP)},)", _ATOM
+        return f"({', '.join(_wrap(element, _IFEXP) for element in args)})", _ATOM
+    if op == "slice":  # outside a subscript only the builtin can say it
+        return f"slice({', '.join(_wrap(part, _IFEXP) for part in args)})", _PRIMARY
+    raise ValueError(f"not an expression: {to_sexpr(term)}")
+
+
+def _const(value: object) -> tuple[str, int]:
+    if isinstance(value, float) and not math.isfinite(value):
+        text = "nan" if math.isnan(value) else "inf"
+        sign = "-" if math.copysign(1.0, value) < 0 else ""
+        return f'float("{sign}{text}")', _PRIMARY
+    text = repr(value)
+    if isinstance(value, float):
+        text = text.replace("e+", "e")  # 1e16, as ruff format writes it
+    return text, _UNARY_LEVEL if text.startswith("-") else _ATOM
+
+
+def _binary(term: Term) -> tuple[str, int]:
+    symbol, level = _BINARY_SYMBOLS[term.op]
+    left, right = term.args
+    if term.op != "pow":
+        return f"{_wrap(left, level)} {symbol} {_wrap(right, level + 1)}", level
+    # `**` binds right to left and tighter than a unary minus on its left: (-2) ** x, x ** -2.
+    base, exponent = _wrap(left, _POW + 1), _wrap(right, _UNARY_LEVEL)
+    # In `a ** b ** c` the operator's right neighbour is `b`, not the whole `b ** c`.
+    neighbour, neighbour_text = right, exponent
+    if right.op == "pow":
+        neighbour = right.args[0]
+        neighbour_text = _wrap(neighbour, _POW + 1)
+    if _simple_power_operand(left, base) and _simple_power_operand(neighbour, neighbour_text):
+        return f"{base}**{exponent}", level  # hugged, as ruff format (and black) print it
+    return f"{base} ** {exponent}", level
+
+
+def _simple_power_operand(term: Term, text: str) -> bool:
+    """Ruff format's rule: a name, a number, a dotted name, or a unary operator applied to one."""
+    if text.startswith("("):
+        return False
+    if term.op in _UNARY_SYMBOLS:
+        term = term.args[0]
+    while term.op == "attr":
+        term = term.args[0]
+    if term.op == "const":
+        return not (isinstance(term.value, float) and not math.isfinite(term.value))
+    return term.op == "var"
+
+
+def _unary(term: Term) -> tuple[str, int]:
+    symbol = _UNARY_SYMBOLS[term.op]
+    operand = term.args[0]
+    text = _wrap(operand, _UNARY_LEVEL)
+    is_number = operand.op == "const" and type(operand.value) in (int, float)
+    if term.op == "neg" and is_number and not text.startswith(("-", "f")):
+        text = f"({text})"  # bare `-3` is the constant -3; the negation of 3 is written -(3)
+    elif operand.op == "pow" or (symbol in "-+" and text.startswith(("-", "+"))):
+        text = f"({text})"  # -(x**2), which `-x**2` means but does not say; -(-x), not --x
+    return f"{symbol}{text}", _UNARY_LEVEL
+
+
+def _compare_chain(term: Term) -> tuple[list[Term], list[str]] | None:
+    """Operands and operators when `term` is `a < b and b < c ...` with name or constant middles,
+    which reads better, and means the same, as `a < b < c`."""
+    if term.op in _COMPARE_SYMBOLS:
+        return [term.args[0], term.args[1]], [term.op]
+    if term.op != "and" or term.args[1].op not in _COMPARE_SYMBOLS:
+        return None
+    head = _compare_chain(term.args[0])
+    last = term.args[1]
+    if head is None or head[0][-1] != last.args[0] or last.args[0].op not in ("var", "const"):
+        return None
+    return [*head[0], last.args[1]], [*head[1], last.op]
+
+
+def _comparison(operands: list[Term], ops: list[str]) -> str:
+    parts = [_wrap(operands[0], _COMPARE_LEVEL + 1)]
+    for op, operand in zip(ops, operands[1:], strict=True):
+        parts += [_COMPARE_SYMBOLS[op], _wrap(operand, _COMPARE_LEVEL + 1)]
+    return " ".join(parts)
+
+
+def _argument(term: Term) -> str:
+    if term.op == "kw":
+        return f"{term.value}={_wrap(term.args[0], _IFEXP)}"
+    return _wrap(term, _IFEXP)
+
+
+def _subscript(index: Term) -> str:
+    """`A[i, j]`, `A[1:n - 1]`, `A[i,]`, `A[()]`: slices are only written as slices in here."""
+    if index.op == "tuple":
+        if not index.args:
+            return "()"
+        parts = [_index_part(part) for part in index.args]
+        return ", ".join(parts) + ("," if len(parts) == 1 else "")
+    return _index_part(index)
+
+
+def _index_part(part: Term) -> str:
+    if part.op != "slice":
+        return _wrap(part, _IFEXP)
+    lo, hi, step = (_wrap(bound, _IFEXP) if bound != NONE else "" for bound in part.args)
+    return f"{lo}:{hi}:{step}" if step else f"{lo}:{hi}"
