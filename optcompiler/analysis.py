@@ -452,9 +452,7 @@ def analyze(kernel: Kernel, hints: Mapping[str, str] | None = None) -> KernelFac
         }
 
     local_kinds = _infer_local_kinds(body, arg_types, set(fresh))
-    in_bounds = _in_bounds_facts(
-        body, loop_ranges, shape_of, {k: tuple(v) for k, v in dims.items()}, assign_counts
-    )
+    in_bounds = _in_bounds_facts(body, loop_ranges, shape_of, fresh, assign_counts)
     symbols = sorted(
         {s for ds in dims.values() for s in ds} | {n for n in int_params if n in loop_bound_names}
     )
@@ -563,38 +561,51 @@ def _in_bounds_facts(
     body: Term,
     loop_ranges: Mapping[str, list[tuple[Term, Term, Term]]],
     shape_of: Mapping[str, tuple[str, int]],
-    dims: Mapping[str, tuple[str, ...]],
+    fresh: Mapping[str, tuple[Term, ...] | str],
     assign_counts: Mapping[str, int],
 ) -> set[tuple[str, str, int]]:
     """(v, A, d) when every loop over v runs inside [0, A.shape[d]) and v is bound only by loops.
 
-    Hoisting a load out of a loop executes it even when that loop runs zero times; the load is
-    only moved when this proves its subscripts are in range.
+    Hoisting a load out of a loop executes it even when that loop runs zero times; a load is
+    only moved when this proves its subscripts are in range. Only declared sizes count: names
+    bound once from `A.shape`/`len(A)`, and the size arguments of a fresh allocation (never
+    sizes inferred from how the code indexes, which would be circular).
     """
+    equal: dict[tuple[str, int], set[str]] = {}
+    for name, (arr, d) in shape_of.items():
+        if assign_counts.get(name) == 1:
+            equal.setdefault((arr, d), set()).add(name)
+    for arr, alloc in fresh.items():
+        if isinstance(alloc, str):
+            for (src, d), names in list(equal.items()):
+                if src == alloc:
+                    equal.setdefault((arr, d), set()).update(names)
+            continue
+        for d, size in enumerate(alloc):
+            if size.op == "var" and assign_counts.get(str(size.value), 0) <= 1:
+                equal.setdefault((arr, d), set()).add(str(size.value))
     out: set[tuple[str, str, int]] = set()
     for v, ranges in loop_ranges.items():
         if assign_counts.get(v, 0) != len(ranges):  # also bound by an assignment somewhere
             continue
-        for arr, arr_dims in dims.items():
-            for d, sym in enumerate(arr_dims):
-                if all(_range_within(lo, hi, step, arr, d, sym, shape_of) for lo, hi, step in ranges):
-                    out.add((v, arr, d))
+        for (arr, d), names in equal.items():
+            if all(_range_within(lo, hi, step, arr, d, names) for lo, hi, step in ranges):
+                out.add((v, arr, d))
     return out
 
 
-def _range_within(
-    lo: Term, hi: Term, step: Term, arr: str, d: int, sym: str, shape_of: Mapping[str, tuple[str, int]]
-) -> bool:
+def _range_within(lo: Term, hi: Term, step: Term, arr: str, d: int, names: set[str]) -> bool:
     lo_value = _const_int(lo)
     step_value = _const_int(step)
     if lo_value is None or lo_value < 0 or step_value is None or step_value <= 0:
         return False
     bound = hi
-    if hi.op == "sub" and _const_int(hi.args[1]) is not None and _const_int(hi.args[1]) >= 0:  # type: ignore[operator]
-        bound = hi.args[0]
+    if hi.op == "sub":
+        offset = _const_int(hi.args[1])
+        if offset is not None and offset >= 0:
+            bound = hi.args[0]
     if bound.op == "var":
-        name = str(bound.value)
-        return shape_of.get(name) == (arr, d) or (sym != ANON_DIM and name == sym)
+        return str(bound.value) in names
     return _shape_source(bound) == (arr, d)
 
 

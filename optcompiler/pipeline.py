@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import libcst as cst
 
@@ -22,7 +23,7 @@ from optcompiler.costmodel.analytic import estimate_seconds
 from optcompiler.costmodel.hardware import Hardware, detect
 from optcompiler.errors import OptcError, Unsupported
 from optcompiler.ir import Candidate, Kernel, Target, Term, Variant, lift, lower_function, seq
-from optcompiler.passes import PassContext, all_rules
+from optcompiler.passes import REGISTRY, PassContext, all_rules
 from optcompiler.passes.egraph import (
     EGraph,
     ENode,
@@ -192,7 +193,9 @@ def optimize_kernel(kernel: Kernel, prelude: str, config: Config) -> KernelResul
     return Unchanged(kernel.name, kernel.line, f"no variant passed verification ({first}); left as written")
 
 
-def explore(kernel: Kernel, facts: KernelFacts, config: Config) -> tuple[list[Variant], RunReport]:
+def explore(
+    kernel: Kernel, facts: KernelFacts, config: Config, passes: Sequence[ModuleType] = REGISTRY
+) -> tuple[list[Variant], RunReport]:
     """Saturate the kernel's e-graph, then extract alternatives statement by statement.
 
     Whole-body top-K by a static cost would be dominated by combinations of small algebraic
@@ -209,7 +212,7 @@ def explore(kernel: Kernel, facts: KernelFacts, config: Config) -> tuple[list[Va
         fastmath=config.fastmath,
     )
     limits = Limits(node_limit=config.node_limit, iter_limit=config.iter_limit, time_limit=config.time_limit)
-    report = run(egraph, all_rules(ctx), limits)
+    report = run(egraph, all_rules(ctx, passes), limits)
 
     root_seq = _root_seq(egraph, root, kernel.body)
     hardware = detect()

@@ -1,0 +1,10 @@
+import numpy as np
+
+
+def row_scale(A: np.ndarray, s: np.ndarray) -> np.ndarray:
+    n, m = A.shape
+    out = np.empty((n, m))
+    for i in range(n):
+        for j in range(m):
+            out[i, j] = A[i, j] * s[i] + s[i]
+    return out

@@ -1,0 +1,242 @@
+"""Analyses: inferred types and shapes, dependences, legality answers for the rule sets."""
+
+from __future__ import annotations
+
+import textwrap
+
+from optcompiler import frontend
+from optcompiler.analysis import (
+    ANON_DIM,
+    affine,
+    analyze,
+    carried_scalars,
+    direction_vectors,
+    interchange_legal,
+    is_invariant,
+    load_in_bounds,
+    parallel_plan,
+)
+from optcompiler.ir import ArgType, Kernel, Term, lift
+
+
+def kernel_of(source: str) -> Kernel:
+    source = textwrap.dedent(source)
+    module = frontend.parse(source, "k.py")
+    site = frontend.find_kernels(module, "k.py")[0]
+    return lift(site.node, "k.py", module, site.line)
+
+
+def top_loops(kernel: Kernel) -> list[Term]:
+    return [s for s in kernel.body.args if s.op == "for"]
+
+
+GEMM = """
+    import numpy as np
+    def gemm(A: np.ndarray, B: np.ndarray):
+        n, m = A.shape
+        p = B.shape[1]
+        C = np.zeros((n, p))
+        for i in range(n):
+            for j in range(p):
+                for k in range(m):
+                    C[i, j] += A[i, k] * B[k, j]
+        return C
+"""
+
+
+def test_types_and_shapes_from_annotations_and_unpacking() -> None:
+    facts = analyze(kernel_of(GEMM))
+    assert facts.arg_types["A"] == ArgType("array", "float64", 2, ("n", "m"))
+    assert facts.arg_types["B"] == ArgType("array", "float64", 2, ("m", "p"))  # B[k, j] with k in range(m)
+    assert facts.array_dims["C"] == ("n", "p")
+    assert facts.fresh_arrays == {"C"}
+    assert facts.written_params == frozenset()
+    assert facts.kind("i") == "int"
+
+
+def test_dims_propagate_through_loop_ranges_and_int_params() -> None:
+    k = kernel_of(
+        """
+        def axpy(a, x, y, n: int):
+            for i in range(n):
+                y[i] = a * x[i] + y[i]
+        """
+    )
+    facts = analyze(k)
+    assert facts.arg_types["x"] == ArgType("array", "float64", 1, ("n",))
+    assert facts.arg_types["a"].kind == "float"
+    assert facts.arg_types["n"].kind == "int"
+    assert facts.written_params == {"y"}
+
+
+def test_config_hint_wins_over_annotation() -> None:
+    k = kernel_of(
+        """
+        def f(x: float, y):
+            for i in range(3):
+                y[i] = x
+        """
+    )
+    facts = analyze(k, {"y": "float32[:]", "x": "float32"})
+    assert facts.arg_types["y"] == ArgType("array", "float32", 1, (ANON_DIM,))
+    assert facts.arg_types["x"] == ArgType("float", "float32")
+
+
+def test_gemm_interchanges_are_all_legal() -> None:
+    k = kernel_of(GEMM)
+    facts = analyze(k)
+    (outer,) = top_loops(k)
+    assert interchange_legal(outer, facts)
+    middle = outer.args[4].args[0]
+    assert interchange_legal(middle, facts)
+
+
+def test_skewed_dependence_refuses_interchange() -> None:
+    k = kernel_of(
+        """
+        def skew(u):
+            n, m = u.shape
+            for i in range(1, n):
+                for j in range(m - 1):
+                    u[i, j] = u[i - 1, j + 1]
+        """
+    )
+    facts = analyze(k)
+    (outer,) = top_loops(k)
+    assert not interchange_legal(outer, facts)
+    assert parallel_plan(outer, facts, allow_reassoc=True) is None
+
+
+def test_forward_stencil_in_place_allows_interchange_but_not_parallel() -> None:
+    k = kernel_of(
+        """
+        def gs(u):
+            n, m = u.shape
+            for i in range(1, n):
+                for j in range(1, m):
+                    u[i, j] = u[i - 1, j] + u[i, j - 1]
+        """
+    )
+    facts = analyze(k)
+    (outer,) = top_loops(k)
+    assert interchange_legal(outer, facts)  # distances (1, 0) and (0, 1) stay non-negative
+    assert parallel_plan(outer, facts, allow_reassoc=True) is None
+
+
+def test_direction_vectors_of_a_recurrence() -> None:
+    k = kernel_of(
+        """
+        def rec(x):
+            n = x.shape[0]
+            for i in range(1, n):
+                x[i] = x[i - 1] * 0.5
+        """
+    )
+    facts = analyze(k)
+    (loop,) = top_loops(k)
+    vectors = direction_vectors(loop.args[4], ("i",), facts)
+    assert ("<",) in vectors and (">",) in vectors
+
+
+def test_triangular_and_escaping_loop_vars_refuse() -> None:
+    tri = kernel_of(
+        """
+        def tri(A, out):
+            n, m = A.shape
+            for j in range(m):
+                for i in range(j):
+                    out[i, j] = A[i, j]
+        """
+    )
+    assert not interchange_legal(top_loops(tri)[0], analyze(tri))
+    esc = kernel_of(
+        """
+        def esc(A, out):
+            n, m = A.shape
+            for j in range(m):
+                for i in range(n):
+                    out[i, j] = A[i, j]
+            return i
+        """
+    )
+    assert not interchange_legal(top_loops(esc)[0], analyze(esc))
+
+
+def test_scalar_reduction_blocks_interchange_and_needs_reassoc_to_parallelize() -> None:
+    k = kernel_of(
+        """
+        def total(A):
+            n, m = A.shape
+            s = 0.0
+            for j in range(m):
+                for i in range(n):
+                    s += A[i, j]
+            return s
+        """
+    )
+    facts = analyze(k)
+    (outer,) = top_loops(k)
+    assert not interchange_legal(outer, facts)
+    assert carried_scalars(outer.args[4]) == {"s"}
+    assert parallel_plan(outer, facts, allow_reassoc=False) is None
+    plan = parallel_plan(outer, facts, allow_reassoc=True)
+    assert plan is not None and plan.reductions == ("s",)
+
+
+def test_int_reduction_parallel_without_reassoc() -> None:
+    k = kernel_of(
+        """
+        def count(x):
+            n = x.shape[0]
+            c = 0
+            for i in range(n):
+                c += 1
+            return c
+        """
+    )
+    facts = analyze(k)
+    plan = parallel_plan(top_loops(k)[0], facts, allow_reassoc=False)
+    assert plan is not None and plan.reductions == ("c",)
+
+
+def test_indirect_subscripts_refuse_parallel() -> None:
+    k = kernel_of(
+        """
+        def hist(idx, counts):
+            n = idx.shape[0]
+            for i in range(n):
+                counts[idx[i]] += 1.0
+        """
+    )
+    facts = analyze(k)
+    assert parallel_plan(top_loops(k)[0], facts, allow_reassoc=True) is None
+
+
+def test_affine_decomposition() -> None:
+    from optcompiler.ir import Term, const, var
+
+    expr = Term("add", (Term("mul", (const(2), var("i"))), Term("sub", (var("n"), const(1)))))
+    aff = affine(expr, ["i"])
+    assert aff is not None and aff.coeff("i") == 2 and aff.const == -1
+    assert affine(Term("mul", (var("i"), var("j"))), ["i", "j"]) is None
+
+
+def test_invariance_and_bounds() -> None:
+    k = kernel_of(
+        GEMM.replace("for j in range(p):", "for KK in range(m):")
+        .replace("for k in range(m):", "for j in range(p):")
+        .replace("KK", "k")
+    )
+    facts = analyze(k)
+    (i_loop,) = top_loops(k)
+    k_loop = i_loop.args[4].args[0]
+    j_loop = k_loop.args[4].args[0]
+    assert j_loop.args[0].value == "j"
+    a_ik = Term("index", (Term("var", (), "A"), Term("tuple", (Term("var", (), "i"), Term("var", (), "k")))))
+    assert load_in_bounds(a_ik, facts)
+    assert is_invariant(a_ik, j_loop, facts)
+    assert not is_invariant(a_ik, k_loop, facts)
+    c_ij = Term("index", (Term("var", (), "C"), Term("tuple", (Term("var", (), "i"), Term("var", (), "j")))))
+    assert not is_invariant(c_ij, i_loop, facts)  # C is written in the loop
+    b_kj = Term("index", (Term("var", (), "B"), Term("tuple", (Term("var", (), "k"), Term("var", (), "j")))))
+    assert not load_in_bounds(b_kj, facts)  # B's row count is only inferred from use, never declared
