@@ -11,6 +11,7 @@ reproduces the file. Whoever writes text back must keep the BOM when the module 
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import re
 from collections.abc import Sequence
@@ -63,10 +64,24 @@ def parse(source: str, path: str) -> cst.Module:
     try:
         module = cst.parse_module(source[1:] if has_bom else source)
     except cst.ParserSyntaxError as error:
-        raise OptcError(f"syntax error: {_syntax_message(error)}", path, error.raw_line) from None
+        line, message = _python_syntax_error(source.removeprefix(BOM))
+        if line is None:  # CPython accepts what libcst cannot parse, e.g. syntax newer than libcst
+            line, message = error.raw_line, _syntax_message(error)
+        raise OptcError(f"syntax error: {message}", path, line) from None
     except RecursionError:
         raise OptcError("syntax error: expression nested too deeply to parse", path) from None
     return module.with_changes(encoding="utf-8-sig") if has_bom else module
+
+
+def _python_syntax_error(text: str) -> tuple[int | None, str]:
+    """CPython's line and message: libcst's point at the next token (often the next line)."""
+    try:
+        ast.parse(text)
+    except SyntaxError as error:
+        return error.lineno, error.msg
+    except ValueError as error:  # null bytes
+        return 1, str(error)
+    return None, ""
 
 
 def _syntax_message(error: cst.ParserSyntaxError) -> str:
@@ -109,7 +124,9 @@ def find_kernels(module: cst.Module, path: str, exclude: Sequence[str] = ()) -> 
             continue
         line = positions[node].start.line
         name = node.name.value
-        reason = _skip_reason(node, name, exclude)
+        # Comments at the very top of the file belong to the module's header in libcst.
+        above = module.header if node is module.body[0] else ()
+        reason = _skip_reason(node, name, exclude, above)
         if reason is None and last_binding[name] != line:
             # Callers get the last binding (another def, or e.g. `f = numba.njit(f)`), so
             # rewriting this one is wasted work at best.
@@ -150,9 +167,11 @@ def _bound_names(stmt: cst.CSTNode) -> list[str]:
     return names
 
 
-def _skip_reason(node: cst.FunctionDef, name: str, exclude: Sequence[str]) -> str | None:
+def _skip_reason(
+    node: cst.FunctionDef, name: str, exclude: Sequence[str], above: Sequence[cst.EmptyLine] = ()
+) -> str | None:
     """The user's explicit wishes come first, then what optc cannot reason about."""
-    if any(SKIP_MARKER.search(comment) for comment in _marker_comments(node)):
+    if any(SKIP_MARKER.search(comment) for comment in _marker_comments(node, above)):
         return SKIP_COMMENT
     for pattern in exclude:
         if fnmatch.fnmatchcase(name, pattern):
@@ -165,11 +184,11 @@ def _skip_reason(node: cst.FunctionDef, name: str, exclude: Sequence[str]) -> st
     return None
 
 
-def _marker_comments(node: cst.FunctionDef) -> list[str]:
+def _marker_comments(node: cst.FunctionDef, above: Sequence[cst.EmptyLine]) -> list[str]:
     """Comments that may carry `# optc: skip`: the contiguous comment lines directly above the
     function (above its decorators, between them, or between them and `def`) and those in the
     `def` header itself, up to and including the line that ends with `:`."""
-    comments = _comment_block_above(node.leading_lines)
+    comments = _comment_block_above([*above, *node.leading_lines])
     for decorator in node.decorators:
         comments += _comment_block_above(decorator.leading_lines)
     comments += _comment_block_above(node.lines_after_decorators)

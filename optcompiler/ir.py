@@ -246,6 +246,12 @@ class ArgType:
 # dropped, `range(n)` → lo 0 / step 1, `-3` → const -3, parentheses dropped), so that
 # `lift(lower(t)) == t` for every term lift produces.
 
+
+def _optional_node_types(words: dict[str, str]) -> dict[type[cst.CSTNode], str]:
+    """Entries for node types this libcst has: t-strings, `except*` and `type` aliases are recent."""
+    return {getattr(cst, name): text for name, text in words.items() if hasattr(cst, name)}
+
+
 _BINARY = {
     cst.Add: "add",
     cst.Subtract: "sub",
@@ -274,6 +280,8 @@ _AUGMENTED_BITWISE = {
     cst.LeftShiftAssign: "<<=",
     cst.RightShiftAssign: ">>=",
 }
+
+
 _UNARY = {cst.Minus: "neg", cst.Plus: "pos", cst.Not: "not", cst.BitInvert: "invert"}
 _COMPARE = {
     cst.LessThan: "lt",
@@ -299,7 +307,6 @@ _EXPRESSIONS_UNSUPPORTED: dict[type[cst.CSTNode], str] = {
     cst.GeneratorExp: "generator expression",
     cst.Lambda: "lambda",
     cst.FormattedString: "f-string",
-    cst.TemplatedString: "t-string",
     cst.ConcatenatedString: "string literal",
     cst.NamedExpr: "walrus operator (:=)",
     cst.Await: "await expression",
@@ -307,13 +314,13 @@ _EXPRESSIONS_UNSUPPORTED: dict[type[cst.CSTNode], str] = {
     cst.StarredElement: "starred expression",
     cst.Ellipsis: "Ellipsis (...)",
     cst.Imaginary: "complex literal",
+    **_optional_node_types({"TemplatedString": "t-string"}),
 }
 _STATEMENTS_UNSUPPORTED: dict[type[cst.CSTNode], str] = {
     cst.FunctionDef: "nested function definition",
     cst.ClassDef: "class definition",
     cst.With: "with statement",
     cst.Try: "try statement",
-    cst.TryStar: "try statement",
     cst.Raise: "raise statement",
     cst.Assert: "assert statement",
     cst.Import: "import statement",
@@ -322,7 +329,7 @@ _STATEMENTS_UNSUPPORTED: dict[type[cst.CSTNode], str] = {
     cst.Nonlocal: "nonlocal statement",
     cst.Del: "del statement",
     cst.Match: "match statement",
-    cst.TypeAlias: "type alias statement",
+    **_optional_node_types({"TryStar": "try statement", "TypeAlias": "type alias statement"}),
 }
 _PRANGE_MODULES = ("numba", "nb")
 
@@ -335,7 +342,8 @@ def lift(node: cst.FunctionDef, path: str, module: cst.Module, first_line: int) 
     annotations, defaults and `Kernel.source` (from the first decorator to the end of the body).
     Decorators are ignored here: whether a decorated function may be rewritten is the caller's call.
     """
-    lifter = _Lifter(_positions(node), first_line)
+    positions = _positions(node)
+    lifter = _Lifter(positions, first_line - positions[node].start.line)
     if node.asynchronous is not None:
         raise Unsupported("async function", first_line)
     if getattr(node, "type_parameters", None) is not None:
@@ -346,12 +354,29 @@ def lift(node: cst.FunctionDef, path: str, module: cst.Module, first_line: int) 
     if docstring is not None:
         statements = statements[1:]
     body = seq(*(lifter.statement(stmt) for stmt in statements))
+    _check_declarations(lifter.declared, body, params)
     source = module.code_for_node(node.with_changes(leading_lines=()))
     return Kernel(node.name.value, params, body, docstring, path, first_line, source)
 
 
+def _check_declarations(declared: Sequence[tuple[str, int]], body: Term, params: Sequence[Param]) -> None:
+    """`x: int` alone makes `x` local, so lift may drop it only where `x` is bound anyway."""
+    bound = {param.name for param in params}
+    for term in body.walk():
+        if term.op == "for":
+            bound.add(str(term.args[0].value))
+        elif term.op in ("assign", "augassign"):
+            target = term.args[0]
+            for name in target.args if target.op == "tuple" else (target,):
+                if name.op == "var":
+                    bound.add(str(name.value))
+    for name, line in declared:
+        if name not in bound:
+            raise Unsupported("annotation without a value", line)
+
+
 def _positions(node: cst.FunctionDef) -> Mapping[cst.CSTNode, CodeRange]:
-    """Positions of the function's nodes, counted from its `def` line as line 1 (no copy of `node`)."""
+    """Positions of the function's nodes within the function's own text (no copy of `node`)."""
     wrapper = MetadataWrapper(cst.Module(body=[node]), unsafe_skip_copy=True)
     return wrapper.resolve(PositionProvider)
 
@@ -408,11 +433,11 @@ class _Lifter:
     """CST → IR for one function; holds only the positions needed to name lines in errors."""
 
     positions: Mapping[cst.CSTNode, CodeRange]
-    first_line: int
+    offset: int  # file line minus line in the function's own text
+    declared: list[tuple[str, int]] = field(default_factory=list)  # `x: int` without a value
 
     def line(self, node: cst.CSTNode) -> int:
-        position = self.positions.get(node)
-        return self.first_line if position is None else position.start.line + self.first_line - 1
+        return self.positions[node].start.line + self.offset
 
     def unsupported(self, construct: str, node: cst.CSTNode) -> Unsupported:
         return Unsupported(construct, self.line(node))
@@ -432,9 +457,10 @@ class _Lifter:
         if isinstance(node, cst.AnnAssign):
             if node.value is not None:
                 return Term("assign", (self.target(node.target), self.expr(node.value)))
-            if isinstance(node.target, cst.Name):  # `x: int` alone does nothing at run time
-                return seq()
-            raise self.unsupported("annotation without a value", node)
+            if not isinstance(node.target, cst.Name):
+                raise self.unsupported("annotation without a value", node)
+            self.declared.append((node.target.value, self.line(node)))
+            return seq()
         if isinstance(node, cst.Expr):
             return Term("expr", (self.expr(node.value),))
         if isinstance(node, cst.Return):
@@ -491,7 +517,11 @@ class _Lifter:
         if not 1 <= len(args) <= 3:
             raise self.unsupported(f"{kind}() with {len(args)} arguments", node.iter)
         bounds = [self.expr(arg.value) for arg in args]
-        lo, hi, step = (const(0), bounds[0], const(1)) if len(bounds) == 1 else (*bounds, const(1))[:3]
+        if len(bounds) == 1:
+            bounds.insert(0, const(0))
+        if len(bounds) == 2:
+            bounds.append(const(1))
+        lo, hi, step = bounds
         return for_range(node.target.value, lo, hi, step, self.block(node.body), kind)
 
     def target(self, node: cst.BaseExpression) -> Term:
