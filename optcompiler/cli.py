@@ -1,0 +1,539 @@
+"""`optc`: optimize Python files from the command line, in the conventions of ruff and black.
+
+Exit codes: 0 ok, 1 some file would change (`--check`), 2 an error, 130 interrupted. Each error is one
+line on stderr, `path:line: message`; a file that fails never stops the others, and no output file is
+ever left half-written (`emit.write_atomic`). Inputs are only rewritten with `--in-place`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import importlib
+import os
+import sys
+import traceback
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from optcompiler import __version__
+from optcompiler.config import Config, excluded_by, find_config_file, load_config, parse_sizes
+from optcompiler.errors import OptcError
+
+if TYPE_CHECKING:
+    from optcompiler.pipeline import FileResult
+
+EXIT_OK = 0
+EXIT_CHANGED = 1
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+STDOUT = "-"
+
+_NO_OUTPUT_HINT = "nothing would be written: give -o OUT (-o - for stdout), --in-place, --check or --diff"
+
+
+class UsageError(Exception):
+    """A mistake in the command line itself; reported as one `optc: error: ...` line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="optc",
+        description="Optimize the numeric kernels of Python files; emit verified, Numba-compiled code.",
+        epilog="Settings come from [tool.optc] in the nearest pyproject.toml; flags override them. "
+        "Exit codes: 0 ok, 1 would change (--check), 2 error.",
+    )
+    # nargs="*": `--report k.py` may have taken the only input, which _options gives back
+    parser.add_argument("files", nargs="*", metavar="FILE", help="Python files to optimize")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="output file for one input (- for stdout), or a directory for several",
+    )
+    where.add_argument("--in-place", action="store_true", help="rewrite the input files")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if any file would change")
+    parser.add_argument("--diff", action="store_true", help="write nothing; print a unified diff to stdout")
+    parser.add_argument(
+        "--report",
+        nargs="?",
+        const=STDOUT,
+        metavar="PATH",
+        help="write a markdown report to PATH (default: stdout); use --report=PATH before the inputs",
+    )
+    parser.add_argument("--target", choices=("auto", "cpu", "gpu"), help="hardware to optimize for")
+    parser.add_argument(
+        "--sizes",
+        type=_sizes_argument,
+        metavar="n=1000,m=500",
+        help="size profile to optimize for (merged with [tool.optc] sizes)",
+    )
+    fp = parser.add_mutually_exclusive_group()
+    fp.add_argument(
+        "--strict-fp", action="store_true", default=None, help="no reassociation: bit-identical results"
+    )
+    fp.add_argument(
+        "--fastmath", action="store_true", default=None, help="allow fast-math rewrites and flags (opt-in)"
+    )
+    parser.add_argument(
+        "--no-verify",
+        dest="verify",
+        action="store_false",
+        default=None,
+        help="emit the best-predicted variant without differential testing",
+    )
+    parser.add_argument(
+        "--threads",
+        type=_threads_argument,
+        metavar="N",
+        help="NUMBA_NUM_THREADS for verification subprocesses",
+    )
+    talk = parser.add_mutually_exclusive_group()
+    talk.add_argument(
+        "-v", "--verbose", action="count", default=0, help="per-kernel lines; twice: tracebacks too"
+    )
+    talk.add_argument("-q", "--quiet", action="store_true", help="errors only, no summary")
+    parser.add_argument(
+        "--config", type=Path, metavar="PATH", help="read settings from this file instead of pyproject.toml"
+    )
+    parser.add_argument("--version", action="version", version=f"optc {__version__}")
+    return parser
+
+
+def _sizes_argument(text: str) -> tuple[tuple[str, int], ...]:
+    try:
+        return parse_sizes(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _threads_argument(text: str) -> int:
+    try:
+        threads = int(text)
+    except ValueError:
+        threads = 0
+    if threads <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return threads
+
+
+# ---- entry point ----------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `optc` with `argv` (default: sys.argv[1:]); returns the exit code."""
+    try:
+        try:
+            args = build_parser().parse_args(argv)
+            options = _options(args)
+        except SystemExit as done:  # --help, --version
+            return done.code if isinstance(done.code, int) else EXIT_OK
+        except UsageError as error:
+            print(f"optc: error: {error}", file=sys.stderr)
+            return EXIT_ERROR
+        return Run(options).run()
+    except KeyboardInterrupt:
+        print("optc: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of stdout went away (`optc --diff f.py | head`); keep Python from complaining again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
+
+
+@dataclass(frozen=True)
+class Options:
+    """The command line, checked: what to read, where results go, and the flags that override settings."""
+
+    inputs: tuple[Path, ...]
+    output: str | None  # -o as given
+    in_place: bool
+    check: bool
+    diff: bool
+    report: str | None  # path, STDOUT, or None
+    config_path: Path | None
+    overrides: dict[str, object]
+    verbose: int
+    quiet: bool
+
+    @property
+    def writes(self) -> bool:
+        """Whether optimized files are written; --check and --diff only look."""
+        return not (self.check or self.diff) and (self.output is not None or self.in_place)
+
+
+def _options(args: argparse.Namespace) -> Options:
+    files = list(args.files)
+    report = args.report
+    if report not in (None, STDOUT) and report.endswith(".py"):
+        # `optc --report k.py ...`: argparse took the input for the report's path; a report is markdown.
+        files.insert(0, report)
+        report = STDOUT
+    if not files:
+        raise UsageError("the following arguments are required: FILE")
+    if args.output is None and not args.in_place and not (args.check or args.diff or report):
+        raise UsageError(_NO_OUTPUT_HINT)
+    if args.output == "":
+        raise UsageError("-o needs a path (or - for stdout)")
+    if report == STDOUT and (args.diff or (args.output == STDOUT and not args.check)):
+        raise UsageError("--report and the optimized code would both go to stdout; give --report=PATH")
+    overrides: dict[str, object] = {
+        "target": args.target,
+        "sizes": args.sizes,
+        "strict_fp": args.strict_fp,
+        "fastmath": args.fastmath,
+        "verify": args.verify,
+        "threads": args.threads,
+        "verbose": args.verbose,
+        "quiet": args.quiet,
+    }
+    return Options(
+        inputs=_unique([Path(f) for f in files]),
+        output=args.output,
+        in_place=args.in_place,
+        check=args.check,
+        diff=args.diff,
+        report=report,
+        config_path=args.config,
+        overrides=overrides,
+        verbose=args.verbose,
+        quiet=args.quiet,
+    )
+
+
+def _unique(paths: list[Path]) -> tuple[Path, ...]:
+    """Inputs in the order given, each file once (`a.py ./a.py` is one file)."""
+    seen: set[str] = set()
+    unique = []
+    for path in paths:
+        key = os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            unique.append(path)
+    return tuple(unique)
+
+
+# ---- one run ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input and where its output goes: a path, STDOUT, or nowhere (None)."""
+
+    source: Path
+    target: Path | str | None
+
+    @property
+    def name(self) -> str:
+        return str(self.source)
+
+
+class Run:
+    """One invocation: owns the counters that decide the exit code and the summary line."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.err = sys.stderr
+        self.out = sys.stdout
+        self.errors = 0
+        self.excluded = 0
+        self.results: list[FileResult] = []
+        self._found: dict[Path, Path | None] = {}  # config file by input folder
+        self._configs: dict[Path | None, Config | OptcError] = {}  # by config file
+
+    def run(self) -> int:
+        try:
+            jobs = self.plan()
+        except OptcError as error:
+            self.error(error)
+            return EXIT_ERROR
+        for job in jobs:
+            self.process(job)
+        if self.options.report is not None and self.results:
+            self.write_report()
+        if not self.options.quiet:
+            self.say(self.summary())
+        if self.errors:
+            return EXIT_ERROR
+        if self.options.check and any(r.changed for r in self.results):
+            return EXIT_CHANGED
+        return EXIT_OK
+
+    # -- where each output goes
+
+    def plan(self) -> list[Job]:
+        """Targets for every input, refusing before any work what could only end badly."""
+        options = self.options
+        jobs = self._targets()
+        if not options.in_place:
+            for job in jobs:
+                if isinstance(job.target, Path) and any(_same_file(job.target, p) for p in options.inputs):
+                    raise OptcError("refusing to overwrite the input; use --in-place", str(job.target))
+        report = options.report
+        if report not in (None, STDOUT):
+            taken = [j.source for j in jobs] + [j.target for j in jobs if isinstance(j.target, Path)]
+            if any(_same_file(Path(report), path) for path in taken):
+                raise OptcError("refusing to write the report over an input or output file", report)
+        return jobs
+
+    def _targets(self) -> list[Job]:
+        options = self.options
+        inputs = options.inputs
+        if not options.writes:
+            return [Job(path, None) for path in inputs]
+        if options.in_place:
+            return [Job(path, path) for path in inputs]
+        out = options.output
+        assert out is not None
+        if out == STDOUT:
+            if len(inputs) > 1:
+                raise OptcError("-o - writes one file to stdout; for several inputs give -o DIR", "optc")
+            return [Job(inputs[0], STDOUT)]
+        out_path = Path(out)
+        as_directory = out_path.is_dir() or out.endswith(("/", os.sep))
+        if len(inputs) == 1 and not as_directory:
+            return [Job(inputs[0], out_path)]
+        if out_path.exists() and not out_path.is_dir():
+            raise OptcError("not a directory; with several inputs, -o names a directory", out)
+        jobs: list[Job] = []
+        by_name: dict[str, Path] = {}
+        for path in inputs:
+            other = by_name.setdefault(path.name, path)
+            if other is not path:
+                raise OptcError(f"{other} and {path} would both be written to {out_path / path.name}", out)
+            jobs.append(Job(path, out_path / path.name))
+        try:
+            out_path.mkdir(exist_ok=True)
+        except OSError as error:
+            raise OptcError(f"cannot create the output directory: {error.strerror or error}", out) from None
+        return jobs
+
+    # -- one file
+
+    def process(self, job: Job) -> None:
+        settings = self.config_for(job.source)
+        if settings is None:
+            return
+        config, root = settings
+        pattern = excluded_by(job.source, config.exclude, root)
+        if pattern is not None:
+            self.excluded += 1
+            self.detail(f"{job.name}: skipped: excluded by [tool.optc] exclude ({pattern!r})")
+            return
+        frontend = importlib.import_module("optcompiler.frontend")
+        try:
+            source = frontend.read_source(job.source)
+            pipeline = _pipeline()
+            result = pipeline.optimize_source(source, job.name, config)
+        except OptcError as error:
+            if error.path is None:
+                error.path = job.name
+            self.error(error)
+            return
+        except Exception as error:  # a bug in optc must cost one file, not the run
+            self.internal_error(job.name, error)
+            return
+        self.results.append(result)
+        self.tell_kernels(result, pipeline)
+        if self.options.check and result.changed and not self.options.quiet:
+            emitted = sum(isinstance(k, pipeline.Emitted) for k in result.kernels)
+            self.say(f"would optimize {job.name} ({emitted} kernel{'s' if emitted != 1 else ''})")
+        if self.options.diff and result.changed:
+            self.out.write(unified_diff(result.source, result.output, job.name))
+            self.out.flush()
+        if job.target is not None:
+            self.write(job, result)
+
+    def write(self, job: Job, result: FileResult) -> None:
+        if job.target == STDOUT:
+            self.out.write(result.output)
+            self.out.flush()
+            return
+        target = Path(job.target)
+        if target == job.source and not result.changed:
+            return  # --in-place: an unchanged file keeps its timestamp
+        try:
+            _write_file(target, result.output)
+        except OSError as error:
+            self.error(OptcError(f"cannot write: {error.strerror or error}", str(job.target)))
+            return
+        self.detail(f"{job.name}: wrote {job.target}")
+
+    def config_for(self, source: Path) -> tuple[Config, Path | None] | None:
+        """The file's settings and project root; a broken config file is reported once and fails
+        every file it covers."""
+        folder = source.parent.resolve()
+        if folder not in self._found:
+            try:
+                self._found[folder] = self.options.config_path or find_config_file(folder)
+            except OptcError as error:  # an unreadable pyproject.toml on the way up
+                self._found[folder] = Path(error.path or folder)
+                self._configs[self._found[folder]] = error
+                self.say(str(error))
+        found = self._found[folder]
+        if found not in self._configs:
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    self._configs[found] = load_config(folder, self.options.overrides, found)
+                for warning in caught:
+                    self.say(f"optc: warning: {warning.message}")
+                if found is not None and self.options.verbose >= 2:
+                    self.say(f"{found}: settings read")
+            except OptcError as error:
+                self._configs[found] = error
+                self.say(str(error))
+        config = self._configs[found]
+        if isinstance(config, OptcError):
+            self.errors += 1
+            return None
+        return config, (found.parent if found is not None else None)
+
+    # -- reporting
+
+    def tell_kernels(self, result: FileResult, pipeline: ModuleType) -> None:
+        for kernel in result.kernels:
+            where = f"{result.path}:{kernel.line}: {kernel.kernel}"
+            if isinstance(kernel, pipeline.Emitted):
+                line = f"{where}: optimized ({kernel.candidate.label})"
+                if kernel.predicted_speedup is not None:
+                    line += f", predicted {kernel.predicted_speedup:.1f}x"
+                if kernel.compile_seconds is not None:
+                    line += f", compiled in {kernel.compile_seconds:.1f} s"
+                if self.options.verbose >= 2:
+                    line += f"; {kernel.verified}"
+                self.detail(line)
+            elif isinstance(kernel, pipeline.Failed):
+                # A kernel optc failed on is left as written; say so even without -v.
+                if not self.options.quiet:
+                    self.say(f"{where}: failed: {kernel.reason}")
+            else:
+                self.detail(f"{where}: unchanged: {kernel.reason}")
+
+    def write_report(self) -> None:
+        text = _pipeline().report_markdown(self.results)
+        report = self.options.report
+        if report == STDOUT:
+            self.out.write(text)
+            self.out.flush()
+            return
+        try:
+            _write_file(Path(report), text)
+        except OSError as error:
+            self.error(OptcError(f"cannot write the report: {error.strerror or error}", report))
+
+    def summary(self) -> str:
+        pipeline = sys.modules.get("optcompiler.pipeline")
+        kernels = [k for r in self.results for k in r.kernels]
+        counts = {"optimized": 0, "unchanged": 0, "failed": 0}
+        for kernel in kernels:
+            if pipeline is not None and isinstance(kernel, pipeline.Emitted):
+                counts["optimized"] += 1
+            elif pipeline is not None and isinstance(kernel, pipeline.Failed):
+                counts["failed"] += 1
+            else:
+                counts["unchanged"] += 1
+        line = f"{_plural(len(self.results), 'file')}, {_plural(len(kernels), 'kernel')}: "
+        line += f"{counts['optimized']} optimized, {counts['unchanged']} unchanged"
+        if counts["failed"]:
+            line += f", {counts['failed']} failed"
+        if self.options.check:
+            changed = sum(r.changed for r in self.results)
+            line += f"; {_plural(changed, 'file')} would change"
+        if self.errors:
+            line += f"; {_plural(self.errors, 'error')}"
+        if self.excluded:
+            line += f"; {_plural(self.excluded, 'file')} excluded"
+        return line
+
+    def error(self, error: OptcError) -> None:
+        self.errors += 1
+        self.say(str(error))
+        if self.options.verbose >= 2 and sys.exc_info()[0] is not None:
+            traceback.print_exc(file=self.err)
+
+    def internal_error(self, name: str, error: Exception) -> None:
+        self.errors += 1
+        hint = "" if self.options.verbose >= 2 else " (-v -v shows the traceback)"
+        self.say(f"{name}: internal error: {type(error).__name__}: {error}{hint}".replace("\n", " "))
+        if self.options.verbose >= 2:
+            traceback.print_exc(file=self.err)
+
+    def say(self, line: str) -> None:
+        print(line, file=self.err, flush=True)
+
+    def detail(self, line: str) -> None:
+        if self.options.verbose:
+            self.say(line)
+
+
+# ---- helpers --------------------------------------------------------------------------------------------
+
+
+def _pipeline() -> ModuleType:
+    """Imported on first use: numba and friends make it slow, and --version or a missing file need none of it."""
+    return importlib.import_module("optcompiler.pipeline")
+
+
+def _write_file(target: Path, text: str) -> None:
+    """Atomically, through a symlink rather than over it; a read-only file stays as it is."""
+    from optcompiler.emit import write_atomic
+
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))
+    if target.is_dir():
+        raise IsADirectoryError(21, "is a directory")
+    if not target.parent.is_dir():
+        raise FileNotFoundError(2, f"no such directory: {target.parent}")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise PermissionError(13, "Permission denied")
+    write_atomic(target, text)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def unified_diff(before: str, after: str, path: str) -> str:
+    """A `git diff`-style patch of one file (`--- a/path`, `+++ b/path`), applicable with `patch -p1`."""
+    name = Path(path).as_posix().lstrip("/")
+    lines = difflib.unified_diff(
+        _lines(before),
+        _lines(after),
+        fromfile=f"a/{name}",
+        tofile=f"b/{name}",
+    )
+    out: list[str] = []
+    for line in lines:
+        out.append(line)
+        if not line.endswith("\n"):
+            out.append("\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def _lines(text: str) -> list[str]:
+    """Lines as `patch` sees them: split at newlines only (str.splitlines also splits at form feeds)."""
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    return lines if lines[-1] else lines[:-1]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

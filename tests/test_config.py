@@ -1,0 +1,302 @@
+"""[tool.optc] discovery, key mapping, validation with file:line errors, and flags over file settings."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from optcompiler import config as config_module
+from optcompiler.config import (
+    SETTINGS,
+    Config,
+    excluded_by,
+    find_config_file,
+    load_config,
+    parse_sizes,
+    read_settings,
+)
+from optcompiler.errors import OptcError
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+# ---- discovery ----------------------------------------------------------------------------------------
+
+
+def test_nearest_pyproject_upwards_from_a_files_directory(tmp_path):
+    write(tmp_path / "pyproject.toml", '[tool.optc]\ntarget = "cpu"\n')
+    kernel = write(tmp_path / "src" / "pkg" / "k.py", "x = 1\n")
+    assert find_config_file(kernel.parent) == tmp_path / "pyproject.toml"
+    assert find_config_file(kernel) == tmp_path / "pyproject.toml"  # a file means its directory
+    assert load_config(kernel.parent, {}).target == "cpu"
+
+
+def test_nearer_pyproject_with_optc_table_wins(tmp_path):
+    write(tmp_path / "pyproject.toml", '[tool.optc]\ntarget = "cpu"\n')
+    write(tmp_path / "sub" / "pyproject.toml", '[tool.optc]\ntarget = "gpu"\n')
+    assert load_config(tmp_path / "sub", {}).target == "gpu"
+    assert load_config(tmp_path, {}).target == "cpu"
+
+
+def test_pyproject_without_optc_table_is_passed_over_like_ruff(tmp_path):
+    write(tmp_path / "pyproject.toml", '[tool.optc]\ntarget = "cpu"\n')
+    write(tmp_path / "sub" / "pyproject.toml", '[project]\nname = "sub"\n\n[tool.ruff]\nline-length = 99\n')
+    assert find_config_file(tmp_path / "sub") == tmp_path / "pyproject.toml"
+
+
+def test_no_pyproject_anywhere_gives_defaults(tmp_path):
+    assert find_config_file(tmp_path) is None
+    assert load_config(tmp_path, {}) == Config()
+
+
+def test_explicit_config_file_other_than_pyproject_is_read_at_top_level(tmp_path):
+    write(tmp_path / "pyproject.toml", '[tool.optc]\ntarget = "cpu"\n')
+    other = write(tmp_path / "ci" / "optc.toml", 'target = "gpu"\nthreads = 2\n')
+    config = load_config(tmp_path, {}, config_path=other)
+    assert (config.target, config.threads) == ("gpu", 2)
+
+
+def test_explicit_config_file_missing_is_an_error(tmp_path):
+    with pytest.raises(OptcError, match="config file not found") as info:
+        load_config(tmp_path, {}, config_path=tmp_path / "nope.toml")
+    assert str(info.value).startswith(str(tmp_path / "nope.toml"))
+
+
+# ---- key mapping ----------------------------------------------------------------------------------------
+
+
+def test_every_key_maps_to_its_config_field(tmp_path):
+    path = write(
+        tmp_path / "pyproject.toml",
+        """
+        [project]
+        name = "demo"
+
+        [tool.optc]
+        target = "cpu"
+        sizes = {n = 2000, m = 30}
+        default-size = 64
+        strict-fp = true
+        fastmath = false
+        verify = false
+        threads = 4
+        exclude = ["legacy/*", "slow_*"]
+        node-limit = 9000
+        iter-limit = 20
+        time-limit = 2
+        top-k = 8
+        max-verify = 3
+        verify-timeout = 30.5
+
+        [tool.optc.types]
+        "gemm.A" = "float64[:, :]"
+        "gemm.n" = "int64"
+        """,
+    )
+    config = load_config(path.parent, {})
+    assert config == Config(
+        target="cpu",
+        sizes=(("m", 30), ("n", 2000)),
+        default_size=64,
+        strict_fp=True,
+        fastmath=False,
+        verify=False,
+        threads=4,
+        exclude=("legacy/*", "slow_*"),
+        arg_types=(("gemm.A", "float64[:, :]"), ("gemm.n", "int64")),
+        node_limit=9000,
+        iter_limit=20,
+        time_limit=2.0,
+        top_k=8,
+        max_verify=3,
+        verify_timeout=30.5,
+    )
+    assert config.size_of("n") == 2000 and config.size_of("k") == 64
+    assert config.arg_type_hint("gemm", "A") == "float64[:, :]"
+
+
+def test_sizes_as_their_own_table(tmp_path):
+    write(tmp_path / "pyproject.toml", "[tool.optc.sizes]\nn = 10\n")
+    assert load_config(tmp_path, {}).sizes == (("n", 10),)
+
+
+def test_every_setting_is_a_config_field():
+    names = {f for f, _ in SETTINGS.values()}
+    assert names <= set(Config.__dataclass_fields__)
+
+
+# ---- mistakes ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "suggestion"),
+    [("strict_fp", "strict-fp"), ("trheads", "threads"), ("node_limit", "node-limit"), ("taget", "target")],
+)
+def test_unknown_key_names_file_line_and_suggests(tmp_path, key, suggestion):
+    path = write(
+        tmp_path / "pyproject.toml", f'[project]\nname = "x"\n\n[tool.optc]\nverify = true\n{key} = 1\n'
+    )
+    with pytest.raises(OptcError) as info:
+        load_config(tmp_path, {})
+    assert str(info.value) == (f"{path}:6: unknown key {key!r} in [tool.optc]; did you mean {suggestion!r}?")
+
+
+def test_unknown_key_far_from_any_lists_known_keys(tmp_path):
+    write(tmp_path / "pyproject.toml", "[tool.optc]\nzzzzzz = 1\n")
+    with pytest.raises(OptcError, match="known keys: target, sizes"):
+        load_config(tmp_path, {})
+
+
+@pytest.mark.parametrize(
+    ("setting", "line", "message"),
+    [
+        ('threads = "4"', 3, "threads: expected a positive integer, got '4' (a string)"),
+        ("threads = true", 3, "threads: expected a positive integer, got True (a boolean)"),
+        ("node-limit = 0", 3, "node-limit: expected a positive integer, got 0"),
+        ('target = "tpu"', 3, "target: expected one of 'auto', 'cpu', 'gpu', got 'tpu'"),
+        ("verify = 1", 3, "verify: expected true or false, got 1 (an integer)"),
+        ("time-limit = -1.0", 3, "time-limit: expected a positive number of seconds"),
+        ('exclude = "tests/*"', 3, "exclude: expected an array of glob strings"),
+        ("sizes = 1000", 3, "sizes: expected a table like {n = 1000, m = 500}"),
+        ("sizes = {n = 10, m = -5}", 3, "sizes: m: expected a positive integer, got -5"),
+        ('types = {"gemm" = "float64[:]"}', 3, 'types: keys are "kernel.param"'),
+        ('types = {"gemm.A" = 3}', 3, "types: gemm.A: expected a numba type string"),
+    ],
+)
+def test_wrong_types_name_file_line_and_expectation(tmp_path, setting, line, message):
+    path = write(tmp_path / "pyproject.toml", f"[tool.optc]\ntop-k = 4\n{setting}\n")
+    with pytest.raises(OptcError) as info:
+        load_config(tmp_path, {})
+    assert str(info.value).startswith(f"{path}:{line}: {message}")
+
+
+def test_bad_entry_in_own_table_points_at_the_entry(tmp_path):
+    path = write(
+        tmp_path / "pyproject.toml", "[tool.optc]\nverify = true\n\n[tool.optc.sizes]\nn = 10\nm = 0\n"
+    )
+    with pytest.raises(OptcError) as info:
+        read_settings(path)
+    assert str(info.value).startswith(f"{path}:6: sizes: m:")
+
+
+def test_invalid_toml_is_one_line_with_its_line(tmp_path):
+    path = write(tmp_path / "pyproject.toml", '[tool.optc]\ntarget = "cpu\n')
+    with pytest.raises(OptcError) as info:
+        load_config(tmp_path, {})
+    assert str(info.value).startswith(f"{path}:2: invalid TOML")
+    assert "\n" not in str(info.value)
+
+
+def test_strict_fp_and_fastmath_in_one_file_contradict(tmp_path):
+    write(tmp_path / "pyproject.toml", "[tool.optc]\nstrict-fp = true\nfastmath = true\n")
+    with pytest.raises(OptcError, match=r":3: strict-fp and fastmath contradict"):
+        load_config(tmp_path, {})
+
+
+def test_optc_table_that_is_not_a_table(tmp_path):
+    write(tmp_path / "pyproject.toml", "[tool]\noptc = 3\n")
+    with pytest.raises(OptcError, match=r"\[tool.optc\] must be a table"):
+        load_config(tmp_path, {}, config_path=tmp_path / "pyproject.toml")
+
+
+def test_without_a_toml_reader_settings_are_ignored_with_a_warning(tmp_path, monkeypatch):
+    write(tmp_path / "pyproject.toml", '[tool.optc]\ntarget = "cpu"\n')
+    monkeypatch.setattr(config_module, "_toml", lambda: None)
+    assert find_config_file(tmp_path) == tmp_path / "pyproject.toml"
+    with pytest.warns(UserWarning, match="tomli"):
+        assert load_config(tmp_path, {"threads": 2}) == Config(threads=2)
+
+
+# ---- flags over file settings -----------------------------------------------------------------------------
+
+
+def test_flags_win_over_file_settings(tmp_path):
+    write(
+        tmp_path / "pyproject.toml",
+        '[tool.optc]\ntarget = "cpu"\nthreads = 8\nverify = true\nsizes = {n = 1000, m = 500}\n',
+    )
+    config = load_config(
+        tmp_path, {"target": "gpu", "threads": 2, "verify": False, "sizes": (("n", 10),), "verbose": 1}
+    )
+    assert (config.target, config.threads, config.verify, config.verbose) == ("gpu", 2, False, 1)
+    assert config.sizes == (("m", 500), ("n", 10))  # merged per dimension, the flag's n wins
+
+
+def test_flags_not_given_keep_file_settings(tmp_path):
+    write(tmp_path / "pyproject.toml", '[tool.optc]\ntarget = "cpu"\nthreads = 8\n')
+    config = load_config(tmp_path, {"target": None, "threads": None, "strict_fp": None})
+    assert (config.target, config.threads, config.strict_fp) == ("cpu", 8, False)
+
+
+def test_strict_fp_flag_beats_file_fastmath_and_back(tmp_path):
+    write(tmp_path / "pyproject.toml", "[tool.optc]\nfastmath = true\n")
+    config = load_config(tmp_path, {"strict_fp": True})
+    assert (config.strict_fp, config.fastmath) == (True, False)
+    write(tmp_path / "pyproject.toml", "[tool.optc]\nstrict-fp = true\n")
+    config = load_config(tmp_path, {"fastmath": True})
+    assert (config.strict_fp, config.fastmath) == (False, True)
+
+
+def test_both_fp_flags_contradict(tmp_path):
+    with pytest.raises(OptcError, match="--strict-fp and --fastmath"):
+        load_config(tmp_path, {"strict_fp": True, "fastmath": True}, config_path=None)
+
+
+def test_bad_override_values_are_errors_and_unknown_fields_are_bugs(tmp_path):
+    with pytest.raises(OptcError, match="threads: expected a positive integer"):
+        load_config(tmp_path, {"threads": 0})
+    with pytest.raises(TypeError, match="not Config fields: thread"):
+        load_config(tmp_path, {"thread": 2})
+
+
+# ---- --sizes and exclude ------------------------------------------------------------------------------------
+
+
+def test_parse_sizes():
+    assert parse_sizes("n=1000,m=500") == (("m", 500), ("n", 1000))
+    assert parse_sizes(" n = 1_000 ") == (("n", 1000),)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("n", "expected name=integer, like n=1000, got 'n'"),
+        ("n=", "n: expected a positive integer, got ''"),
+        ("n=ten", "n: expected a positive integer, got 'ten'"),
+        ("n=0", "n: expected a positive integer, got 0"),
+        ("n=1,,m=2", "empty entry"),
+        ("n=1,n=2", "n is given twice"),
+        ("2n=1", "size names are identifiers like n, got '2n'"),
+        ("=5", "expected name=integer"),
+    ],
+)
+def test_parse_sizes_errors(text, message):
+    with pytest.raises(ValueError, match=message.replace("[", r"\[")):
+        parse_sizes(text)
+
+
+@pytest.mark.parametrize(
+    ("relative", "patterns", "expected"),
+    [
+        ("legacy/k.py", ["legacy/*"], "legacy/*"),
+        ("legacy/deep/k.py", ["legacy"], "legacy"),
+        ("src/tests/k.py", ["tests"], "tests"),
+        ("src/slow_k.py", ["slow_*"], "slow_*"),
+        ("src/k.py", ["slow_*", "legacy/*"], None),
+        ("src/k.py", [], None),
+        ("src/k.py", ["src/*.py"], "src/*.py"),
+    ],
+)
+def test_excluded_by(tmp_path, relative, patterns, expected):
+    assert excluded_by(tmp_path / relative, patterns, root=tmp_path) == expected
+
+
+def test_excluded_by_matches_the_path_as_given(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert excluded_by(Path("gen/k.py"), ["gen/*"]) == "gen/*"
