@@ -208,4 +208,5 @@ def emit_module(module: cst.Module, path: str, emitted: Sequence[Emitted], versi
     lines = list(spliced.header)
     at = 1 if lines and lines[0].comment is not None and lines[0].comment.value.startswith("#!") else 0
     lines.insert(at, cst.EmptyLine(comment=cst.Comment(header)))
-    return spliced.with_changes(header=lines).code
+    code = spliced.with_changes(header=lines).code
+    return "\ufeff" + code if module.encoding == "utf-8-sig" else code  # keep a BOM the input had
