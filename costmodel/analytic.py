@@ -1353,6 +1353,19 @@ def _height(node: _Node) -> int:
     return 1 + max((_height(c) for c in node.children), default=0)
 
 
+def _repeated_load(access: _Access, earlier: Sequence[_Access]) -> bool:
+    """An identical load earlier in the same body with no store to that array in between."""
+    if access.store:
+        return False
+    for previous in reversed(earlier):
+        if previous.array == access.array:
+            if previous.store:
+                return False
+            if previous.forms == access.forms:
+                return True
+    return False
+
+
 def _body_stats(node: _Node, footprints: _Footprints, working_set: float) -> BodyStats:
     """Own work of `node`, plus every access of its subtree that is charged to it (see `_owner`)."""
     path = node.path()
@@ -1361,6 +1374,8 @@ def _body_stats(node: _Node, footprints: _Footprints, working_set: float) -> Bod
     for inner in node.subtree():
         inner_path = inner.path()
         for position, access in enumerate(inner.accesses):
+            if _repeated_load(access, inner.accesses[:position]):
+                continue  # the compiler reuses the value (GVN): `x[i] * x[i]` loads once
             home = _home(access, inner_path)
             owner = home if home is not None else (inner_path[0] if inner_path else inner)
             if owner is not node:

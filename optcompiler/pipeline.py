@@ -9,6 +9,7 @@ takes down its file.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -227,7 +228,7 @@ def explore(
         options = [t for _, t in extract_top_k(egraph, child, config.top_k, static_cost)]
         scored = sorted(
             options,
-            key=lambda t: (
+            key=lambda t: rank_key(
                 estimate_seconds(
                     seq(*prefix, t),
                     _target_for(t),
@@ -236,8 +237,8 @@ def explore(
                     hardware,
                     config.default_size,
                 ),
-                static_size(t),
-                repr(t),
+                t,
+                len(derivation(egraph, t)),
             ),
         )
         per_stmt.append(scored)
@@ -271,16 +272,25 @@ def _root_seq(egraph: EGraph, root: int, body: Term) -> ENode:
 def rank(
     variants: Sequence[Variant], facts: KernelFacts, config: Config, hardware: Hardware
 ) -> list[tuple[Candidate, float]]:
-    """Variant × Target candidates, cheapest predicted first (ties: smaller, then textual order)."""
+    """Variant × Target candidates, cheapest predicted first (see `rank_key` for ties)."""
     scored = []
     for variant in variants:
         target = _target_for(variant.body)
         seconds = estimate_seconds(
             variant.body, target, facts.arg_types, dict(config.sizes), hardware, config.default_size
         )
-        scored.append((seconds, static_size(variant.body), repr(variant.body), Candidate(variant, target)))
-    scored.sort(key=lambda s: s[:3])
-    return [(c, s) for s, _, _, c in scored]
+        key = rank_key(seconds, variant.body, len(variant.derivation))
+        scored.append((key, Candidate(variant, target), seconds))
+    scored.sort(key=lambda s: s[0])
+    return [(c, s) for _, c, s in scored]
+
+
+def rank_key(seconds: float, body: Term, rewrites: int) -> tuple[int, float, int, str]:
+    """Predicted time in 1% buckets; then less work in inner loops (hoisted code wins a tie the
+    model cannot see, e.g. when stores might alias a load); then fewer rewrites, so code that
+    gains nothing keeps the user's form; then text, for determinism."""
+    bucket = round(math.log(max(seconds, 1e-12)) / math.log(1.01))
+    return (bucket, weighted_size(body), rewrites, repr(body))
 
 
 def _target_for(body: Term) -> Target:
@@ -301,8 +311,15 @@ def static_cost(node: ENode, child_costs: tuple[float, ...]) -> float:
     return _OP_COST.get(node.op, 1.0) + sum(child_costs)
 
 
-def static_size(term: Term) -> float:
-    return sum(_OP_COST.get(t.op, 1.0) for t in term.walk())
+def weighted_size(term: Term, depth: int = 0) -> float:
+    """Static size where code at loop depth d weighs 4**d: it runs (roughly) that much more often."""
+    own = _OP_COST.get(term.op, 1.0) * 4.0**depth
+    if term.op == "for":
+        inner = sum(weighted_size(a, depth) for a in term.args[:4]) + weighted_size(term.args[4], depth + 1)
+        return own + inner
+    if term.op == "while":
+        return own + weighted_size(term.args[0], depth + 1) + weighted_size(term.args[1], depth + 1)
+    return own + sum(weighted_size(a, depth) for a in term.args)
 
 
 def normalize(term: Term) -> Term:

@@ -2,7 +2,8 @@ import numpy as np
 
 
 def row_scale(A: np.ndarray, s: np.ndarray) -> np.ndarray:
-    n, m = A.shape
+    n = s.shape[0]
+    m = A.shape[1]
     out = np.empty((n, m))
     for i in range(n):
         for j in range(m):
