@@ -1,0 +1,169 @@
+"""Focused before/after tests of the loop transformations themselves (libcst-codemod style).
+
+The fixture snapshots show what the whole pipeline picks; these show what each rule produces and
+where it refuses, independent of the cost model.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+from optcompiler import frontend
+from optcompiler.analysis import all_names, analyze
+from optcompiler.ir import Kernel, Term, lift, lower_block
+from optcompiler.passes import PassContext
+from optcompiler.passes.loops import hoist_invariants, replace_scalars
+
+
+def _kernel(source: str) -> Kernel:
+    source = textwrap.dedent(source)
+    module = frontend.parse(source, "k.py")
+    site = frontend.find_kernels(module, "k.py")[0]
+    return lift(site.node, "k.py", module, site.line)
+
+
+def _ctx(kernel: Kernel) -> PassContext:
+    names = frozenset(all_names(kernel.body) | {p.name for p in kernel.params})
+    return PassContext(facts=analyze(kernel), root=0, names=names)
+
+
+def _loop(kernel: Kernel, path: tuple[int, ...]) -> Term:
+    """The loop reached by following statement indices: top-level index, then body indices."""
+    term = kernel.body.args[path[0]]
+    for i in path[1:]:
+        term = term.args[4].args[i]
+    return term
+
+
+def _text(term: Term | None) -> str:
+    assert term is not None, "the rule declined"
+    return "\n".join(lower_block(term, indent=""))
+
+
+GEMM_IKJ = """
+    import numpy as np
+    def gemm(A, B):
+        n, m = A.shape
+        p = B.shape[1]
+        C = np.zeros((n, p))
+        for i in range(n):
+            for k in range(m):
+                for j in range(p):
+                    C[i, j] += A[i, k] * B[k, j]
+        return C
+"""
+
+
+def test_licm_hoists_an_in_bounds_invariant_load() -> None:
+    k = _kernel(GEMM_IKJ)
+    out = hoist_invariants(_loop(k, (3, 0, 0)), _ctx(k))
+    assert _text(out) == textwrap.dedent(
+        """\
+        A_i_k = A[i, k]
+        for j in range(p):
+            C[i, j] += A_i_k * B[k, j]"""
+    )
+
+
+def test_licm_refuses_loads_of_arrays_the_loop_writes() -> None:
+    k = _kernel(
+        """
+        def f(x):
+            n = x.shape[0]
+            for i in range(n):
+                for j in range(n):
+                    x[j] = x[j] + x[i]
+        """
+    )
+    assert hoist_invariants(_loop(k, (1, 0)), _ctx(k)) is None
+
+
+def test_licm_refuses_loads_not_proved_in_bounds() -> None:
+    # s has no declared length: if the j loop ran zero times, s[i] might be out of range
+    k = _kernel(
+        """
+        def f(A, s, out):
+            n, m = A.shape
+            for i in range(n):
+                for j in range(m):
+                    out[i, j] = A[i, j] * s[i]
+        """
+    )
+    assert hoist_invariants(_loop(k, (1, 0)), _ctx(k)) is None
+
+
+def test_licm_refuses_division_even_when_invariant() -> None:
+    # a hoisted division could raise ZeroDivisionError where the zero-trip loop would not
+    k = _kernel(
+        """
+        def f(A, out, a, b):
+            n, m = A.shape
+            for i in range(n):
+                for j in range(m):
+                    out[i, j] = A[i, j] * (a / b)
+        """
+    )
+    assert hoist_invariants(_loop(k, (1, 0)), _ctx(k)) is None
+
+
+MATVEC_ROWS = """
+    import numpy as np
+    def mv(A, x):
+        n, m = A.shape
+        y = np.zeros(n)
+        for i in range(n):
+            for j in range(m):
+                y[i] += A[i, j] * x[j]
+        return y
+"""
+
+
+def test_scalar_replacement_of_an_accumulated_element() -> None:
+    k = _kernel(MATVEC_ROWS)
+    out = replace_scalars(_loop(k, (2, 0)), _ctx(k))
+    assert _text(out) == textwrap.dedent(
+        """\
+        y_i = y[i]
+        for j in range(m):
+            y_i += A[i, j] * x[j]
+        y[i] = y_i"""
+    )
+
+
+def test_scalar_replacement_refuses_a_varying_element() -> None:
+    k = _kernel(MATVEC_ROWS)
+    assert replace_scalars(_loop(k, (2,)), _ctx(k)) is None  # y[i] varies with the i loop
+
+
+def test_scalar_replacement_refuses_two_subscripts_of_one_array() -> None:
+    k = _kernel(
+        """
+        import numpy as np
+        def f(A):
+            n, m = A.shape
+            y = np.zeros(n)
+            for i in range(n):
+                for j in range(m):
+                    y[i] += A[i, j] + y[0]
+            return y
+        """
+    )
+    assert replace_scalars(_loop(k, (2, 0)), _ctx(k)) is None
+
+
+def test_scalar_replacement_refuses_early_exit() -> None:
+    k = _kernel(
+        """
+        import numpy as np
+        def f(A):
+            n, m = A.shape
+            y = np.zeros(n)
+            for i in range(n):
+                for j in range(m):
+                    if A[i, j] < 0.0:
+                        break
+                    y[i] += A[i, j]
+            return y
+        """
+    )
+    assert replace_scalars(_loop(k, (2, 0)), _ctx(k)) is None
