@@ -190,6 +190,7 @@ class Kernel:
     path: str
     line: int  # 1-based line of the `def`
     source: str  # the function's original source text, exactly as written
+    returns: str | None = None  # source text of the return annotation, if any
 
 
 @dataclass(frozen=True)
@@ -356,7 +357,8 @@ def lift(node: cst.FunctionDef, path: str, module: cst.Module, first_line: int) 
     body = seq(*(lifter.statement(stmt) for stmt in statements))
     _check_declarations(lifter.declared, body, params)
     source = module.code_for_node(node.with_changes(leading_lines=()))
-    return Kernel(node.name.value, params, body, docstring, path, first_line, source)
+    returns = module.code_for_node(node.returns.annotation) if node.returns is not None else None
+    return Kernel(node.name.value, params, body, docstring, path, first_line, source, returns)
 
 
 def _check_declarations(declared: Sequence[tuple[str, int]], body: Term, params: Sequence[Param]) -> None:
@@ -734,10 +736,12 @@ def lower_function(
     body: Term,
     docstring: str | None = None,
     decorators: Sequence[str] = (),
+    returns: str | None = None,
 ) -> str:
     """A complete `def`, ending in a newline. `decorators` are source text without the `@`."""
     lines = [f"@{decorator}" for decorator in decorators]
-    lines.append(f"def {name}({', '.join(_param(param) for param in params)}):")
+    arrow = f" -> {returns}" if returns is not None else ""
+    lines.append(f"def {name}({', '.join(_param(param) for param in params)}){arrow}:")
     if docstring is not None:
         lines.append(INDENT + _docstring_literal(docstring))
     if docstring is None or body.op != "seq" or body.args:

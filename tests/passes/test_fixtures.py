@@ -30,6 +30,15 @@ UPDATE = os.environ.get("OPTC_UPDATE_FIXTURES") == "1"
 CONFIG = Config(sizes=(("n", 2000), ("m", 2000), ("p", 2000)), default_size=2000)
 
 
+def _config_for(source: str) -> Config:
+    """`# sizes: n=10000000` in input.py sets the size profile the ranking predicts for."""
+    for line in source.splitlines():
+        if line.startswith("# sizes:"):
+            pairs = [item.split("=") for item in line.removeprefix("# sizes:").split(",")]
+            return Config(sizes=tuple((k.strip(), int(v)) for k, v in pairs), default_size=CONFIG.default_size)
+    return CONFIG
+
+
 def _pass_module(name: str):
     return importlib.import_module(f"optcompiler.passes.{name}")
 
@@ -40,11 +49,14 @@ def _run_case(case: Path) -> tuple[str, str, object]:
     (site,) = [s for s in frontend.find_kernels(module, str(case)) if s.skip_reason is None]
     kernel = lift(site.node, str(case / "input.py"), module, site.line)
     facts = analyze(kernel)
-    variants, report = explore(kernel, facts, CONFIG, passes=[_pass_module(case.parent.name)])
-    best, _ = rank(variants, facts, CONFIG, _hardware())[0]
+    config = _config_for(source)
+    variants, report = explore(kernel, facts, config, passes=[_pass_module(case.parent.name)])
+    best, _ = rank(variants, facts, config, _hardware())[0]
     body = best.variant.body
-    new_def = lower_function(kernel.name, kernel.params, body, kernel.docstring)
+    new_def = lower_function(kernel.name, kernel.params, body, kernel.docstring, returns=kernel.returns)
     prefix = source[: source.index("def ")]
+    if "numba." in new_def and "import numba\n" not in prefix:
+        prefix = prefix.replace("import numpy as np\n", "import numba\nimport numpy as np\n", 1)
     return prefix + new_def, kernel.name, (best, report, facts)
 
 

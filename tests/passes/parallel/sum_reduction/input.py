@@ -1,3 +1,4 @@
+# sizes: n=10000000
 import numpy as np
 
 

@@ -1,0 +1,11 @@
+# sizes: n=10000000
+import numba
+import numpy as np
+
+
+def sum_sq(x: np.ndarray) -> float:
+    n = x.shape[0]
+    s = 0.0
+    for i in numba.prange(n):
+        s += x[i] * x[i]
+    return s
