@@ -494,22 +494,27 @@ def _shape_source(value: Term) -> tuple[str, int] | None:
 
 
 def _allocation_shape(value: Term) -> tuple[Term, ...] | str | None:
-    """Shape terms of `np.zeros((n, m))`-style allocations, or the source name of `np.zeros_like(A)`."""
+    """Shape terms of `np.zeros((n, m))`-style allocations, or the source name of `np.zeros_like(A)`
+    and `A.copy()` (a new array with A's shape)."""
+    if value.op != "call":
+        return None
+    func = value.args[0]
+    if func.op == "attr" and func.value == "copy" and func.args[0].op == "var" and len(value.args) == 1:
+        source = str(func.args[0].value)
+        if source not in NUMPY_MODULES:
+            return source
     name = call_name(value)
     if name is None:
-        if value.op == "call" and value.args[0].op == "attr" and value.args[0].value == "copy":
-            obj = value.args[0].args[0]
-            return str(obj.value) if obj.op == "var" and len(value.args) == 1 else None
         return None
-    module, _, func = name.rpartition(".")
+    module, _, func_name = name.rpartition(".")
     if module not in NUMPY_MODULES or len(value.args) < 2:
         return None
     first = value.args[1]
     if first.op == "kw":
         return None
-    if func in ALLOCATORS:
+    if func_name in ALLOCATORS:
         return first.args if first.op == "tuple" else (first,)
-    if func in LIKE_ALLOCATORS and first.op == "var":
+    if func_name in LIKE_ALLOCATORS and first.op == "var":
         return str(first.value)
     return None
 
