@@ -12,6 +12,7 @@ import libcst as cst
 
 from optcompiler.frontend import GENERATED_HEADER
 from optcompiler.ir import ArgType
+from optcompiler.passes import why
 
 if TYPE_CHECKING:
     from optcompiler.analysis import KernelFacts
@@ -53,30 +54,30 @@ def original_name(kernel: str) -> str:
     return f"_{kernel}_original"
 
 
-def type_guard(params: Sequence[str], facts: KernelFacts) -> list[str]:
+def type_guard(params: Sequence[str], facts: KernelFacts, numpy: str = "numpy") -> list[str]:
     """Conditions that hold exactly for the argument types the variant was verified on."""
     conds: list[str] = []
     for name in params:
         at = facts.arg_types[name]
         if at.kind == "array":
             conds += [
-                f"isinstance({name}, numpy.ndarray)",
-                f"{name}.dtype == numpy.{at.dtype}",
+                f"isinstance({name}, {numpy}.ndarray)",
+                f"{name}.dtype == {numpy}.{at.dtype}",
                 f"{name}.ndim == {at.ndim}",
             ]
         elif at.kind == "float":
             conds.append(f"isinstance({name}, float)")
         elif at.kind == "int":
-            conds.append(f"isinstance({name}, (int, numpy.integer)) and not isinstance({name}, bool)")
+            conds.append(f"isinstance({name}, (int, {numpy}.integer)) and not isinstance({name}, bool)")
         elif at.kind == "bool":
-            conds.append(f"isinstance({name}, (bool, numpy.bool_))")
+            conds.append(f"isinstance({name}, (bool, {numpy}.bool_))")
     return conds
 
 
-def dispatcher_body(emitted: Emitted, params: Sequence[str]) -> str:
+def dispatcher_body(emitted: Emitted, params: Sequence[str], numpy: str = "numpy") -> str:
     """The public function's new body: run the variant for verified types, else the original."""
-    conds = type_guard(params, emitted.facts)
-    conds += [f"not numpy.may_share_memory({a}, {b})" for a, b in emitted.alias_pairs]
+    conds = type_guard(params, emitted.facts, numpy)
+    conds += [f"not {numpy}.may_share_memory({a}, {b})" for a, b in emitted.alias_pairs]
     call_args = ", ".join(params)
     lines = []
     if conds:
@@ -94,14 +95,13 @@ def dispatcher_body(emitted: Emitted, params: Sequence[str]) -> str:
 def variant_comment(emitted: Emitted) -> list[str]:
     """What was done, why it is legal, what it was verified on, and the prediction."""
     cand = emitted.candidate
-    steps = ", ".join(dict.fromkeys(cand.variant.derivation)) or "none (the original body, compiled)"
     types = ", ".join(_describe_type(n, t) for n, t in emitted.facts.arg_types.items())
-    lines = [
-        f"# optc: {emitted.kernel} -> target {cand.target.name}; rewrites: {steps}.",
-        "#   legal: each rewrite's legality analysis held (see `optc --report`);"
-        + (" overlapping arrays go to the original." if emitted.alias_pairs else ""),
-        f"#   verified for {types}: {emitted.verified}.",
-    ]
+    steps = list(dict.fromkeys(cand.variant.derivation))
+    lines = [f"# optc: {emitted.kernel}, target {cand.target.name}, {len(steps) or 'no'} rewrite(s):"]
+    lines += [f"#   - {why(step)}" for step in steps] or ["#   - none: the original body, compiled"]
+    if emitted.alias_pairs:
+        lines.append("#   overlapping array arguments go to the original (rewrites assume distinct arrays).")
+    lines.append(f"#   verified for {types}: {emitted.verified}.")
     if emitted.predicted_speedup:
         lines.append(f"#   predicted {emitted.predicted_speedup:.1f}x vs plain numba.njit (analytic model).")
     return lines
@@ -116,8 +116,9 @@ def _describe_type(name: str, at: ArgType) -> str:
 class _Splice(cst.CSTTransformer):
     """Replace each optimized top-level def by variant, dispatcher and the renamed original."""
 
-    def __init__(self, by_name: Mapping[str, Emitted]) -> None:
+    def __init__(self, by_name: Mapping[str, Emitted], numpy: str) -> None:
         self.by_name = by_name
+        self.numpy = numpy
         self.depth = 0
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
@@ -133,9 +134,11 @@ class _Splice(cst.CSTTransformer):
             return updated_node
         params = [p.name.value for p in original_node.params.params]
         variant_code = "\n".join(variant_comment(emitted)) + "\n" + emitted.source
-        variant = cst.parse_module(variant_code).body[0]
+        variant = cst.parse_module("pass\n" + variant_code).body[1]  # comments lead the def, not the module
         variant = variant.with_changes(leading_lines=[*original_node.leading_lines, *variant.leading_lines])
-        wrapper_body = cst.parse_module(f"def _wrapper():\n{dispatcher_body(emitted, params)}").body[0].body
+        wrapper_body = (
+            cst.parse_module(f"def _wrapper():\n{dispatcher_body(emitted, params, self.numpy)}").body[0].body
+        )
         docstring = _docstring_stmt(original_node)
         if docstring is not None:
             wrapper_body = wrapper_body.with_changes(body=[docstring, *wrapper_body.body])
@@ -170,20 +173,21 @@ def _docstring_stmt(node: cst.FunctionDef) -> cst.BaseStatement | None:
     return None
 
 
-def _imported_plainly(module: cst.Module, name: str) -> bool:
+def _module_alias(module: cst.Module, name: str) -> str | None:
+    """The name a top-level `import name` or `import name as alias` binds, if there is one."""
     for stmt in module.body:
         if isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
                 if isinstance(small, cst.Import):
                     for alias in small.names:
-                        if alias.asname is None and cst.Module([]).code_for_node(alias.name) == name:
-                            return True
-    return False
+                        if cst.Module([]).code_for_node(alias.name) == name:
+                            return alias.asname.name.value if alias.asname else name  # type: ignore[union-attr]
+    return None
 
 
 def _insert_imports(module: cst.Module, names: Sequence[str]) -> cst.Module:
     """Add `import x` lines once, after the module's leading docstring, __future__ and import block."""
-    missing = [n for n in names if not _imported_plainly(module, n)]
+    missing = [n for n in names if _module_alias(module, n) != n]
     if not missing:
         return module
     body = list(module.body)
@@ -202,8 +206,9 @@ def _insert_imports(module: cst.Module, names: Sequence[str]) -> cst.Module:
 
 def emit_module(module: cst.Module, path: str, emitted: Sequence[Emitted], version: str) -> str:
     """The optimized module's source; everything optc did not rewrite stays byte-identical."""
-    spliced = module.visit(_Splice({e.kernel: e for e in emitted}))
-    spliced = _insert_imports(spliced, ["numba", "numpy"])
+    numpy = _module_alias(module, "numpy") or "numpy"
+    spliced = module.visit(_Splice({e.kernel: e for e in emitted}, numpy))
+    spliced = _insert_imports(spliced, ["numba"] if numpy != "numpy" else ["numba", "numpy"])
     header = f"{GENERATED_HEADER} {version} from {Path(path).name}; do not edit, re-run optc instead."
     lines = list(spliced.header)
     at = 1 if lines and lines[0].comment is not None and lines[0].comment.value.startswith("#!") else 0

@@ -81,6 +81,15 @@ def _registry() -> tuple[ModuleType, ...]:
 REGISTRY: tuple[ModuleType, ...] = _registry()
 
 
+def why(rule_name: str, passes: Sequence[ModuleType] = REGISTRY) -> str:
+    """The one-line legality reason a pass gives for a rule, for comments and reports."""
+    for module in passes:
+        reason = getattr(module, "WHY", {}).get(rule_name)
+        if reason is not None:
+            return reason
+    return rule_name.split(".", 1)[-1]
+
+
 def all_rules(
     ctx: PassContext, passes: Sequence[ModuleType] = REGISTRY, preview: bool = False
 ) -> list[Rewrite]:

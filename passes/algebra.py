@@ -38,6 +38,16 @@ from optcompiler.passes.egraph import EGraph, Id, Rewrite, rule
 
 NAME = "algebra"
 PREVIEW = False
+WHY = {
+    "algebra.square": "x**2 -> x*x: both are the correctly rounded square",
+    "algebra.div-pow2": "division by a power of two -> multiplication by its exact reciprocal",
+    "algebra.mul-one": "x*1.0 -> x: exact for every float, signed zeros and NaN included",
+    "algebra.one-mul": "1.0*x -> x: exact for every float, signed zeros and NaN included",
+    "algebra.sub-zero": "x-0.0 -> x: exact for every float, signed zeros and NaN included",
+    "algebra.double-neg": "-(-x) -> x: exact",
+    "algebra.sub-self": "x-x -> 0.0 (fastmath: wrong for inf and NaN)",
+    "algebra.mul-zero": "x*0.0 -> 0.0 (fastmath: wrong for inf, NaN and negative x)",
+}
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 

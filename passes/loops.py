@@ -49,6 +49,11 @@ from optcompiler.passes.egraph import EGraph, Id, Rewrite, rule
 
 NAME = "loops"
 PREVIEW = False
+WHY = {
+    "loops.interchange": "loop interchange: no dependence changes direction, each element's updates keep their order",
+    "loops.licm": "invariant loads hoisted: the loop writes neither them nor an overlapping array, subscripts in bounds",
+    "loops.scalar-replace": "element kept in a scalar: only accessed at one invariant, in-bounds subscript in the loop",
+}
 
 _HOISTABLE_OPS = frozenset({"index", "var", "const", "add", "sub", "mul", "neg", "tuple"})
 

@@ -30,6 +30,10 @@ from optcompiler.passes.egraph import EGraph, Id, Rewrite, rule
 
 NAME = "parallel"
 PREVIEW = False
+WHY = {
+    "parallel.prange": "prange: no iteration reads or writes an element another iteration writes",
+    "parallel.prange-reduction": "prange with a reduction: iterations independent except a +=/*= reduction (reassociates)",
+}
 
 
 def rules(ctx: PassContext) -> list[Rewrite]:
