@@ -349,12 +349,10 @@ def _annotation_type(annotation: str | None) -> ArgType | None:
     if text in ("float", "int", "bool"):
         return parse_type_hint(text)
     if "ndarray" in text or "NDArray" in text or "ArrayLike" in text:
-        dtype = "float64"
         for key, value in _ANNOTATION_DTYPES.items():
             if re.search(rf"\b{key}\b", text):
-                dtype = value
-                break
-        return ArgType("array", dtype, 0)
+                return ArgType("array", value, 0)
+        return ArgType("array", "", 0)  # dtype not stated: inferred from use
     return None
 
 
@@ -366,7 +364,8 @@ def analyze(kernel: Kernel, hints: Mapping[str, str] | None = None) -> KernelFac
 
     ndims: dict[str, int] = {}
     for acc in accesses(body):
-        ndims[acc.array] = max(ndims.get(acc.array, 0), len(acc.indices))
+        used = [part for part in acc.indices if not (part.op == "const" and part.value is None)]  # newaxis
+        ndims[acc.array] = max(ndims.get(acc.array, 0), len(used))
     shape_of: dict[str, tuple[str, int]] = {}  # local size name -> (array, dim)
     for stmt in body.walk():
         if stmt.op != "assign":
@@ -393,7 +392,9 @@ def analyze(kernel: Kernel, hints: Mapping[str, str] | None = None) -> KernelFac
     for name in _assignment_sequence(body):
         assign_counts[name] = assign_counts.get(name, 0) + 1
 
-    # argument types: config hint > annotation > usage
+    # argument types: config hint > annotation > usage; arrays whose elements serve as subscripts
+    # or loop bounds hold integers (CSR index arrays), any other array of unstated dtype float64
+    int_used = _arrays_used_as_integers(body)
     arg_types: dict[str, ArgType] = {}
     loop_bound_names = {str(t.args[2].value) for t in body.walk() if t.op == "for" and t.args[2].op == "var"}
     for p in kernel.params:
@@ -401,11 +402,13 @@ def analyze(kernel: Kernel, hints: Mapping[str, str] | None = None) -> KernelFac
         at = hinted or _annotation_type(p.annotation)
         if at is None:
             if p.name in ndims or any(src[0] == p.name for src in shape_of.values()):
-                at = ArgType("array", "float64", 0)
+                at = ArgType("array", "", 0)
             elif p.name in loop_bound_names:
                 at = ArgType("int", "int64")
             else:
                 at = ArgType("float", "float64")
+        if at.kind == "array" and not at.dtype:
+            at = ArgType("array", "int64" if p.name in int_used else "float64", at.ndim)
         if at.kind == "array" and at.ndim == 0:
             at = ArgType("array", at.dtype, max(ndims.get(p.name, 1), 1))
         arg_types[p.name] = at
@@ -468,6 +471,16 @@ def analyze(kernel: Kernel, hints: Mapping[str, str] | None = None) -> KernelFac
         size_symbols=tuple(symbols),
         int_params=frozenset(int_params),
     )
+
+
+def _arrays_used_as_integers(body: Term) -> set[str]:
+    places: list[Term] = []
+    for node in body.walk():
+        if node.op == "index":
+            places.extend(index_parts(node))
+        elif node.op == "for":
+            places.extend(node.args[1:4])
+    return {a.array for place in places for a in accesses(place)}
 
 
 def _shape_source(value: Term) -> tuple[str, int] | None:

@@ -240,3 +240,23 @@ def test_invariance_and_bounds() -> None:
     assert not is_invariant(c_ij, i_loop, facts)  # C is written in the loop
     b_kj = Term("index", (Term("var", (), "B"), Term("tuple", (Term("var", (), "k"), Term("var", (), "j")))))
     assert not load_in_bounds(b_kj, facts)  # B's row count is only inferred from use, never declared
+
+
+def test_index_arrays_are_inferred_integer_and_newaxis_is_not_a_dimension() -> None:
+    k = kernel_of(
+        """
+        import numpy as np
+        def csr(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, x: np.ndarray, X):
+            n = indptr.shape[0] - 1
+            y = np.zeros(n)
+            for i in range(n):
+                for p in range(indptr[i], indptr[i + 1]):
+                    y[i] += data[p] * x[indices[p]] + X[:, None, 0][0, 0, 0]
+            return y
+        """
+    )
+    facts = analyze(k)
+    assert facts.arg_types["indptr"].dtype == "int64"
+    assert facts.arg_types["indices"].dtype == "int64"
+    assert facts.arg_types["data"].dtype == "float64"
+    assert facts.arg_types["X"].ndim == 2
