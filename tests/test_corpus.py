@@ -1,0 +1,127 @@
+"""The corpus and the bundled examples compute what their NumPy references compute.
+
+Tolerances follow DESIGN.md's float policy: rtol 1e-9 for float64 and 1e-4 for float32, measured
+norm-wise (atol = rtol × max |reference|, so entries that cancel to near zero do not fail on
+rounding); integer results must be exact.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from optcompiler import corpus
+
+ROOT = Path(__file__).resolve().parent.parent
+KERNELS = corpus.load_all()
+
+
+def _import(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def assert_matches(got: object, want: object) -> None:
+    got_a, want_a = np.asarray(got), np.asarray(want)
+    assert got_a.shape == want_a.shape
+    assert got_a.dtype.kind == want_a.dtype.kind
+    if want_a.dtype.kind in "iub":
+        np.testing.assert_array_equal(got_a, want_a)
+        return
+    assert got_a.dtype == want_a.dtype
+    rtol = 1e-4 if want_a.dtype == np.float32 else 1e-9
+    scale = float(np.max(np.abs(want_a))) if want_a.size else 0.0
+    np.testing.assert_allclose(got_a, want_a, rtol=rtol, atol=rtol * scale)
+
+
+def _copies(args: tuple) -> tuple:
+    return tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
+
+
+def _same_arguments(left: tuple, right: tuple) -> bool:
+    return len(left) == len(right) and all(
+        type(a) is type(b)
+        and (np.array_equal(a, b) and a.dtype == b.dtype if isinstance(a, np.ndarray) else a == b)
+        for a, b in zip(left, right, strict=True)
+    )
+
+
+# ---- the corpus ------------------------------------------------------------------------------------------
+
+
+def test_seed_corpus_has_its_twelve_kernels_in_a_fixed_order() -> None:
+    names = [k.name for k in KERNELS]
+    assert names == sorted(names)
+    assert len(names) >= 12
+    assert {"gemm", "jacobi2d", "heat1d", "csr_matvec", "histogram", "prefix_sum", "conv1d"} <= set(names)
+
+
+@pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)
+def test_module_layout(kernel: corpus.CorpusKernel) -> None:
+    assert kernel.function.__name__ == kernel.name
+    assert kernel.path.name == f"{kernel.name}.py"
+    assert len(kernel.sizes) == 4
+    assert list(kernel.sizes) == sorted(set(kernel.sizes))
+    assert corpus.load(kernel.name) == kernel
+
+
+@pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)
+def test_naive_kernel_matches_reference_at_smallest_size(kernel: corpus.CorpusKernel) -> None:
+    args = kernel.inputs(kernel.sizes[0])
+    before = _copies(args)
+    got = kernel.function(*args)
+    assert _same_arguments(args, before), "the naive kernel modified its arguments"
+    assert_matches(got, kernel.reference(*args))
+
+
+@pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)
+def test_inputs_are_deterministic(kernel: corpus.CorpusKernel) -> None:
+    size = kernel.sizes[0]
+    assert _same_arguments(kernel.inputs(size), kernel.inputs(size))
+
+
+def test_corpus_covers_float32_and_integer_kernels() -> None:
+    kinds = set()
+    for kernel in KERNELS:
+        result = np.asarray(kernel.function(*kernel.inputs(kernel.sizes[0])))
+        kinds.add(result.dtype.name if result.dtype.kind == "f" else result.dtype.kind)
+    assert {"float64", "float32", "i"} <= kinds
+
+
+def test_unknown_kernel_names_the_corpus() -> None:
+    with pytest.raises(KeyError, match="gemm"):
+        corpus.load("no_such_kernel")
+
+
+# ---- the bundled examples against bench/experts.py ---------------------------------------------------------
+
+EXAMPLES = _import(ROOT / "examples" / "kernels.py", "optc_test_examples")
+EXPERTS = _import(ROOT / "bench" / "experts.py", "optc_test_experts")
+BENCH = _import(ROOT / "bench" / "run.py", "optc_test_bench_run")
+EXAMPLE_NAMES = [name for name, _ in BENCH.public_functions(EXAMPLES)]
+
+
+def test_every_example_has_an_expert_and_a_benchmark_case() -> None:
+    assert {"gemm", "matvec_cols", "jacobi2d"} <= set(EXAMPLE_NAMES)
+    for name in EXAMPLE_NAMES:
+        assert callable(getattr(EXPERTS, name, None)), f"bench/experts.py lacks {name}"
+        assert name in BENCH.CASES, f"bench/run.py has no case for {name}"
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_example_matches_its_expert(name: str) -> None:
+    case = BENCH.CASES[name]
+    for size in (case.quick_small, case.small // 2):
+        args = case.arguments(name, size)
+        before = _copies(args)
+        got = getattr(EXAMPLES, name)(*args)
+        assert _same_arguments(args, before), "the example modified its arguments"
+        assert_matches(got, getattr(EXPERTS, name)(*args))
