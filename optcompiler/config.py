@@ -38,7 +38,7 @@ class Config:
     time_limit: float = 1.0
     top_k: int = 32  # distinct variants extracted per kernel
     max_verify: int = 6  # candidates tried in verification, best first
-    verify_timeout: float = 120.0  # seconds per kernel verification subprocess
+    verify_timeout: float = 120.0  # seconds per candidate (its compile and all its input sets)
     verbose: int = 0
     quiet: bool = False
 

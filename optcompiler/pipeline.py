@@ -185,6 +185,7 @@ def optimize_kernel(kernel: Kernel, prelude: str, config: Config) -> KernelResul
         args=[(p.name, facts.arg_types[p.name]) for p in kernel.params],
         policy=verify.FloatPolicy(strict=config.strict_fp),
         timeout=config.verify_timeout,
+        threads=config.threads,
     )
     lap("verify")
     for (candidate, seconds), result in zip(to_try, results, strict=False):

@@ -98,6 +98,7 @@ def verify_candidates(
     timeout: float = 120.0,
     stop_at_first: bool = True,
     examples: Sequence[dict[str, object]] = (),
+    threads: int | None = None,
 ) -> list[VerifyResult]:
     """Check candidates (best first) against the original; one result per candidate tried.
 
@@ -123,7 +124,7 @@ def verify_candidates(
             stop_at_first,
             examples,
         )
-        return _run_workers(folder, spec_path, candidates, timeout, stop_at_first)
+        return _run_workers(folder, spec_path, candidates, timeout, stop_at_first, threads)
 
 
 # ---- checking the call ---------------------------------------------------------------------------------
@@ -224,9 +225,11 @@ def _clean(source: str) -> str:
 class _Worker:
     """One worker process and a thread that turns its protocol lines into events on a queue."""
 
-    def __init__(self, folder: Path, spec_path: Path, start: int) -> None:
+    def __init__(self, folder: Path, spec_path: Path, start: int, threads: int | None = None) -> None:
         self.stderr_path = folder / f"worker-{start}.stderr"
         env = dict(os.environ)
+        if threads is not None:
+            env["NUMBA_NUM_THREADS"] = str(threads)  # prange variants run on the thread count asked for
         env.update(
             NUMBA_CACHE_DIR=str(folder / "numba-cache"),
             NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING="1",
@@ -297,7 +300,12 @@ class _Worker:
 
 
 def _run_workers(
-    folder: Path, spec_path: Path, candidates: Sequence[CandidateSource], timeout: float, stop_at_first: bool
+    folder: Path,
+    spec_path: Path,
+    candidates: Sequence[CandidateSource],
+    timeout: float,
+    stop_at_first: bool,
+    threads: int | None = None,
 ) -> list[VerifyResult]:
     """Run workers until every candidate has a verdict, or one passes under `stop_at_first`."""
     results: list[VerifyResult] = []
@@ -307,7 +315,7 @@ def _run_workers(
         return results
 
     while len(results) < len(candidates):
-        worker = _Worker(folder, spec_path, len(results))
+        worker = _Worker(folder, spec_path, len(results), threads)
         try:
             event = worker.next_event(time.monotonic() + timeout + STARTUP_SECONDS)
             if event == "timeout":
