@@ -170,7 +170,7 @@ def run_optc(source: str, path: Path, threads: int | None) -> OptcRun:
         frozenset(emitted),
         predicted,
         seconds,
-        {k: v for k, v in asdict(config).items() if isinstance(v, (int, float, str, bool, type(None)))},
+        asdict(config),
     )
 
 
