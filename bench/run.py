@@ -2,10 +2,11 @@
 
     python bench/run.py [--threads N] [--repeats R] [--quick] [--out bench/results]
 
-Runs the optimizer on examples/kernels.py through its library entry point (default Config),
-imports the result next to the original module, plain `numba.njit` of each original function
-and the NumPy experts of bench/experts.py, checks that they all compute the same thing, then
-times them in interleaved rounds. bench/README.md says what each column means.
+Runs the optimizer on examples/kernels.py through its library entry point, telling it each
+kernel's benchmark sizes (as a user would in [tool.optc]), imports the result next to the original
+module, plain `numba.njit` of each original function and the NumPy experts of bench/experts.py,
+checks that they all compute the same thing, then times them in interleaved rounds.
+bench/README.md says what each column means.
 """
 
 from __future__ import annotations
@@ -49,12 +50,19 @@ RTOL = 1e-9  # the float64 policy of DESIGN.md: sums may be reordered, nothing e
 # ---- what to run each example kernel on -------------------------------------------------------------
 
 
+WINDOW = 16  # moving_average's window, `w`
+
+
 @dataclass(frozen=True)
 class Case:
     """How to call one example kernel: its arguments at a size, and the sizes to run it at.
 
     `size` is the benchmark size (njit, optc, NumPy); `small` is where CPython is timed, with optc
     beside it for the "vs CPython" column. `quick_*` are the sizes of `--quick`.
+
+    `dims` and `constants` are what optc is told about the case, as a user would in `[tool.optc]`:
+    the kernel's size symbols that are `n` (the local names it binds from shapes, `_` for a dimension
+    nothing names), and int arguments its loops run to, such as moving_average's `w`.
     """
 
     make: Callable[[int, np.random.Generator], tuple[Any, ...]]
@@ -63,10 +71,16 @@ class Case:
     quick_size: int
     quick_small: int
     shape: str  # how `n` maps to argument shapes, for the tables
+    dims: tuple[str, ...]
+    constants: tuple[tuple[str, int], ...] = ()
 
     def arguments(self, kernel: str, n: int) -> tuple[Any, ...]:
         """Deterministic: the seed depends only on the kernel's name and the size."""
         return self.make(n, np.random.default_rng([zlib.crc32(kernel.encode()), n]))
+
+    def profile(self, n: int) -> dict[str, int]:
+        """The kernel's size profile at `n`: symbol -> size, for Config.kernel_sizes."""
+        return dict(sorted({**dict.fromkeys(self.dims, n), **dict(self.constants)}.items()))
 
 
 def _two_squares(n: int, rng: np.random.Generator) -> tuple[Any, ...]:
@@ -86,7 +100,7 @@ def _image_and_weight(n: int, rng: np.random.Generator) -> tuple[Any, ...]:
 
 
 def _signal_and_window(n: int, rng: np.random.Generator) -> tuple[Any, ...]:
-    return rng.random(n), 16
+    return rng.random(n), WINDOW
 
 
 def _vector(n: int, rng: np.random.Generator) -> tuple[Any, ...]:
@@ -94,13 +108,21 @@ def _vector(n: int, rng: np.random.Generator) -> tuple[Any, ...]:
 
 
 CASES: dict[str, Case] = {
-    "gemm": Case(_two_squares, 400, 48, 48, 12, "A, B: n×n"),
-    "matvec_cols": Case(_square_and_vector, 3000, 300, 200, 30, "A: n×n, x: n"),
-    "jacobi2d": Case(_grid, 2000, 200, 100, 20, "u: n×n"),
-    "blur": Case(_image_and_weight, 2000, 150, 100, 20, "img: n×n, weight=0.3"),
-    "moving_average": Case(_signal_and_window, 2_000_000, 10_000, 10_000, 500, "x: n, w=16"),
-    "sum_squares": Case(_vector, 10_000_000, 100_000, 20_000, 1_000, "x: n"),
+    "gemm": Case(_two_squares, 400, 48, 48, 12, "A, B: n×n", ("n", "m", "p")),
+    "matvec_cols": Case(_square_and_vector, 3000, 300, 200, 30, "A: n×n, x: n", ("n", "m")),
+    "jacobi2d": Case(_grid, 2000, 200, 100, 20, "u: n×n", ("n", "m")),
+    "blur": Case(_image_and_weight, 2000, 150, 100, 20, "img: n×n, weight=0.3", ("n", "m")),
+    # `_` is its output's length, n - w + 1: n to within w
+    "moving_average": Case(
+        _signal_and_window, 2_000_000, 10_000, 10_000, 500, f"x: n, w={WINDOW}", ("n", "_"), (("w", WINDOW),)
+    ),
+    "sum_squares": Case(_vector, 10_000_000, 100_000, 20_000, 1_000, "x: n", ("_",)),
 }
+
+
+def benchmark_profiles(quick: bool) -> dict[str, dict[str, int]]:
+    """Each example kernel's size profile at the size it is benchmarked at (njit, optc, NumPy)."""
+    return {name: case.profile(case.quick_size if quick else case.size) for name, case in CASES.items()}
 
 
 # ---- loading the contenders ----------------------------------------------------------------------------
@@ -138,8 +160,11 @@ class OptcRun:
     config: dict[str, Any]
 
 
-def run_optc(source: str, path: Path, threads: int | None) -> OptcRun:
-    """optc on one file, through `optcompiler.pipeline.optimize_source` with the default Config."""
+def run_optc(
+    source: str, path: Path, threads: int | None, profiles: dict[str, dict[str, int]] | None = None
+) -> OptcRun:
+    """optc on one file, through `optcompiler.pipeline.optimize_source`, with a Config that is the
+    default but for `threads` and a size profile per kernel (`profiles`: kernel -> symbol -> size)."""
     try:
         from optcompiler.config import Config
         from optcompiler.pipeline import Emitted, Failed, optimize_source
@@ -149,7 +174,10 @@ def run_optc(source: str, path: Path, threads: int | None) -> OptcRun:
             "optc is not installed, or its pipeline is incomplete; run `pip install -e .` in the "
             "repository root. Nothing was measured."
         ) from exc
-    config = Config() if threads is None else replace(Config(), threads=threads)
+    kernel_sizes = tuple(
+        (kernel, tuple(sorted(profile.items()))) for kernel, profile in sorted((profiles or {}).items())
+    )
+    config = replace(Config(), threads=threads, kernel_sizes=kernel_sizes)
     start = time.perf_counter()
     result = optimize_source(source, str(path), config)
     seconds = time.perf_counter() - start
@@ -353,7 +381,7 @@ def bench_kernel(
         variant=run.variants.get(name, "not reported by optc"),
         optimized=name in run.emitted,
         predicted_speedup=run.predicted.get(name),
-        sizes={"n": size, "small_n": small, "arguments": case.shape},
+        sizes={"n": size, "small_n": small, "arguments": case.shape, "optc_profile": case.profile(size)},
     )
     full_args, small_args = case.arguments(name, size), case.arguments(name, small)
 
@@ -618,18 +646,20 @@ def markdown(report: dict[str, Any], rows: Sequence[Row], means: dict[str, float
         )
         + (f" (--threads {threads['requested']})" if threads["requested"] else " (all cores)"),
         f"- timing: min over {report['rounds']} interleaved rounds, each batch ≥ {report['min_batch_seconds'] * 1000:g} ms; ratios > 1 mean optc is faster",
-        f"- optc optimized the file in {report['optc']['seconds']:.1f} s (default Config)",
+        f"- optc optimized the file in {report['optc']['seconds']:.1f} s (default Config, told each "
+        "kernel's benchmark sizes: the column optc sizes below)",
         "",
         table(rows, means),
         "",
-        "| kernel | arguments | n | small n | njit compile | optc compile | median/min (optc) | optc predicted vs njit |",
-        "|---|---|---|---|---|---|---|---|",
+        "| kernel | arguments | n | small n | optc sizes | njit compile | optc compile | median/min (optc) | optc predicted vs njit |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         optc = row.seconds.get("optc")
         spread = f"{optc.median / optc.min:.2f}" if optc else "—"
+        profile = ", ".join(f"{symbol}={size:,}" for symbol, size in row.sizes["optc_profile"].items())
         lines.append(
-            f"| {row.kernel} | {row.sizes['arguments']} | {row.sizes['n']:,} | {row.sizes['small_n']:,} | "
+            f"| {row.kernel} | {row.sizes['arguments']} | {row.sizes['n']:,} | {row.sizes['small_n']:,} | {profile} | "
             f"{seconds_text(row.compile_seconds.get('njit'))} | {seconds_text(row.compile_seconds.get('optc'))} | "
             f"{spread} | {ratio_text(row.predicted_speedup)} |"
         )
@@ -677,7 +707,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     min_batch = 0.002 if args.quick else 0.02
     source = EXAMPLES.read_text(encoding="utf-8")
     print(f"optimizing {EXAMPLES.relative_to(ROOT)} ...", file=sys.stderr, flush=True)
-    run = run_optc(source, EXAMPLES, args.threads)
+    profiles = benchmark_profiles(args.quick)
+    run = run_optc(source, EXAMPLES, args.threads, profiles)
     original = import_path(EXAMPLES, "optc_bench_original")
     experts = import_path(EXPERTS, "optc_bench_experts")
     kernels = public_functions(original)
@@ -720,7 +751,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rounds": rounds,
         "min_batch_seconds": min_batch,
         "rtol": RTOL,
-        "optc": {"seconds": run.seconds, "config": run.config},
+        "optc": {"seconds": run.seconds, "kernel_sizes": profiles, "config": run.config},
         "rows": [row_json(row) for row in rows],
         "geomean": means,
     }

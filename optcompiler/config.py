@@ -17,13 +17,14 @@ from typing import Literal
 from optcompiler.errors import OptcError
 
 TargetChoice = Literal["auto", "cpu", "gpu"]
+SizeProfile = tuple[tuple[str, int], ...]  # symbol -> size, sorted by symbol
 
 
 @dataclass(frozen=True)
 class Config:
     target: TargetChoice = "auto"
     # size profile, e.g. (("m", 500), ("n", 1000)); dimensions not named use default_size
-    sizes: tuple[tuple[str, int], ...] = ()
+    sizes: SizeProfile = ()
     default_size: int = 1000
     strict_fp: bool = False  # no reassociation at all; verification demands bit-identical results
     fastmath: bool = False  # opt-in: allows fastmath-tagged rules and numba fastmath flags
@@ -41,9 +42,16 @@ class Config:
     verify_timeout: float = 120.0  # seconds per candidate (its compile and all its input sets)
     verbose: int = 0
     quiet: bool = False
+    # kernel -> its own profile over `sizes`, e.g. (("moving_average", (("n", 2000000), ("w", 16))),):
+    # kernels of one file bind the same symbol names to very different sizes
+    kernel_sizes: tuple[tuple[str, SizeProfile], ...] = ()
 
     def size_of(self, symbol: str) -> int:
         return dict(self.sizes).get(symbol, self.default_size)
+
+    def sizes_for(self, kernel: str) -> dict[str, int]:
+        """The profile to predict `kernel` at: the file's sizes with the kernel's own on top."""
+        return {**dict(self.sizes), **dict(dict(self.kernel_sizes).get(kernel, ()))}
 
     def arg_type_hint(self, kernel: str, param: str) -> str | None:
         return dict(self.arg_types).get(f"{kernel}.{param}")
@@ -56,12 +64,16 @@ _SECTION = ("tool", "optc")
 
 
 class _Invalid(ValueError):
-    """A setting's value has the wrong type or range; `key` narrows it to an entry of a table."""
+    """A setting's value has the wrong type or range; `keys` narrow it to an entry of a (nested) table."""
 
-    def __init__(self, message: str, key: str | None = None) -> None:
+    def __init__(self, message: str, *keys: str) -> None:
         super().__init__(message)
         self.message = message
-        self.key = key
+        self.keys = keys
+
+
+class _Fields(dict[str, object]):
+    """A parser's result that sets several Config fields at once (`sizes` fills `kernel_sizes` too)."""
 
 
 def _describe(value: object) -> str:
@@ -108,16 +120,72 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _KERNEL_PARAM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-def _sizes(value: object) -> tuple[tuple[str, int], ...]:
+_SIZES_EXAMPLE = "{n = 1000, m = 500}"
+_KERNEL_SIZES_EXAMPLE = "{n = 2000000, w = 16}"
+
+
+def _size(size: object, *keys: str) -> int:
+    """A positive size; an error names its entry (`n`, or `moving_average.w`)."""
+    try:
+        return _positive_int(size)
+    except _Invalid as error:
+        raise _Invalid(f"{'.'.join(keys)}: {error.message}", *keys) from None
+
+
+def _kernel_profile(kernel: str, value: object, into: dict[str, int]) -> None:
+    """Adds a kernel's table ({symbol = size}) to `into`, refusing symbols it already has."""
+    try:
+        entries = _entries(value, _KERNEL_SIZES_EXAMPLE)
+    except _Invalid as error:
+        raise _Invalid(f"{kernel}: {error.message}", kernel) from None
+    for symbol, size in entries:
+        if not isinstance(symbol, str) or not _IDENTIFIER.match(symbol):
+            raise _Invalid(
+                f"{kernel}: size names are identifiers like `n`, got {symbol!r}", kernel, str(symbol)
+            )
+        if symbol in into:
+            raise _Invalid(f"{kernel}.{symbol} is given twice", kernel, symbol)
+        into[symbol] = _size(size, kernel, symbol)
+
+
+def _size_profiles(value: object) -> _Fields:
+    """`sizes`: `symbol = size` entries are the file's profile; a `kernel = {symbol = size}` table, or a
+    `"kernel.symbol" = size` entry (the form `--sizes` uses), is that kernel's own."""
     sizes: dict[str, int] = {}
-    for name, size in _entries(value, "{n = 1000, m = 500}"):
-        if not isinstance(name, str) or not _IDENTIFIER.match(name):
-            raise _Invalid(f"size names are identifiers like `n`, got {name!r}", str(name))
-        try:
-            sizes[name] = _positive_int(size)
-        except _Invalid as error:
-            raise _Invalid(f"{name}: {error.message}", name) from None
+    kernels: dict[str, dict[str, int]] = {}
+    for name, size in _entries(value, _SIZES_EXAMPLE):
+        if isinstance(name, str) and _IDENTIFIER.match(name) and isinstance(size, Mapping):
+            _kernel_profile(name, size, kernels.setdefault(name, {}))
+        elif isinstance(name, str) and _KERNEL_PARAM.match(name):
+            kernel, _, symbol = name.partition(".")
+            _kernel_profile(kernel, {symbol: size}, kernels.setdefault(kernel, {}))
+        elif isinstance(name, str) and _IDENTIFIER.match(name):
+            sizes[name] = _size(size, name)
+        else:
+            raise _Invalid(
+                f"size names are identifiers like `n`, or kernel.symbol like `moving_average.w`, got {name!r}",
+                str(name),
+            )
+    return _Fields(sizes=_sorted_profile(sizes), kernel_sizes=_sorted_kernels(kernels))
+
+
+def _kernel_sizes(value: object) -> tuple[tuple[str, SizeProfile], ...]:
+    """`kernel_sizes` given to `load_config` directly: kernel -> {symbol: size}, or Config's own form."""
+    kernels: dict[str, dict[str, int]] = {}
+    for kernel, profile in _entries(value, f"{{moving_average = {_KERNEL_SIZES_EXAMPLE}}}"):
+        if not isinstance(kernel, str) or not _IDENTIFIER.match(kernel):
+            raise _Invalid(f"kernel names are identifiers like `gemm`, got {kernel!r}", str(kernel))
+        _kernel_profile(kernel, profile, kernels.setdefault(kernel, {}))
+    return _sorted_kernels(kernels)
+
+
+def _sorted_profile(sizes: Mapping[str, int]) -> SizeProfile:
     return tuple(sorted(sizes.items()))
+
+
+def _sorted_kernels(kernels: Mapping[str, Mapping[str, int]]) -> tuple[tuple[str, SizeProfile], ...]:
+    """Config's canonical form: sorted, kernels with empty tables left out (they change nothing)."""
+    return tuple((kernel, _sorted_profile(profile)) for kernel, profile in sorted(kernels.items()) if profile)
 
 
 def _globs(value: object) -> tuple[str, ...]:
@@ -144,7 +212,7 @@ def _arg_types(value: object) -> tuple[tuple[str, str], ...]:
 # [tool.optc] key (kebab-case, as in ruff) -> (Config field, parser of the TOML value)
 SETTINGS: dict[str, tuple[str, Callable[[object], object]]] = {
     "target": ("target", _target),
-    "sizes": ("sizes", _sizes),
+    "sizes": ("sizes", _size_profiles),  # also fills kernel_sizes
     "default-size": ("default_size", _positive_int),
     "strict-fp": ("strict_fp", _flag),
     "fastmath": ("fastmath", _flag),
@@ -159,7 +227,7 @@ SETTINGS: dict[str, tuple[str, Callable[[object], object]]] = {
     "max-verify": ("max_verify", _positive_int),
     "verify-timeout": ("verify_timeout", _positive_seconds),
 }
-_PARSER_OF_FIELD = {field: parse for field, parse in SETTINGS.values()}
+_PARSER_OF_FIELD = {field: parse for field, parse in SETTINGS.values()} | {"kernel_sizes": _kernel_sizes}
 _FIELDS = frozenset(f.name for f in fields(Config))
 
 
@@ -168,7 +236,8 @@ def load_config(start: Path, cli_overrides: Mapping[str, object], config_path: P
     pyproject.toml that has one (or of `config_path`), with `cli_overrides` on top.
 
     `cli_overrides` maps Config field names to values; None means "flag not given". Flags replace file
-    settings, except `sizes`, which is merged per dimension (`--sizes n=10` keeps the file's `m`).
+    settings, except sizes, which are merged per dimension (`--sizes n=10` keeps the file's `m`), and
+    per kernel and dimension (`--sizes gemm.n=10` keeps the file's `gemm.m` and `n`).
     """
     path = config_path if config_path is not None else find_config_file(start)
     settings = read_settings(path) if path is not None else {}
@@ -220,10 +289,12 @@ def read_settings(path: Path) -> dict[str, object]:
             )
         field_name, parse = SETTINGS[key]
         try:
-            settings[field_name] = parse(value)
+            parsed = parse(value)
         except _Invalid as error:
-            at = (key,) if error.key is None else (key, error.key)
-            raise OptcError(f"{key}: {error.message}", str(path), _locate(text, section, at)) from None
+            raise OptcError(
+                f"{key}: {error.message}", str(path), _locate(text, section, (key, *error.keys))
+            ) from None
+        settings.update(parsed if isinstance(parsed, _Fields) else {field_name: parsed})
     if settings.get("strict_fp") and settings.get("fastmath"):
         raise OptcError(
             "strict-fp and fastmath contradict each other (fastmath rewrites change results); keep one",
@@ -244,9 +315,13 @@ def merge(settings: Mapping[str, object], cli_overrides: Mapping[str, object]) -
             continue
         parse = _PARSER_OF_FIELD.get(name)
         try:
-            given[name] = parse(value) if parse is not None else value
+            parsed = parse(value) if parse is not None else value
         except _Invalid as error:
             raise OptcError(f"{name.replace('_', '-')}: {error.message}", "command line") from None
+        for field_name, field_value in (parsed if isinstance(parsed, _Fields) else {name: parsed}).items():
+            if field_name == "kernel_sizes" and field_name in given:  # both `sizes` and `kernel_sizes`
+                field_value = _merged_kernels(given[field_name], field_value)
+            given[field_name] = field_value
     if given.get("strict_fp") and given.get("fastmath"):
         raise OptcError("--strict-fp and --fastmath contradict each other; give one", "command line")
     values = dict(settings)
@@ -256,13 +331,27 @@ def merge(settings: Mapping[str, object], cli_overrides: Mapping[str, object]) -
     if given.get("fastmath"):
         values["strict_fp"] = False
     if "sizes" in given:
-        given["sizes"] = tuple(sorted({**dict(values.get("sizes", ())), **dict(given["sizes"])}.items()))
+        given["sizes"] = _sorted_profile({**dict(values.get("sizes", ())), **dict(given["sizes"])})
+    if "kernel_sizes" in given:
+        given["kernel_sizes"] = _merged_kernels(values.get("kernel_sizes", ()), given["kernel_sizes"])
     values.update(given)
     return Config(**values)
 
 
+def _merged_kernels(
+    under: tuple[tuple[str, SizeProfile], ...], over: tuple[tuple[str, SizeProfile], ...]
+) -> tuple[tuple[str, SizeProfile], ...]:
+    """Kernel profiles merged per kernel and symbol; `over` wins."""
+    kernels = {kernel: dict(profile) for kernel, profile in under}
+    for kernel, profile in over:
+        kernels.setdefault(kernel, {}).update(profile)
+    return _sorted_kernels(kernels)
+
+
 def parse_sizes(text: str) -> tuple[tuple[str, int], ...]:
-    """`n=1000,m=500` -> (("m", 500), ("n", 1000)); a ValueError says what is wrong, in one line."""
+    """`n=1000,m=500,moving_average.w=16` -> (("m", 500), ("moving_average.w", 16), ("n", 1000)):
+    `kernel.symbol` entries are for that kernel only (as `sizes` in [tool.optc] takes them). A
+    ValueError says what is wrong, in one line."""
     sizes: dict[str, int] = {}
     for item in text.split(","):
         name, equals, number = (part.strip() for part in item.partition("="))
@@ -270,8 +359,10 @@ def parse_sizes(text: str) -> tuple[tuple[str, int], ...]:
             raise ValueError(f"empty entry in {text!r}; expected name=integer pairs like n=1000,m=500")
         if not equals or not name:
             raise ValueError(f"expected name=integer, like n=1000, got {item.strip()!r}")
-        if not _IDENTIFIER.match(name):
-            raise ValueError(f"size names are identifiers like n, got {name!r}")
+        if not _IDENTIFIER.match(name) and not _KERNEL_PARAM.match(name):
+            raise ValueError(
+                f"size names are identifiers like n, or kernel.symbol like moving_average.w, got {name!r}"
+            )
         if name in sizes:
             raise ValueError(f"{name} is given twice")
         try:
@@ -363,10 +454,12 @@ def _table_name(header: str) -> list[str]:
 
 
 def _locate(text: str, section: tuple[str, ...], keys: tuple[str, ...]) -> int | None:
-    """Best-effort line of `keys` (e.g. ("sizes", "n")) under `section`: tomllib keeps no positions.
+    """Best-effort line of `keys` (e.g. ("sizes", "gemm", "n")) under `section`: tomllib keeps no positions.
 
-    Tries the innermost key first, inside its own table (`[tool.optc.sizes]`) or the section's;
-    falls back to the outer key, then to the section header.
+    Tries the innermost key first: its own table (`[tool.optc.sizes.gemm]`), then its assignment in the
+    nearest enclosing table, dotted from there (`n =`, `gemm.n =`, `"gemm.n" =`), then the bare key
+    anywhere in an enclosing table (an inline table's entry); falls back to the outer key, then to the
+    section header.
     """
     lines = text.splitlines()
     tables: list[tuple[int, list[str]]] = [(0, [])]  # (first line index, table name) in file order
@@ -374,19 +467,42 @@ def _locate(text: str, section: tuple[str, ...], keys: tuple[str, ...]) -> int |
         header = _HEADER.match(line)
         if header:
             tables.append((index, _table_name(header[1])))
-    for depth in range(len(keys), 0, -1):
-        key = keys[depth - 1]
-        owners = [list(section) + list(keys[: depth - 1]), list(section)]
-        assignment = re.compile(rf"""(^|[\s{{,.])(["']?){re.escape(key)}\2\s*=""")
+
+    def assigned(table: list[str], pattern: re.Pattern[str]) -> int | None:
         for number, (start, name) in enumerate(tables):
+            if name != table:
+                continue
             end = tables[number + 1][0] if number + 1 < len(tables) else len(lines)
-            if name == list(section) + list(keys[:depth]):
+            for index in range(start + (1 if name else 0), end):
+                if pattern.search(lines[index].split("#")[0]):
+                    return index + 1
+        return None
+
+    for depth in range(len(keys), 0, -1):
+        path = list(section) + list(keys[:depth])
+        for start, name in tables:
+            if name == path:
                 return start + 1  # `[tool.optc.sizes]` names the key itself
-            if name in owners:
-                for index in range(start + (1 if name else 0), end):
-                    if assignment.search(lines[index].split("#")[0]):
-                        return index + 1
+        outers = range(depth - 1, -1, -1)  # innermost enclosing table first
+        enclosing = [list(section) + list(keys[:outer]) for outer in outers]
+        for outer in outers:
+            line = assigned(list(section) + list(keys[:outer]), _assignment(keys[outer:depth]))
+            if line is not None:
+                return line
+        bare = re.compile(rf"""(^|[\s{{,.])(["']?){re.escape(keys[depth - 1])}\2\s*=""")
+        for table in enclosing:
+            line = assigned(table, bare)
+            if line is not None:
+                return line
     for start, name in tables:
         if name == list(section) and section:
             return start + 1
     return None
+
+
+def _assignment(parts: Sequence[str]) -> re.Pattern[str]:
+    """`a.b =`, with any part quoted, or `"a.b" =`: at a line's start or an inline table's entry."""
+    quote = "[\"']?"
+    dotted = r"\s*\.\s*".join(f"{quote}{re.escape(part)}{quote}" for part in parts)
+    whole = f"[\"']{re.escape('.'.join(parts))}[\"']"
+    return re.compile(rf"(^|[\s{{,])({dotted}|{whole})\s*=")

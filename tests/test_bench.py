@@ -6,10 +6,12 @@ checks that every example kernel gets a row, that all contenders agreed, and wha
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +71,64 @@ def test_cases_are_deterministic_and_cover_the_examples() -> None:
         assert case.quick_small < case.quick_size and case.small < case.size
 
 
+def _kernel_names(name: str) -> tuple[set[str], set[str]]:
+    """An example kernel's int parameters, and the local names it binds from `.shape`."""
+    tree = ast.parse(bench.EXAMPLES.read_text(encoding="utf-8"))
+    (function,) = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == name]
+    ints = {
+        a.arg for a in function.args.args if isinstance(a.annotation, ast.Name) and a.annotation.id == "int"
+    }
+    from_shape = {
+        target.id
+        for node in ast.walk(function)
+        if isinstance(node, ast.Assign)
+        and "shape" in {a.attr for a in ast.walk(node.value) if isinstance(a, ast.Attribute)}
+        for target in ast.walk(node.targets[0])
+        if isinstance(target, ast.Name)
+    }
+    return ints, from_shape
+
+
+def test_each_kernel_is_told_its_own_size_symbols_at_the_benchmark_size() -> None:
+    for name in _example_names():
+        case = bench.CASES[name]
+        ints, from_shape = _kernel_names(name)
+        profile = case.profile(case.size)
+        # every dimension the kernel names, and every int argument, is in its profile ...
+        assert from_shape | ints <= set(profile), name
+        # ... and nothing else but `_`, the symbol of a dimension nothing names
+        assert set(profile) <= from_shape | ints | {"_"}, name
+        assert all(profile[s] == case.size for s in from_shape), name
+    assert bench.CASES["sum_squares"].profile(7) == {"_": 7}
+    assert bench.CASES["moving_average"].profile(100) == {"_": 100, "n": 100, "w": bench.WINDOW}
+    quick = bench.benchmark_profiles(quick=True)
+    assert quick["gemm"] == {"m": 48, "n": 48, "p": 48}
+    assert set(quick) == set(_example_names())
+
+
+def test_run_optc_passes_the_profiles_in_its_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = []
+    pipeline = types.ModuleType("optcompiler.pipeline")
+    pipeline.Emitted = type("Emitted", (), {})
+    pipeline.Failed = type("Failed", (), {})
+
+    def optimize_source(source, path, config):
+        seen.append(config)
+        return types.SimpleNamespace(output=source, kernels=[])
+
+    pipeline.optimize_source = optimize_source
+    monkeypatch.setitem(sys.modules, "optcompiler.pipeline", pipeline)
+    profiles = {"moving_average": {"w": 16, "n": 2_000_000}, "gemm": {"n": 400}}
+    run = bench.run_optc("", bench.EXAMPLES, 2, profiles)
+    (config,) = seen
+    assert config.threads == 2
+    assert config.kernel_sizes == (("gemm", (("n", 400),)), ("moving_average", (("n", 2_000_000), ("w", 16))))
+    assert config.sizes_for("moving_average") == {"n": 2_000_000, "w": 16}
+    assert run.config["kernel_sizes"] == config.kernel_sizes  # what bench.json records
+    bench.run_optc("", bench.EXAMPLES, None)
+    assert seen[-1].kernel_sizes == () and seen[-1].threads is None
+
+
 def test_fallback_probe_sees_calls_routed_to_the_original(tmp_path: Path) -> None:
     emit = pytest.importorskip("optcompiler.emit")
     source = f"""
@@ -125,6 +185,9 @@ def test_quick_run_writes_one_row_per_example_kernel(tmp_path: Path) -> None:
         assert {"cpython_small", "optc_small", "njit", "numpy"} <= set(row["seconds"])
         assert row["ratios"]["speedup_vs_cpython"] > 0
     assert report["quick"] is True
+    assert report["optc"]["kernel_sizes"] == bench.benchmark_profiles(quick=True)
+    for row in report["rows"]:
+        assert row["sizes"]["optc_profile"] == bench.CASES[row["kernel"]].profile(row["sizes"]["n"])
     assert report["threads"]["requested"] == 1
     assert report["threads"]["numba"] == 1
     assert set(report["geomean"]) == {"speedup_vs_cpython", "optc_vs_njit", "optc_vs_numpy"}

@@ -223,6 +223,10 @@ def test_no_output_mode_is_a_one_line_usage_error(fake, capsys):
             ["k.py", "--check", "--sizes", "n=ten"],
             "argument --sizes: n: expected a positive integer, got 'ten'",
         ),
+        (
+            ["k.py", "--check", "--sizes", "row_sums.n=0"],
+            "argument --sizes: row_sums.n: expected a positive integer, got 0",
+        ),
         (["k.py", "--check", "--threads", "0"], "argument --threads: expected a positive integer, got '0'"),
         (["k.py", "--check", "--target", "tpu"], "argument --target: invalid choice: 'tpu'"),
         (["k.py", "-o", "a.py", "--in-place"], "not allowed with argument"),
@@ -604,6 +608,16 @@ def test_flags_reach_the_config(fake, capsys):
     assert config.sizes == (("m", 6), ("n", 1000)) and config.verbose == 1
     optc(capsys, "k.py", "--check", "--fastmath", "-q")
     assert fake.configs[-1].fastmath and fake.configs[-1].quiet and fake.configs[-1].target == "gpu"
+
+
+def test_kernel_entries_of_sizes_flag_reach_the_kernels_profile(fake, capsys):
+    write("pyproject.toml", "[tool.optc]\nsizes = { n = 5, row_sums = { m = 7 } }\n")
+    write("k.py", KERNEL)
+    optc(capsys, "k.py", "--check", "--sizes", "n=1000,row_sums.n=20,row_sums.w=3")
+    (config,) = fake.configs
+    assert config.sizes == (("n", 1000),)
+    assert config.kernel_sizes == (("row_sums", (("m", 7), ("n", 20), ("w", 3))),)
+    assert config.sizes_for("row_sums") == {"m": 7, "n": 20, "w": 3}
 
 
 def test_explicit_config_file(fake, capsys):

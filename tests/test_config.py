@@ -255,12 +255,114 @@ def test_bad_override_values_are_errors_and_unknown_fields_are_bugs(tmp_path):
         load_config(tmp_path, {"thread": 2})
 
 
+# ---- per-kernel size profiles -------------------------------------------------------------------------------
+
+MOVING_AVERAGE = ("moving_average", (("n", 2_000_000), ("w", 16)))
+
+
+def test_sizes_for_overlays_the_kernels_profile_on_the_files():
+    config = Config(sizes=(("m", 500), ("n", 1000)), kernel_sizes=(MOVING_AVERAGE,))
+    assert config.sizes_for("moving_average") == {"m": 500, "n": 2_000_000, "w": 16}
+    assert config.sizes_for("gemm") == {"m": 500, "n": 1000}  # no profile of its own: the file's
+    assert config.size_of("n") == 1000  # the file's profile is unchanged
+    assert Config().kernel_sizes == () and Config().sizes_for("gemm") == {}
+
+
+@pytest.mark.parametrize(
+    "optc_tables",
+    [
+        "[tool.optc]\nsizes = { n = 1000, moving_average = { n = 2000000, w = 16 } }\n",
+        "[tool.optc.sizes]\nn = 1000\n\n[tool.optc.sizes.moving_average]\nn = 2_000_000\nw = 16\n",
+        "[tool.optc]\nsizes.n = 1000\nsizes.moving_average.n = 2000000\nsizes.moving_average.w = 16\n",
+        '[tool.optc.sizes]\nn = 1000\n"moving_average.n" = 2000000\n"moving_average.w" = 16\n',
+    ],
+    ids=["inline", "tables", "dotted", "quoted"],
+)
+def test_a_table_inside_sizes_is_a_kernels_profile(tmp_path, optc_tables):
+    write(tmp_path / "pyproject.toml", optc_tables)
+    config = load_config(tmp_path, {})
+    assert config.sizes == (("n", 1000),)
+    assert config.kernel_sizes == (MOVING_AVERAGE,)
+
+
+def test_kernel_profiles_are_sorted_and_empty_ones_dropped(tmp_path):
+    write(
+        tmp_path / "pyproject.toml",
+        "[tool.optc]\nsizes = { z = {}, gemm = { p = 3, n = 4 }, b = { w = 1 } }\n",
+    )
+    config = load_config(tmp_path, {})
+    assert config.sizes == ()
+    assert config.kernel_sizes == (("b", (("w", 1),)), ("gemm", (("n", 4), ("p", 3))))
+
+
+@pytest.mark.parametrize(
+    ("optc_table", "line", "message"),
+    [
+        (
+            "sizes = { n = 10, moving_average = { w = 0 } }",
+            3,
+            "sizes: moving_average.w: expected a positive integer, got 0",
+        ),
+        (
+            "sizes = { k = { w = { x = 1 } } }",
+            3,
+            "sizes: k.w: expected a positive integer, got {'x': 1} (a table)",
+        ),
+        ("sizes = { k = { w = true } }", 3, "sizes: k.w: expected a positive integer, got True (a boolean)"),
+        ('sizes = { k = "big" }', 3, "sizes: k: expected a positive integer, got 'big' (a string)"),
+        ('sizes = { k = { "2w" = 1 } }', 3, "sizes: k: size names are identifiers like `n`, got '2w'"),
+        ('sizes = { "a.b.c" = 1 }', 3, "sizes: size names are identifiers like `n`, or kernel.symbol"),
+        ('sizes = { "k.w" = 1, k = { w = 2 } }', 3, "sizes: k.w is given twice"),
+        ("sizes.n = 5\nsizes.k.n = 6\nsizes.k.w = -1", 5, "sizes: k.w: expected a positive integer, got -1"),
+    ],
+)
+def test_kernel_profile_mistakes_name_file_line_and_entry(tmp_path, optc_table, line, message):
+    path = write(tmp_path / "pyproject.toml", f"[tool.optc]\ntop-k = 4\n{optc_table}\n")
+    with pytest.raises(OptcError) as info:
+        load_config(tmp_path, {})
+    assert str(info.value).startswith(f"{path}:{line}: {message}")
+
+
+def test_bad_entry_in_a_kernels_own_table_points_at_the_entry(tmp_path):
+    path = write(
+        tmp_path / "pyproject.toml",
+        "[tool.optc.sizes]\nn = 1000\nw = 3\n\n[tool.optc.sizes.moving_average]\nn = 5\nw = 0\n",
+    )
+    with pytest.raises(OptcError) as info:
+        read_settings(path)
+    assert str(info.value).startswith(f"{path}:7: sizes: moving_average.w: expected a positive integer")
+
+
+def test_size_flags_merge_per_kernel_and_symbol(tmp_path):
+    write(
+        tmp_path / "pyproject.toml",
+        "[tool.optc]\nsizes = { n = 1000, m = 5, gemm = { n = 400, m = 400 } }\n",
+    )
+    config = load_config(tmp_path, {"sizes": parse_sizes("n=10,gemm.m=300,moving_average.w=16")})
+    assert config.sizes == (("m", 5), ("n", 10))
+    assert config.kernel_sizes == (("gemm", (("m", 300), ("n", 400))), ("moving_average", (("w", 16),)))
+    assert config.sizes_for("gemm") == {"m": 300, "n": 400}
+
+
+def test_kernel_sizes_given_directly_are_validated_and_merged(tmp_path):
+    write(tmp_path / "pyproject.toml", "[tool.optc]\nsizes = { gemm = { n = 400, m = 400 } }\n")
+    config = load_config(tmp_path, {"kernel_sizes": {"gemm": {"m": 8}, "blur": (("n", 2),)}})
+    assert config.kernel_sizes == (("blur", (("n", 2),)), ("gemm", (("m", 8), ("n", 400))))
+    config = load_config(tmp_path, {"kernel_sizes": {"gemm": {"m": 8}}, "sizes": {"gemm": {"p": 9}}})
+    assert dict(config.kernel_sizes)["gemm"] == (("m", 8), ("n", 400), ("p", 9))
+    with pytest.raises(OptcError, match=r"^command line: kernel-sizes: gemm\.m: expected a positive integer"):
+        load_config(tmp_path, {"kernel_sizes": {"gemm": {"m": 0}}})
+    with pytest.raises(OptcError, match="kernel-sizes: kernel names are identifiers"):
+        load_config(tmp_path, {"kernel_sizes": {"gemm.x": {"m": 1}}})
+
+
 # ---- --sizes and exclude ------------------------------------------------------------------------------------
 
 
 def test_parse_sizes():
     assert parse_sizes("n=1000,m=500") == (("m", 500), ("n", 1000))
     assert parse_sizes(" n = 1_000 ") == (("n", 1000),)
+    assert parse_sizes("n=1000,moving_average.w=16") == (("moving_average.w", 16), ("n", 1000))
 
 
 @pytest.mark.parametrize(
@@ -272,7 +374,10 @@ def test_parse_sizes():
         ("n=0", "n: expected a positive integer, got 0"),
         ("n=1,,m=2", "empty entry"),
         ("n=1,n=2", "n is given twice"),
-        ("2n=1", "size names are identifiers like n, got '2n'"),
+        ("2n=1", "size names are identifiers like n, or kernel.symbol like moving_average.w, got '2n'"),
+        ("a.b.c=1", "size names are identifiers like n, or kernel.symbol like moving_average.w, got 'a.b.c'"),
+        ("k.w=0", "k.w: expected a positive integer, got 0"),
+        ("k.w=1,k.w=2", "k.w is given twice"),
         ("=5", "expected name=integer"),
     ],
 )
