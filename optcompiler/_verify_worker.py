@@ -563,6 +563,27 @@ def check_candidate(
     return True, pass_reason(reference), len(reference.accepted)
 
 
+def measure_candidate(
+    candidate: dict[str, str], specs: Sequence[ArgSpec], sizes: dict[str, int], repeats: int
+) -> float | None:
+    """Minimum wall time of `repeats` calls on one input set of the given sizes (already compiled
+    by the check before it); a fresh copy of the inputs for every call, outside the timing."""
+    func = load_function(candidate["path"], candidate["module"], candidate["name"])
+    symbols = size_symbols(specs)
+    case = _make_case(specs, {s: sizes.get(s, sizes.get(ANON_DIM, 64)) for s in symbols}, POSITIVE, seed=99)
+    best = math.inf
+    try:
+        func(*fresh_inputs(case))  # warm: compile for this layout, touch the code
+        for _ in range(repeats):
+            inputs = fresh_inputs(case)
+            began = time.perf_counter()
+            func(*inputs)
+            best = min(best, time.perf_counter() - began)
+    except Exception:
+        return None
+    return best
+
+
 def _alias_words(want: frozenset[int], have: frozenset[int], names: Sequence[str]) -> str:
     def listed(ix: frozenset[int]) -> str:
         return ", ".join(names[i] for i in sorted(ix)) or "no argument"
@@ -622,8 +643,17 @@ def main(argv: Sequence[str]) -> int:
         emit(event="start", index=index)
         began = time.perf_counter()
         ok, reason, cases = check_candidate(candidate, reference, spec["arg_names"], policy)
+        measured = None
+        if ok and spec.get("measure") is not None:
+            measured = measure_candidate(candidate, spec["args"], spec["measure"], spec["repeats"])
         emit(
-            event="done", index=index, ok=ok, reason=reason, cases=cases, seconds=time.perf_counter() - began
+            event="done",
+            index=index,
+            ok=ok,
+            reason=reason,
+            cases=cases,
+            seconds=time.perf_counter() - began,
+            measured=measured,
         )
         if ok and spec["stop_at_first"]:
             break

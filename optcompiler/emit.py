@@ -102,8 +102,13 @@ def variant_comment(emitted: Emitted) -> list[str]:
     if emitted.alias_pairs:
         lines.append("#   overlapping array arguments go to the original (rewrites assume distinct arrays).")
     lines.append(f"#   verified for {types}: {emitted.verified}.")
+    figures = []
     if emitted.predicted_speedup:
-        lines.append(f"#   predicted {emitted.predicted_speedup:.1f}x vs plain numba.njit (analytic model).")
+        figures.append(f"predicted {emitted.predicted_speedup:.1f}x (analytic model)")
+    if emitted.measured_speedup:
+        figures.append(f"measured {emitted.measured_speedup:.1f}x at {emitted.measured_at}")
+    if figures:
+        lines.append(f"#   vs plain numba.njit of the original: {', '.join(figures)}.")
     return lines
 
 

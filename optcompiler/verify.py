@@ -50,7 +50,7 @@ import tempfile
 import textwrap
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -86,6 +86,7 @@ class VerifyResult:
     reason: str  # one line: "matched on 7 input sets", "return value differs on case ...", ...
     seconds: float
     cases: int  # input sets compared
+    measured: float | None = None  # min run time at the measurement sizes, when asked and passed
 
 
 def verify_candidates(
@@ -99,12 +100,18 @@ def verify_candidates(
     stop_at_first: bool = True,
     examples: Sequence[dict[str, object]] = (),
     threads: int | None = None,
+    measure: Mapping[str, int] | None = None,
+    repeats: int = 5,
 ) -> list[VerifyResult]:
     """Check candidates (best first) against the original; one result per candidate tried.
 
     `prelude` is module-level code the functions need (imports, constants, helpers), run before
     each of them. A candidate's faults (errors, wrong results, crashes, hangs) come back as
     failed results; only wrong calls raise (ValueError, TypeError).
+
+    With `measure` (size symbol -> size), each candidate that passes is also timed on one input
+    set of those sizes, already compiled, on a fresh copy per run: `measured` is the minimum of
+    `repeats` runs. Candidates run one after another in the same process, so the figures compare.
     """
     specs = _arg_specs(args)
     _check_call(candidates, specs, examples, timeout)
@@ -123,6 +130,8 @@ def verify_candidates(
             timeout,
             stop_at_first,
             examples,
+            dict(measure) if measure is not None else None,
+            repeats,
         )
         return _run_workers(folder, spec_path, candidates, timeout, stop_at_first, threads)
 
@@ -180,6 +189,8 @@ def _write_spec(
     timeout: float,
     stop_at_first: bool,
     examples: Sequence[dict[str, object]],
+    measure: dict[str, int] | None = None,
+    repeats: int = 5,
 ) -> Path:
     """One module file per function, each prelude + `def`: `njit(cache=True)` needs a real file,
     and a candidate that does not even import then fails alone (and may reuse the original's name)."""
@@ -202,6 +213,8 @@ def _write_spec(
         "policy": asdict(policy),
         "timeout": timeout,
         "stop_at_first": stop_at_first,
+        "measure": measure,
+        "repeats": repeats,
         "reference_path": str(folder / "reference.pkl"),
         "sys_path": [p or os.getcwd() for p in sys.path],
     }
@@ -354,8 +367,14 @@ def _run_workers(
                 elif event["event"] == "done":
                     # The worker's own clock: events may arrive here in one batch.
                     ok, seconds = bool(event["ok"]), float(event["seconds"])
+                    measured = event.get("measured")
                     result = VerifyResult(
-                        candidates[len(results)].id, ok, str(event["reason"]), seconds, int(event["cases"])
+                        candidates[len(results)].id,
+                        ok,
+                        str(event["reason"]),
+                        seconds,
+                        int(event["cases"]),
+                        float(measured) if measured is not None else None,
                     )
                     results.append(result)
                     running, began = None, time.monotonic()

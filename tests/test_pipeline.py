@@ -122,3 +122,46 @@ def test_syntax_error_names_file_and_line() -> None:
     with pytest.raises(OptcError) as info:
         optimize_source("x = 1\ndef f(:\n", "bad.py", CONFIG)
     assert str(info.value).startswith("bad.py:2:")
+
+
+def _cand(steps: tuple[str, ...], target: str):
+    from optcompiler.ir import Candidate, Target, Variant, seq
+
+    return Candidate(Variant("k", seq(), steps), Target(target))
+
+
+def test_pick_measured_prefers_the_fastest_and_the_model_order_within_noise() -> None:
+    from optcompiler.pipeline import pick_measured
+    from optcompiler.verify import VerifyResult
+
+    par = _cand(("parallel.prange",), "njit-parallel")
+    seq_ = _cand(("loops.interchange",), "njit")
+    orig = _cand((), "njit")
+
+    def ok(measured):
+        return VerifyResult("x", True, "matched", 0.1, 3, measured)
+
+    # the model's favourite measured slower than the sequential variant: the measurement wins
+    chosen = pick_measured([(par, 1.0, ok(0.010)), (seq_, 2.0, ok(0.005)), (orig, 3.0, ok(0.020))])
+    assert chosen[0] is seq_
+    # within 5% the model's order decides
+    chosen = pick_measured([(par, 1.0, ok(0.0051)), (seq_, 2.0, ok(0.0050)), (orig, 3.0, ok(0.020))])
+    assert chosen[0] is par
+    # never slower than the compiled original
+    chosen = pick_measured([(par, 1.0, ok(0.030)), (orig, 3.0, ok(0.020))])
+    assert chosen[0] is orig
+
+
+def test_measured_contenders_include_a_sequential_variant_and_the_original() -> None:
+    from optcompiler.pipeline import measured_contenders
+
+    ranked = [(_cand((f"parallel.prange{i}",), "njit-parallel"), float(i)) for i in range(5)]
+    ranked += [(_cand(("loops.interchange",), "njit"), 9.0), (_cand((), "njit"), 10.0)]
+    names = [c.variant.derivation for c, _ in measured_contenders(ranked, 6)]
+    assert names == [
+        ("parallel.prange0",),
+        ("parallel.prange1",),
+        ("parallel.prange2",),
+        ("loops.interchange",),
+        (),
+    ]

@@ -387,3 +387,20 @@ def test_scalars_ints_bools_and_containers() -> None:
     assert compare(np.zeros((2, 3)), np.zeros((3, 2)), DEFAULT)[1] == "shape (3, 2) instead of (2, 3)"
     assert compare(np.array([1, 2, 3]), np.array([1, 5, 3]), DEFAULT)[1].startswith("5 instead of 2 at [1]")
     assert compare(None, 0.0, DEFAULT) is not None
+
+
+def test_passing_candidates_are_timed_at_the_measurement_sizes() -> None:
+    wrong = TOTAL.replace("def total", "def total_wrong").replace("return", "return 1.0 +")
+    plain = TOTAL.replace("def total", "def total_plain")
+    results = verify_candidates(
+        PRELUDE,
+        TOTAL,
+        "total",
+        [candidate(wrong), candidate(plain)],
+        TOTAL_ARGS,
+        stop_at_first=False,
+        measure={s: 40 for s in ("n", "m", "_")},
+        repeats=3,
+    )
+    assert not results[0].ok and results[0].measured is None
+    assert results[1].ok and results[1].measured is not None and results[1].measured > 0
