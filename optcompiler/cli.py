@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--sizes",
         type=_sizes_argument,
         metavar="n=1000,m=500",
-        help="size profile to optimize for (merged with [tool.optc] sizes)",
+        help="size profile to optimize for, e.g. n=1000,m=500 or gemm.n=400 for one kernel (merged with [tool.optc] sizes)",
     )
     fp = parser.add_mutually_exclusive_group()
     fp.add_argument(
