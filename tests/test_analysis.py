@@ -16,14 +16,11 @@ from optcompiler.analysis import (
     load_in_bounds,
     parallel_plan,
 )
-from optcompiler.ir import ArgType, Kernel, Term, lift
+from optcompiler.ir import ArgType, Kernel, Term
 
 
 def kernel_of(source: str) -> Kernel:
-    source = textwrap.dedent(source)
-    module = frontend.parse(source, "k.py")
-    site = frontend.find_kernels(module, "k.py")[0]
-    return lift(site.node, "k.py", module, site.line)
+    return frontend.lift_function(textwrap.dedent(source), "k.py")
 
 
 def top_loops(kernel: Kernel) -> list[Term]:

@@ -22,7 +22,7 @@ import pytest
 from optcompiler import corpus, frontend
 from optcompiler.analysis import analyze, contains_loop
 from optcompiler.config import Config
-from optcompiler.ir import Kernel, Term, lift, lower_function
+from optcompiler.ir import Kernel, Term, lower_function
 from optcompiler.pipeline import explore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,10 +54,7 @@ CASES = _examples() + _corpus()
 
 def _kernel(module: ModuleType, name: str) -> Kernel:
     path = module.__file__
-    source = Path(path).read_text()
-    tree = frontend.parse(source, path)
-    (site,) = [s for s in frontend.find_kernels(tree, path) if s.name == name]
-    return lift(site.node, path, tree, site.line)
+    return frontend.lift_function(Path(path).read_text(), path, name)
 
 
 def _run(module: ModuleType, kernel: Kernel, body: Term, args: tuple):

@@ -10,16 +10,13 @@ import textwrap
 
 from optcompiler import frontend
 from optcompiler.analysis import all_names, analyze
-from optcompiler.ir import Kernel, Term, lift, lower_block
+from optcompiler.ir import Kernel, Term, lower_block
 from optcompiler.passes import PassContext
 from optcompiler.passes.loops import hoist_invariants, replace_scalars
 
 
 def _kernel(source: str) -> Kernel:
-    source = textwrap.dedent(source)
-    module = frontend.parse(source, "k.py")
-    site = frontend.find_kernels(module, "k.py")[0]
-    return lift(site.node, "k.py", module, site.line)
+    return frontend.lift_function(textwrap.dedent(source), "k.py")
 
 
 def _ctx(kernel: Kernel) -> PassContext:
