@@ -128,7 +128,11 @@ def optimize_site(site: frontend.KernelSite, module: cst.Module, path: str, conf
 # ---- one kernel --------------------------------------------------------------------------------------
 
 
-def optimize_kernel(kernel: Kernel, prelude: str, config: Config) -> KernelResult:
+def optimize_kernel(
+    kernel: Kernel, prelude: str, config: Config, examples: Sequence[dict[str, object]] = ()
+) -> KernelResult:
+    """Analyze, explore, rank, verify and measure one kernel. `examples` are real argument sets
+    (parameter name -> value) verified on in addition to the generated ones."""
     timings: list[tuple[str, float]] = []
     clock = time.perf_counter()
 
@@ -194,6 +198,7 @@ def optimize_kernel(kernel: Kernel, prelude: str, config: Config) -> KernelResul
         stop_at_first=False,
         threads=config.threads,
         measure=sizes,
+        examples=examples,
     )
     lap("verify+measure")
     passed = [(c, s, r) for (c, s), r in zip(contenders, results, strict=False) if r.ok]
