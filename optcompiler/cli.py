@@ -408,11 +408,15 @@ class Run:
                 line = f"{where}: optimized ({kernel.candidate.label})"
                 if kernel.predicted_speedup is not None:
                     line += f", predicted {kernel.predicted_speedup:.1f}x"
+                if kernel.measured_speedup is not None:
+                    line += f", measured {kernel.measured_speedup:.1f}x at {kernel.measured_at}"
                 if kernel.compile_seconds is not None:
-                    line += f", compiled in {kernel.compile_seconds:.1f} s"
+                    line += f", compiled and verified in {kernel.compile_seconds:.1f} s"
                 if self.options.verbose >= 2:
                     line += f"; {kernel.verified}"
                 self.detail(line)
+                if kernel.run_report is not None:
+                    self.detail(f"    {pipeline.describe_search(kernel)}")
             elif isinstance(kernel, pipeline.Failed):
                 # A kernel optc failed on is left as written; say so even without -v.
                 if not self.options.quiet:

@@ -24,7 +24,7 @@ from optcompiler.costmodel.analytic import estimate_seconds
 from optcompiler.costmodel.hardware import Hardware, detect
 from optcompiler.errors import OptcError, Unsupported
 from optcompiler.ir import Candidate, Kernel, Target, Term, Variant, lift, lower_function, seq
-from optcompiler.passes import REGISTRY, PassContext, all_rules
+from optcompiler.passes import REGISTRY, PassContext, all_rules, why
 from optcompiler.passes.egraph import (
     EGraph,
     ENode,
@@ -50,7 +50,7 @@ class Emitted:
     run_report: RunReport | None = None
     candidates_considered: int = 0
     timings: tuple[tuple[str, float], ...] = ()
-    compile_seconds: float | None = None
+    compile_seconds: float | None = None  # the chosen candidate's Numba compile + verification, in the worker
     measured_speedup: float | None = None  # vs plain numba.njit of the original, same process and inputs
     measured_at: str = ""  # the sizes it was measured at
 
@@ -211,7 +211,7 @@ def optimize_kernel(
     measured_baseline = next(
         (r.measured for c, _, r in passed if not c.variant.derivation and c.target.name == "njit"), None
     )
-    chosen = emitted(candidate, seconds, result.reason)
+    chosen = replace(emitted(candidate, seconds, result.reason), compile_seconds=result.seconds)
     if measured_baseline is not None and result.measured:
         shape = ", ".join(f"{k}={v}" for k, v in sizes.items())
         chosen = replace(chosen, measured_speedup=measured_baseline / result.measured, measured_at=shape)
@@ -490,6 +490,20 @@ def describe(result: KernelResult) -> str:
     return f"{result.kernel}: failed: {result.reason}"
 
 
+def describe_search(result: Emitted) -> str:
+    """The runner's account (iterations, nodes, time, why it stopped, rules fired) and stage timings."""
+    parts = []
+    r = result.run_report
+    if r is not None:
+        fired = ", ".join(f"{n}×{c}" for n, c in r.fired if c) or "none"
+        parts.append(
+            f"e-graph: {r.iterations} iterations, {r.nodes} nodes, {r.seconds * 1000:.0f} ms, {r.stop_reason}; fired {fired}"
+        )
+    if result.timings:
+        parts.append("stages: " + ", ".join(f"{s} {t * 1000:.0f} ms" for s, t in result.timings))
+    return "; ".join(parts)
+
+
 def report_markdown(results: Iterable[FileResult]) -> str:
     lines = [
         "# optc report",
@@ -511,16 +525,13 @@ def report_markdown(results: Iterable[FileResult]) -> str:
     for fr in results:
         for k in fr.kernels:
             if isinstance(k, Emitted) and k.run_report is not None:
-                r = k.run_report
-                fired = ", ".join(f"{n}×{c}" for n, c in r.fired if c)
+                steps = " → ".join(why(step) for step in k.candidate.variant.derivation)
                 lines += [
                     "",
                     f"## {fr.path}: {k.kernel}",
                     "",
-                    f"- e-graph: {r.iterations} iterations, {r.nodes} nodes, {r.seconds * 1000:.0f} ms, stopped: {r.stop_reason}",
-                    f"- rules fired: {fired or 'none'}",
-                    f"- derivation of the emitted variant: {' → '.join(k.candidate.variant.derivation) or 'none (original body, compiled)'}",
+                    f"- derivation of the emitted variant: {steps or 'none (original body, compiled)'}",
                     f"- candidates ranked: {k.candidates_considered}",
-                    "- stage timings: " + ", ".join(f"{s} {t * 1000:.0f} ms" for s, t in k.timings),
+                    *(f"- {part}" for part in describe_search(k).split("; ")),
                 ]
     return "\n".join(lines) + "\n"

@@ -547,7 +547,7 @@ def test_verbose_reports_each_kernel(fake, capsys):
     code, _, err = optc(capsys, "k.py", "-o", "out.py", "-v")
     assert code == 0
     assert err == [
-        "k.py:4: row_sums: optimized (loops.interchange @ njit), predicted 5.1x, compiled in 0.4 s",
+        "k.py:4: row_sums: optimized (loops.interchange @ njit), predicted 5.1x, compiled and verified in 0.4 s",
         "k.py:13: greet: unchanged: no loops: nothing to speed up",
         "k.py: wrote out.py",
         "1 file, 2 kernels: 1 optimized, 1 unchanged",
