@@ -4,12 +4,16 @@ One module a kernel, named after it. Each module defines
   - the kernel itself, a function with the module's name, written the naive way (loops);
   - `inputs(size) -> tuple`: its positional arguments at a size, deterministic (seeded);
   - `reference(*args)`: what a NumPy expert would write, computing the same result;
-  - `SIZES`: four sizes, from cache-resident to memory-bound.
+  - `SIZES`: four sizes, from cache-resident to memory-bound;
+  - optionally `MUTATES`: the names of the parameters the kernel updates in place, its documented
+    contract (BLAS-style `A += ...`, in-place sweeps). Its reference updates them the same way.
+    A kernel without `MUTATES` leaves its arguments as they were.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +30,7 @@ class CorpusKernel:
     inputs: Callable[[int], tuple[Any, ...]]
     reference: Callable[..., Any]
     sizes: tuple[int, ...]
+    mutates: tuple[str, ...] = ()  # parameters updated in place (the module's MUTATES)
 
     @property
     def path(self) -> Path:
@@ -62,7 +67,13 @@ def load(name: str) -> CorpusKernel:
         raise CorpusError(
             f"{module.__file__}: SIZES must be a tuple of increasing positive ints, got {sizes!r}"
         )
-    return CorpusKernel(name, module, parts[name], parts["inputs"], parts["reference"], sizes)
+    mutates = getattr(module, "MUTATES", ())
+    parameters = list(inspect.signature(parts[name]).parameters)
+    if not (isinstance(mutates, tuple) and all(m in parameters for m in mutates)):
+        raise CorpusError(
+            f"{module.__file__}: MUTATES must be a tuple of {name}'s parameter names, got {mutates!r}"
+        )
+    return CorpusKernel(name, module, parts[name], parts["inputs"], parts["reference"], sizes, mutates)
 
 
 def load_all() -> list[CorpusKernel]:
