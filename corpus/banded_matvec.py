@@ -2,7 +2,7 @@
 
 import numpy as np
 
-SIZES = (1_000, 30_000, 1_000_000, 8_000_000)  # n; kl = 2 sub- and ku = 3 super-diagonals
+SIZES = (1_000, 30_000, 1_000_000, 4_000_000)  # n; kl = 2 sub- and ku = 3 super-diagonals
 KL = 2
 KU = 3
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-SIZES = (64, 512, 2048, 8192)  # n for an n×n image (odd n exercises the dropped edge)
+SIZES = (64, 512, 2048, 6000)  # n: an (n+1)×n image (the odd last row is dropped)
 
 
 def downsample2x(img: np.ndarray) -> np.ndarray:

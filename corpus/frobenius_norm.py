@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-SIZES = (64, 512, 2048, 8192)  # n for an n×n matrix
+SIZES = (64, 512, 2048, 6000)  # n for an n×n matrix
 
 
 def frobenius_norm(A: np.ndarray) -> float:

@@ -20,7 +20,7 @@ def grayscale32(rgb: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 
 def inputs(size: int) -> tuple:
     rng = np.random.default_rng((168, size))
-    return (rng.uniform(0.0, 1.2, (size, size, 3)).astype(np.float32),)
+    return (np.float32(1.2) * rng.random((size, size, 3), dtype=np.float32),)
 
 
 def reference(rgb: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-SIZES = (1_000, 30_000, 1_000_000, 16_000_000)
+SIZES = (1_000, 30_000, 1_000_000, 8_000_000)
 EARTH_RADIUS_KM = 6371.0
 
 

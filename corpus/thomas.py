@@ -3,7 +3,7 @@
 import numpy as np
 import scipy.linalg
 
-SIZES = (1_000, 30_000, 1_000_000, 16_000_000)
+SIZES = (1_000, 30_000, 1_000_000, 8_000_000)
 
 
 def thomas(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-SIZES = (64, 512, 2048, 6144)  # n for n×n matrices
+SIZES = (64, 512, 2048, 4096)  # n for n×n matrices
 
 
 def trace_product(A: np.ndarray, B: np.ndarray) -> float:

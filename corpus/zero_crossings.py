@@ -3,7 +3,8 @@
 import numpy as np
 import numpy.typing as npt
 
-SIZES = (16, 128, 1024, 4096)  # n signals of 4n samples
+SIZES = (8, 128, 1024, 16384)  # signals of 1024 samples each
+SAMPLES = 1024
 
 
 def zero_crossings(signals: np.ndarray) -> npt.NDArray[np.int64]:
@@ -21,9 +22,9 @@ def zero_crossings(signals: np.ndarray) -> npt.NDArray[np.int64]:
 
 def inputs(size: int) -> tuple:
     rng = np.random.default_rng((151, size))
-    t = np.arange(4 * size)
+    t = np.arange(SAMPLES)
     freq = rng.uniform(0.01, 0.2, (size, 1))
-    return (np.sin(freq * t) + 0.3 * rng.standard_normal((size, 4 * size)),)
+    return (np.sin(freq * t) + 0.3 * rng.standard_normal((size, SAMPLES)),)
 
 
 def reference(signals: np.ndarray) -> npt.NDArray[np.int64]:

@@ -291,6 +291,9 @@ class KernelFacts:
     ]  # loop var -> names assigned inside loops over it and read outside them
     size_symbols: tuple[str, ...]
     int_params: frozenset[str] = field(default_factory=frozenset)
+    # loop var -> its (start, stop, step), for loop vars bound by one range only and never assigned
+    loop_bounds: Mapping[str, tuple[Term, Term, Term]] = field(default_factory=dict)
+    sizes: frozenset[str] = field(default_factory=frozenset)  # names bound once to a len or a shape
 
     def kind(self, name: str) -> Kind:
         if name in self.arg_types:
@@ -470,6 +473,12 @@ def analyze(kernel: Kernel, hints: Mapping[str, str] | None = None) -> KernelFac
         escaping=_escaping_names(body),
         size_symbols=tuple(symbols),
         int_params=frozenset(int_params),
+        loop_bounds={
+            v: ranges[0]
+            for v, ranges in loop_ranges.items()
+            if len(set(ranges)) == 1 and assign_counts.get(v, 0) == len(ranges)
+        },
+        sizes=frozenset(n for n in shape_of if assign_counts.get(n) == 1),
     )
 
 
@@ -918,6 +927,8 @@ def direction_vectors(
         for fa, fb in zip(a.indices, b.indices, strict=True):
             f = affine(fa, loop_vars, variant)
             g = affine(fb, loop_vars, variant)
+            if not (nonnegative(fa, facts) and nonnegative(fb, facts)):
+                f = g = None  # Python wraps a negative subscript: a[-1] is a[n - 1]
             indep, dist = _dim_constraint(f, g)
             if indep:
                 independent = True
@@ -946,6 +957,80 @@ def direction_vectors(
                 choices.append(("<" if d > 0 else "=" if d == 0 else ">",))
         vectors.update(product(*choices))
     return sorted(vectors)
+
+
+def nonnegative(expr: Term, facts: KernelFacts) -> bool:
+    """Is subscript `expr` provably >= 0 wherever it is evaluated?
+
+    Dependence tests reason about subscripts as integers; Python maps a negative subscript to
+    `len + i`, so `a[i - 1]` at i = 0 is the last element and two different integers can name
+    one element. Only subscripts proved non-negative from loop ranges and sizes are trusted.
+    """
+    bound = _bound(expr, facts, lower=True, depth=0)
+    if bound is None:
+        return False
+    for key, c in bound.items():
+        if key is None:
+            if c < 0:
+                return False
+        elif c < 0 or not _known_nonnegative(key, facts):
+            return False
+    return True
+
+
+def _known_nonnegative(symbol: Term, facts: KernelFacts) -> bool:
+    if symbol.op == "var":
+        return str(symbol.value) in facts.sizes
+    return _shape_source(symbol) is not None
+
+
+def _bound(expr: Term, facts: KernelFacts, lower: bool, depth: int) -> dict[Term | None, int] | None:
+    """A lower (or upper) bound of integer `expr` as constant + Σ coeff·symbol, or None."""
+    if depth > 8:
+        return None
+    op = expr.op
+    value = _const_int(expr)
+    if value is not None:
+        return {None: value}
+    if op == "var":
+        name = str(expr.value)
+        if name not in facts.loop_bounds:
+            return {expr: 1}
+        start, stop, step = facts.loop_bounds[name]
+        step_value = _const_int(step)
+        if step_value is None or step_value == 0:
+            return None
+        if (step_value > 0) == lower:  # first value of an ascending or last of a descending range
+            return _bound(start, facts, lower, depth + 1)
+        edge = _bound(stop, facts, lower, depth + 1)  # the range stops one short of `stop`
+        if edge is None:
+            return None
+        edge = dict(edge)
+        edge[None] = edge.get(None, 0) + (-1 if step_value > 0 else 1)
+        return edge
+    if op in ("add", "sub"):
+        a = _bound(expr.args[0], facts, lower, depth + 1)
+        b = _bound(expr.args[1], facts, lower if op == "add" else not lower, depth + 1)
+        if a is None or b is None:
+            return None
+        out = dict(a)
+        sign = 1 if op == "add" else -1
+        for k, c in b.items():
+            out[k] = out.get(k, 0) + sign * c
+        return {k: c for k, c in out.items() if c or k is None}
+    if op == "neg":
+        a = _bound(expr.args[0], facts, not lower, depth + 1)
+        return None if a is None else {k: -c for k, c in a.items()}
+    if op == "mul":
+        for x, y in ((expr.args[0], expr.args[1]), (expr.args[1], expr.args[0])):
+            k = _const_int(x)
+            if k is not None:
+                inner = _bound(y, facts, lower if k >= 0 else not lower, depth + 1)
+                return None if inner is None else {key: k * c for key, c in inner.items()}
+        return None
+    if _shape_source(expr) is not None:
+        return {expr: 1}
+    return None
 
 
 def _guardable(a: str, b: str, facts: KernelFacts) -> bool:

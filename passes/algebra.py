@@ -15,7 +15,10 @@ Legal when
 Refuses when
     `x ** 0.5 → sqrt(x)` (differs for -0.0 and -inf), `x + 0.0 → x` (wrong for -0.0),
     `x / 3.0 → x * (1/3.0)` (1/3 is rounded), anything on operands of unknown kind, folding
-    that would divide by zero, overflow int64, or produce inf/nan.
+    that would divide by zero, overflow int64, or produce inf/nan. `x * 1.0 → x`, `x - 0.0 → x`
+    and `-(-x) → x` when x is written (an assignment target or a loop variable): the rewrite
+    merges the expression into x's e-class, and extraction could then print it where Python
+    needs a name or subscript (`a[i] * 1.0 = a[i]`).
 Float safety
     Every default rule is exact in IEEE-754 double and single precision: x*x is the correctly
     rounded square, as is pow(x, 2); multiplying by an exact power-of-two reciprocal rounds
@@ -63,10 +66,12 @@ _FOLDABLE: dict[str, Callable[[object, object], object]] = {
 
 def rules(ctx: PassContext) -> list[Rewrite]:
     def kind_is(
-        *kinds: str, var: str = "x", pure: bool = False
+        *kinds: str, var: str = "x", pure: bool = False, to_operand: bool = False
     ) -> Callable[[EGraph, Id, dict[str, Id]], bool]:
         def when(egraph: EGraph, id: Id, subst: dict[str, Id]) -> bool:
             if ctx.kind(egraph, subst[var]) not in kinds:
+                return False
+            if to_operand and is_location(egraph, subst[var]):
                 return False
             return not pure or is_pure_expr(egraph.extract_term(subst[var]))
 
@@ -98,15 +103,35 @@ def rules(ctx: PassContext) -> list[Rewrite]:
     rewrites = [
         rule("algebra.square", "(pow ?x 2)", "(mul ?x ?x)", when=kind_is("int", "float", "array", pure=True)),
         rule("algebra.div-pow2", "(truediv ?x ?c)", div_by_power_of_two),
-        rule("algebra.mul-one", "(mul ?x 1.0)", "?x", when=kind_is("float")),
-        rule("algebra.one-mul", "(mul 1.0 ?x)", "?x", when=kind_is("float")),
-        rule("algebra.sub-zero", "(sub ?x 0.0)", "?x", when=kind_is("float")),
-        rule("algebra.double-neg", "(neg (neg ?x))", "?x", when=kind_is("int", "float")),
+        rule("algebra.mul-one", "(mul ?x 1.0)", "?x", when=kind_is("float", to_operand=True)),
+        rule("algebra.one-mul", "(mul 1.0 ?x)", "?x", when=kind_is("float", to_operand=True)),
+        rule("algebra.sub-zero", "(sub ?x 0.0)", "?x", when=kind_is("float", to_operand=True)),
+        rule("algebra.double-neg", "(neg (neg ?x))", "?x", when=kind_is("int", "float", to_operand=True)),
         rule("algebra.sub-self", "(sub ?x ?x)", "0.0", when=kind_is("float", pure=True), safety="fastmath"),
         rule("algebra.mul-zero", "(mul ?x 0.0)", "0.0", when=kind_is("float", pure=True), safety="fastmath"),
     ]
     rewrites += [rule(f"algebra.fold-{op}", f"({op} ?a ?b)", fold(op)) for op in _FOLDABLE]
     return rewrites
+
+
+def is_location(egraph: EGraph, id: Id) -> bool:
+    """Is class `id` written to: an assignment target (or an element of a tuple target) or a loop
+    variable? A rule whose right side is its operand (`x * 1.0 -> x`) merges the whole expression
+    into the operand's class; were that class a location, extraction could write the expression
+    where Python needs a name or subscript (`a[i] * 1.0 = ...`, `for -(-i) in ...`)."""
+    cls = egraph.find(id)
+    for other in egraph.class_ids():
+        for node in egraph.nodes(other):
+            if node.op not in ("assign", "augassign", "for"):
+                continue
+            target = egraph.find(node.children[0])
+            if target == cls:
+                return True
+            if node.op == "assign" and any(
+                egraph.find(c) == cls for t in egraph.nodes(target) if t.op == "tuple" for c in t.children
+            ):
+                return True
+    return False
 
 
 def fold_constants(op: str, a: Term, b: Term) -> Term | None:
