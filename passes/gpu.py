@@ -1,0 +1,881 @@
+"""CUDA lowering: a kernel whose top-level loop nests are parallel becomes numba-cuda kernels and a host wrapper.
+
+What
+    Each top-level `for` nest becomes one `@cuda.jit` kernel. The outermost one or two parallel
+    loops become thread indices (a 1-D or 2-D grid, each index guarded by `if i < hi`); the rest
+    of the nest runs inside the thread, in its original order. A host wrapper with the kernel's
+    signature runs the statements outside the loops (shape unpacking, allocations, returns) as
+    written, copies to the device the arrays a nest touches, allocates fresh arrays on the
+    device (filled there, for `np.zeros`/`np.ones` and their `_like` forms), launches, and copies
+    back every argument a nest mutates and every array the host reads afterwards (the return
+    value included). Arrays stay on the device between nests. `lower_cuda` returns the source of
+    all of it; it is a lowering to the `cuda` target, not an e-graph rule set.
+Why faster
+    Thousands of GPU threads run the independent iterations at once, with 10-30x the memory
+    bandwidth of the host. The copies over PCIe cost ~25 GB/s plus ~10 us a launch, so it pays
+    for work that does many operations per element moved (stencils kept on the device across
+    steps, all-pairs, dense products), not for one pass over a large array (see GPU.md).
+Legal when
+    `analysis.parallel_plan` proves each grid loop parallel with no reduction: every dependence
+    has distance 0 on the loop, scalars are private, nothing assigned is read after the nest.
+    Two loops become a 2-D grid only when the inner one is parallel too for a fixed outer index
+    (then no two (i, j) iterations touch the same element, so any thread order is legal), its
+    bounds do not depend on the outer loop, and the statements before it are pure scalar
+    assignments that read no array the nest writes (each thread recomputes them, same values).
+    Array arguments are assumed distinct, as for every reordering variant: the emitted alias
+    guard (`analysis.alias_guard_pairs`) routes overlapping calls to the original.
+Refuses when
+    A nest is not parallel (`x[i] = x[i - 1] + ...`), a grid loop carries a reduction (`s += ...`
+    over i: the float sum would be reordered; a shared-memory reduction is future work), there is
+    a `while` loop, `break` or a return inside a loop, a call other than sqrt/abs/fabs/float (and
+    the libdevice transcendental functions with `inexact_math=True`), `**` other than `** 2`, an
+    array of a dtype other than float64, int64 or bool (Numba's float32 and int32 promotion
+    differs from NumPy's), a value whose type the analysis cannot name, a slice or whole-array
+    expression in a loop, a host statement that binds a view of an array, or no loop to offload.
+Float safety
+    Exact: each thread does the operations of one iteration in the original order, and f64
+    division and sqrt are IEEE on the GPU (numba-cuda compiles without fastmath). libNVVM would
+    contract `a * b + c` into one FMA, which rounds once; every float product is therefore
+    written `_optc_mul(a, b)`, libdevice's `dmul_rn`, which never fuses (plain `a * b` under the
+    simulator, where Python never fuses). The libdevice exp/log/sin... differ from the host's libm
+    in the last bits: only `inexact_math=True` (a tolerance-verified policy) admits them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from optcompiler.analysis import (
+    ALLOCATORS,
+    LIKE_ALLOCATORS,
+    NUMPY_MODULES,
+    KernelFacts,
+    accesses,
+    all_names,
+    arrays_written,
+    call_name,
+    dotted_name,
+    expr_kind,
+    has_early_exit,
+    index_parts,
+    is_pure_call,
+    is_pure_expr,
+    names_assigned,
+    names_read,
+    parallel_plan,
+)
+from optcompiler.ir import NONE, ArgType, Kernel, Param, Term, const, lower_function, seq, var
+from optcompiler.passes import PassContext
+from optcompiler.passes.egraph import Rewrite
+
+NAME = "gpu"
+PREVIEW = True
+WHY: dict[str, str] = {}
+
+DEVICE_DTYPES = ("float64", "int64", "bool")
+SCALAR_KINDS = ("int", "float", "bool")
+RESERVED = frozenset({"cuda", "math", "numpy", "abs", "float"})  # names the generated code relies on
+
+# Calls a thread may make, as numba-cuda spells them. All exact: IEEE sqrt, sign-bit clears, a
+# conversion. numpy's forms are rewritten to `math`'s (scalar arguments only, inside a thread).
+_EXACT_CALLS = {
+    "math.sqrt": "math.sqrt",
+    "np.sqrt": "math.sqrt",
+    "numpy.sqrt": "math.sqrt",
+    "math.fabs": "math.fabs",
+    "np.fabs": "math.fabs",
+    "numpy.fabs": "math.fabs",
+    "abs": "abs",
+    "np.abs": "abs",
+    "numpy.abs": "abs",
+    "np.absolute": "abs",
+    "numpy.absolute": "abs",
+    "float": "float",
+}
+# libdevice implementations, within a few ulp of the host's libm but not bit-identical to it.
+_INEXACT_FUNCS = ("exp", "log", "log2", "log10", "log1p", "expm1", "sin", "cos", "tan", "tanh")
+_INEXACT_CALLS = {
+    f"{module}.{func}": f"math.{func}" for module in ("math", *NUMPY_MODULES) for func in _INEXACT_FUNCS
+}
+_FILLS = {"zeros": 0, "zeros_like": 0, "ones": 1, "ones_like": 1, "empty": None, "empty_like": None}
+_NO_FILL = "no fill"  # a fresh array whose contents must be copied (A.copy(), np.full, ...)
+_AUGMENTED_IN_THREAD = ("add", "sub", "mul", "truediv", "floordiv", "mod")
+
+MUL = "_optc_mul"
+_HELPERS = {
+    MUL: """\
+if hasattr(cuda, "libdevice"):
+    # A product rounds on its own: libNVVM would otherwise fuse `a * b + c` into one FMA,
+    # which rounds once and so differs from CPython.
+    _optc_mul = cuda.libdevice.dmul_rn
+else:  # the CUDA simulator runs kernels as Python, which never fuses
+
+    def _optc_mul(a, b):
+        return a * b
+""",
+    "_optc_to_device": """\
+def _optc_to_device(host):
+    return cuda.to_device(numpy.ascontiguousarray(host))
+""",
+    "_optc_to_host": """\
+def _optc_to_host(device, host):
+    if host.flags.c_contiguous:
+        device.copy_to_host(host)
+    else:
+        host[...] = device.copy_to_host()
+""",
+    "_optc_device_like": '''\
+@cuda.jit
+def _optc_fill(flat, value):
+    k = cuda.grid(1)
+    if k < flat.shape[0]:
+        flat[k] = value
+
+
+def _optc_device_like(host, fill):
+    """A device array of `host`'s shape and dtype, every element `fill` (None: unset, like np.empty)."""
+    device = cuda.device_array(host.shape, host.dtype)
+    if fill is not None and device.size > 0:
+        _optc_fill[_optc_blocks(device.size, 256), 256](device.reshape(device.size), fill)
+    return device
+''',
+    "_optc_blocks": """\
+def _optc_blocks(extent, size):
+    return (extent + size - 1) // size
+""",
+}
+_HELPER_ORDER = (MUL, "_optc_blocks", "_optc_to_device", "_optc_to_host", "_optc_device_like")
+
+
+def rules(ctx: PassContext) -> list[Rewrite]:
+    """No e-graph rules: the GPU is a target that variants are lowered to, not an equivalence."""
+    del ctx
+    return []
+
+
+def lower_cuda(
+    kernel: Kernel,
+    body: Term,
+    facts: KernelFacts,
+    *,
+    name: str | None = None,
+    block_2d: tuple[int, int] = (16, 16),
+    block_1d: int = 256,
+    inexact_math: bool = False,
+) -> str | None:
+    """Python source of the CUDA kernels and the host wrapper (named `name`, by default the kernel's
+    own name, with its signature) for `body`, a variant of `kernel`; None when it cannot be lowered.
+
+    The source needs the kernel's module prelude (its imports and constants) before it. `block_2d`
+    is (x, y) threads per block for 2-D grids, x running along the last array index; `block_1d`
+    the threads per block of 1-D grids.
+    """
+    lowered = _lower(kernel, body, facts, name, block_2d, block_1d, inexact_math)
+    return lowered if isinstance(lowered, str) else None
+
+
+def refusal_reason(
+    kernel: Kernel, body: Term, facts: KernelFacts, *, inexact_math: bool = False
+) -> str | None:
+    """Why `lower_cuda` returns None for `body`, in one line; None when it lowers."""
+    lowered = _lower(kernel, body, facts, None, (16, 16), 256, inexact_math)
+    return lowered.reason if isinstance(lowered, _Refuse) else None
+
+
+class _Refuse(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _lower(
+    kernel: Kernel,
+    body: Term,
+    facts: KernelFacts,
+    name: str | None,
+    block_2d: tuple[int, int],
+    block_1d: int,
+    inexact_math: bool,
+) -> str | _Refuse:
+    try:
+        lowering = _Lowering(kernel, _as_range(body), facts, name or kernel.name, inexact_math)
+        return lowering.source(block_2d, block_1d)
+    except _Refuse as refusal:
+        return refusal
+
+
+# ---- the plan of one nest ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _GridLoop:
+    var: str
+    lo: Term
+    hi: Term
+    lo_name: str  # host temporaries holding the bounds, passed to the kernel
+    hi_name: str
+
+
+@dataclass(frozen=True)
+class _Nest:
+    """One top-level loop nest as a kernel: grid loops (x first) and what each thread runs."""
+
+    kernel_name: str
+    grid: tuple[_GridLoop, ...]  # grid[0] is the x dimension
+    outer_first: tuple[_GridLoop, ...]  # the same loops, outermost first (host evaluation order)
+    thread_body: Term  # device-ready: products rewritten, `continue` at thread level is `return`
+    arrays: tuple[str, ...]
+    scalars: tuple[str, ...]
+    writes: frozenset[str]
+
+
+@dataclass
+class _Lowering:
+    kernel: Kernel
+    body: Term
+    facts: KernelFacts
+    wrapper: str
+    inexact_math: bool
+    types: dict[str, ArgType] = field(default_factory=dict)  # params, and fresh arrays with a dtype
+    kinds: dict[str, str] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
+    helpers: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        params = {p.name for p in self.kernel.params}
+        self.used = all_names(self.body) | params
+        clash = sorted((names_assigned(self.body) | params) & RESERVED)
+        clash += sorted(n for n in self.used if n.startswith("_optc"))
+        if clash:
+            raise _Refuse(f"the kernel binds `{clash[0]}`, a name the CUDA lowering needs")
+        self.types = dict(self.facts.arg_types)
+        for stmt in self.body.args:
+            if stmt.op == "assign" and stmt.args[0].op == "var":
+                target = str(stmt.args[0].value)
+                if target in self.facts.fresh_arrays and target not in params:
+                    dtype = _fresh_dtype(stmt.args[1], self.types)
+                    ndim = len(self.facts.array_dims.get(target, ()))
+                    if dtype is not None and ndim:
+                        self.types[target] = ArgType("array", dtype, ndim)
+        self.kinds = _local_kinds(self.body, self.types, self.facts.fresh_arrays)
+
+    def fresh(self, base: str) -> str:
+        """`base`, or `base_2`, `base_3`...: a name neither the kernel nor the lowering uses yet."""
+        candidate, n = base, 1
+        while candidate in self.used:
+            n += 1
+            candidate = f"{base}_{n}"
+        self.used.add(candidate)
+        return candidate
+
+    def kind(self, name: str) -> str:
+        if name in self.types:
+            return "array" if self.types[name].kind == "array" else self.types[name].kind
+        return self.kinds.get(name, "unknown")
+
+    def expr_kind(self, term: Term) -> str:
+        return expr_kind(term, self.types, self.kinds)
+
+    # -- the host wrapper ----------------------------------------------------------------------------
+
+    def source(self, block_2d: tuple[int, int], block_1d: int) -> str:
+        statements = self.body.args
+        if not any(stmt.op in ("for", "while") for stmt in statements):
+            raise _Refuse("no top-level loop to run on the GPU")
+        for k, stmt in enumerate(statements):
+            if stmt.op == "while" or any(t.op == "while" for t in stmt.walk()):
+                raise _Refuse("a while loop: its trip count is not known before launch")
+            if stmt.op == "return" and k != len(statements) - 1:
+                raise _Refuse("a return before the end of the body")
+            if stmt.op != "return" and has_early_exit(stmt):
+                raise _Refuse("an early exit (break or return) inside a loop or branch")
+            if stmt.op not in ("for", "return") and any(t.op == "for" for t in stmt.walk()):
+                raise _Refuse("a loop inside a top-level branch")
+
+        host = _Host(self)
+        kernels: list[str] = []
+        for stmt in statements:
+            steps = self.host_loop(stmt) if stmt.op == "for" else None
+            if steps is not None:
+                nests = []
+                for step in steps:
+                    nests.append(self.nest(step, len(kernels)) if step.op == "for" else None)
+                    if nests[-1] is not None:
+                        kernels.append(self.kernel_source(nests[-1]))
+                host.loop(stmt, list(zip(steps, nests, strict=True)), block_2d, block_1d)
+            elif stmt.op == "for":
+                nest = self.nest(stmt, len(kernels))
+                kernels.append(self.kernel_source(nest))
+                host.launch(nest, block_2d, block_1d)
+            elif stmt.op == "return":
+                host.finish(stmt)
+            else:
+                host.statement(stmt)
+        if not statements or statements[-1].op != "return":
+            host.finish(None)
+        wrapper = lower_function(
+            self.wrapper, self.kernel.params, seq(*host.lines), self.kernel.docstring, (), self.kernel.returns
+        )
+        helpers = [_HELPERS[h] for h in _HELPER_ORDER if h in self.helpers]
+        header = "import math\n\nimport numpy\nfrom numba import cuda\n"
+        return "\n\n".join([header, *helpers, *kernels, wrapper])
+
+    def host_loop(self, loop: Term) -> tuple[Term, ...] | None:
+        """The statements of a sequential loop that stays on the host and launches the parallel nests
+        in its body each iteration (time steps), or None when `loop` is to be a nest itself."""
+        plan = parallel_plan(loop, self.facts, allow_reassoc=True)
+        body = loop.args[4]
+        steps = body.args if body.op == "seq" else (body,)
+        if (plan is not None and not plan.reductions) or not any(s.op == "for" for s in steps):
+            return None
+        for step in steps:
+            if step.op == "for":
+                continue
+            if any(t.op == "for" for t in step.walk()):
+                raise _Refuse("a loop inside a branch of a sequential loop")
+            touched = sorted(n for n in _data_names(step) if self.kind(n) == "array")
+            if touched:
+                raise _Refuse(
+                    f"a statement between the nests of a sequential loop uses the array `{touched[0]}`"
+                )
+        return steps
+
+    # -- one nest ----------------------------------------------------------------------------------
+
+    def nest(self, loop: Term, index: int) -> _Nest:
+        outer_var = str(loop.args[0].value)
+        self.check_grid_loop(loop)
+        outer = _GridLoop(
+            outer_var,
+            loop.args[1],
+            loop.args[2],
+            self.fresh(f"{outer_var}_lo"),
+            self.fresh(f"{outer_var}_hi"),
+        )
+        inner_split = self.two_dimensional(loop)
+        if inner_split is None:
+            grid: tuple[_GridLoop, ...] = (outer,)
+            thread = loop.args[4]
+        else:
+            sunk, inner = inner_split
+            v = str(inner.args[0].value)
+            inner_loop = _GridLoop(
+                v, inner.args[1], inner.args[2], self.fresh(f"{v}_lo"), self.fresh(f"{v}_hi")
+            )
+            thread = seq(*sunk, inner.args[4])
+            grid = (outer, inner_loop)
+        outer_first = grid
+        # x is the fastest-varying thread index: give it the loop that runs along the last (contiguous)
+        # index of most accesses, so a warp's loads coalesce. Any assignment is legal (see Legal when).
+        if len(grid) == 2 and _last_index_score(thread, grid[1].var) >= _last_index_score(
+            thread, grid[0].var
+        ):
+            grid = (grid[1], grid[0])
+        bound_in_thread = names_assigned(thread) | {g.var for g in grid}
+        device_body = _Device(self).block(thread, 0)
+        arrays, scalars = set(), set()
+        for name in sorted(_free_names(device_body) - bound_in_thread):
+            kind = self.kind(name)
+            if kind == "array":
+                arrays.add(name)
+            elif kind in SCALAR_KINDS:
+                scalars.add(name)
+            else:
+                raise _Refuse(f"`{name}` is read in a loop and its type is not known")
+        writes = frozenset(arrays_written(thread)) & arrays
+        for array in sorted(arrays):
+            self.check_device_array(array)
+        kernel_name = f"_{self.wrapper.lstrip('_')}_nest{index}"
+        return _Nest(
+            kernel_name, grid, outer_first, device_body, tuple(sorted(arrays)), tuple(sorted(scalars)), writes
+        )
+
+    def check_grid_loop(self, loop: Term) -> None:
+        v = str(loop.args[0].value)
+        plan = parallel_plan(loop, self.facts, allow_reassoc=True)
+        if plan is None and not is_pure_expr(loop.args[4]):
+            raise _Refuse(f"the loop over `{v}` calls a function whose effects are not known")
+        if plan is None:
+            raise _Refuse(
+                f"the loop over `{v}` is not parallel: an iteration depends on another, "
+                "or a value it assigns is read after it"
+            )
+        if plan.reductions:
+            raise _Refuse(f"the loop over `{v}` is a reduction into `{plan.reductions[0]}`")
+        if loop.args[3] != const(1):
+            raise _Refuse(f"the loop over `{v}` has a step other than 1")
+        if accesses(Term("tuple", loop.args[1:3])) or not is_pure_expr(Term("tuple", loop.args[1:3])):
+            raise _Refuse(f"the bounds of the loop over `{v}` read array elements or call functions")
+
+    def two_dimensional(self, loop: Term) -> tuple[tuple[Term, ...], Term] | None:
+        """(statements each thread recomputes, inner loop) when the nest can be a 2-D grid."""
+        outer_var = str(loop.args[0].value)
+        stmts = loop.args[4].args if loop.args[4].op == "seq" else (loop.args[4],)
+        if not stmts or stmts[-1].op != "for":
+            return None
+        *sunk, inner = stmts
+        bounds = Term("tuple", inner.args[1:4])
+        written = arrays_written(loop)
+        for stmt in sunk:
+            if stmt.op != "assign" or stmt.args[0].op != "var" or not is_pure_expr(stmt.args[1]):
+                return None
+            if {a.array for a in accesses(stmt)} & written or self.expr_kind(
+                stmt.args[1]
+            ) not in SCALAR_KINDS:
+                return None
+        if names_read(bounds) & (names_assigned(loop) | {outer_var}) or accesses(bounds):
+            return None
+        if not is_pure_expr(bounds) or inner.args[3] != const(1):
+            return None
+        if any(str(inner.args[0].value) in names_read(stmt) for stmt in sunk):
+            return None
+        plan = parallel_plan(inner, self.facts, allow_reassoc=True)
+        if plan is None or plan.reductions:
+            return None
+        return tuple(sunk), inner
+
+    def check_device_array(self, name: str) -> None:
+        at = self.types.get(name)
+        if at is None:
+            raise _Refuse(f"`{name}` is used in a loop but its dtype is not known")
+        if at.dtype not in DEVICE_DTYPES:
+            raise _Refuse(f"`{name}` is {at.dtype}: only float64, int64 and bool arrays are lowered")
+        if name not in self.facts.arg_types and name not in self.facts.fresh_arrays:
+            raise _Refuse(f"`{name}` is an array bound on the host that may alias another")
+
+    def kernel_source(self, nest: _Nest) -> str:
+        params = [*nest.arrays, *nest.scalars]
+        header: list[Term] = []
+        guards: list[Term] = []
+        for axis, g in enumerate(nest.grid):
+            params += [g.lo_name, g.hi_name]
+            position = _index(_call(_attr(var("cuda"), "grid"), const(len(nest.grid))), const(axis))
+            if len(nest.grid) == 1:
+                position = _call(_attr(var("cuda"), "grid"), const(1))
+            header.append(Term("assign", (var(g.var), Term("add", (var(g.lo_name), position)))))
+        for g in nest.outer_first:
+            guards.append(Term("lt", (var(g.var), var(g.hi_name))))
+        cond = guards[0]
+        for guard in guards[1:]:
+            cond = Term("and", (cond, guard))
+        body = seq(*header, Term("if", (cond, nest.thread_body, seq())))
+        return lower_function(nest.kernel_name, [Param(p) for p in params], body, None, ["cuda.jit"])
+
+
+# ---- host code: transfers, launches, the statements outside loops -----------------------------------------
+
+
+class _Host:
+    """Builds the wrapper's statements, tracking where each array's current value lives."""
+
+    def __init__(self, lowering: _Lowering) -> None:
+        self.lowering = lowering
+        self.lines: list[Term] = []
+        self.where: dict[str, str] = {}  # array -> "host" | "device" | "both"; absent means host
+        self.fill: dict[str, object] = {}  # fresh arrays untouched since allocation -> fill value
+        self.device: dict[str, str] = {}  # array -> name of its device copy
+
+    def dev(self, array: str) -> str:
+        if array not in self.device:
+            self.device[array] = self.lowering.fresh(f"{array}_dev")
+        return self.device[array]
+
+    def to_device(self, array: str) -> None:
+        if self.where.get(array, "host") != "host":
+            return
+        if array in self.fill and self.fill[array] != _NO_FILL:
+            self.lowering.helpers.update({"_optc_device_like", "_optc_blocks"})
+            value = _call(var("_optc_device_like"), var(array), const(self.fill[array]))  # type: ignore[arg-type]
+        else:
+            self.lowering.helpers.add("_optc_to_device")
+            value = _call(var("_optc_to_device"), var(array))
+        self.lines.append(Term("assign", (var(self.dev(array)), value)))
+        self.where[array] = "both"
+
+    def to_host(self, array: str) -> None:
+        if self.where.get(array, "host") != "device":
+            return
+        self.lowering.helpers.add("_optc_to_host")
+        self.lines.append(Term("expr", (_call(var("_optc_to_host"), var(self.dev(array)), var(array)),)))
+        self.where[array] = "both"
+
+    def arrays_in(self, term: Term) -> set[str]:
+        """Arrays whose elements `term` may read or write (`A.shape` alone needs no copy back)."""
+        return {n for n in _data_names(term) if self.lowering.kind(n) == "array"}
+
+    def statement(self, stmt: Term) -> None:
+        """A statement outside the loops runs on the host, as written, on up-to-date host arrays."""
+        lowering = self.lowering
+        mentioned = self.arrays_in(stmt)
+        for array in sorted(mentioned):
+            self.to_host(array)
+        self.lines.append(stmt)
+        rebound = names_assigned(stmt)
+        written = arrays_written(stmt) | {n for n in rebound if lowering.kind(n) == "array"}
+        if any(t.op == "call" and not is_pure_call(t) for t in stmt.walk()):
+            written |= mentioned  # an unknown call may write any array it is given
+        for array in written:
+            self.where[array] = "host"
+            self.fill.pop(array, None)
+            self.device.pop(array, None)
+        if stmt.op != "assign":
+            return
+        target, value = stmt.args
+        for name in sorted(rebound):
+            if target.op == "var" and name in lowering.facts.fresh_arrays:
+                self.fill[name] = _fill_value(value)
+            elif lowering.kind(name) not in SCALAR_KINDS and self.arrays_in(value):
+                raise _Refuse(f"`{name}` is bound to a view or alias of an array on the host")
+
+    def launch(self, nest: _Nest, block_2d: tuple[int, int], block_1d: int) -> None:
+        for array in nest.arrays:
+            self.to_device(array)
+        self.lowering.helpers.add("_optc_blocks")
+        blocks: tuple[int, ...] = block_2d if len(nest.grid) == 2 else (block_1d,)
+        extents = [Term("sub", (var(g.hi_name), var(g.lo_name))) for g in nest.grid]
+        grid = [
+            _call(var("_optc_blocks"), extent, const(size))
+            for extent, size in zip(extents, blocks, strict=True)
+        ]
+        if len(nest.grid) == 2:
+            shape = Term(
+                "tuple", (Term("tuple", tuple(grid)), Term("tuple", tuple(const(b) for b in blocks)))
+            )
+        else:
+            shape = Term("tuple", (grid[0], const(blocks[0])))
+        args = [var(self.device[a]) for a in nest.arrays] + [var(s) for s in nest.scalars]
+        for g in nest.grid:
+            args += [var(g.lo_name), var(g.hi_name)]
+        launch: Term = Term("expr", (_call(_index(var(nest.kernel_name), shape), *args),))
+        for g in reversed(nest.outer_first):
+            bounds = Term(
+                "assign", (Term("tuple", (var(g.lo_name), var(g.hi_name))), Term("tuple", (g.lo, g.hi)))
+            )
+            nonempty = Term("if", (Term("gt", (var(g.hi_name), var(g.lo_name))), seq(launch), seq()))
+            launch = seq(bounds, nonempty)
+        self.lines.extend(launch.args)
+        for array in nest.writes:
+            self.where[array] = "device"
+            self.fill.pop(array, None)
+
+    def loop(
+        self, loop: Term, steps: Sequence[tuple[Term, _Nest | None]], block_2d: tuple[int, int], block_1d: int
+    ) -> None:
+        """A sequential loop on the host around launches: its arrays go to the device once, before it,
+        and stay there (statements in it touch no array, `host_loop` checked)."""
+        for array in sorted({a for _, nest in steps if nest is not None for a in nest.arrays}):
+            self.to_device(array)
+        outside, self.lines = self.lines, []
+        for step, nest in steps:
+            if nest is None:
+                self.lines.append(step)
+            else:
+                self.launch(nest, block_2d, block_1d)
+        body, self.lines = self.lines, outside
+        self.lines.append(Term("for", (*loop.args[:4], seq(*body)), "range"))
+
+    def finish(self, stmt: Term | None) -> None:
+        """Copy back what the caller can see: mutated arguments and whatever is returned."""
+        for param in self.lowering.kernel.params:
+            self.to_host(param.name)
+        if stmt is not None:
+            for array in sorted(self.arrays_in(stmt)):
+                self.to_host(array)
+            self.lines.append(stmt)
+
+
+# ---- device code: what a thread may run ---------------------------------------------------------------
+
+
+class _Device:
+    """Checks a thread's statements against what numba-cuda compiles exactly, and rewrites them:
+    float products through `_optc_mul`, `x ** 2` as a product, numpy calls as `math` calls."""
+
+    def __init__(self, lowering: _Lowering) -> None:
+        self.lowering = lowering
+
+    def block(self, term: Term, depth: int) -> Term:
+        stmts = term.args if term.op == "seq" else (term,)
+        return seq(*(self.statement(s, depth) for s in stmts))
+
+    def statement(self, term: Term, depth: int) -> Term:
+        op, args = term.op, term.args
+        if op == "assign":
+            return Term("assign", (self.target(args[0]), self.expr(args[1])))
+        if op == "augassign":
+            if term.value not in _AUGMENTED_IN_THREAD:
+                raise _Refuse(f"augmented assignment `{term.value}=` in a loop")
+            target = self.target(args[0])
+            combined = Term(str(term.value), (args[0], args[1]))
+            if term.value == "mul" and self.lowering.expr_kind(combined) == "float":
+                return Term("assign", (target, self.expr(combined)))
+            self.expr(combined)  # type check of the combined operation
+            return Term("augassign", (target, self.expr(args[1])), term.value)
+        if op == "for":
+            loop_var, lo, hi, step, body = args
+            bounds = tuple(self.expr(b) for b in (lo, hi, step))
+            for bound in (lo, hi, step):
+                if self.lowering.expr_kind(bound) != "int":
+                    raise _Refuse("a loop bound in a thread is not an integer")
+            return Term("for", (loop_var, *bounds, self.block(body, depth + 1)), "range")
+        if op == "if":
+            cond, then, orelse = args
+            return Term("if", (self.expr(cond), self.block(then, depth), self.block(orelse, depth)))
+        if op == "seq":
+            return self.block(term, depth)
+        if op == "continue":
+            return Term("return") if depth == 0 else term  # the thread's iteration is over
+        if op == "pass":
+            return term
+        raise _Refuse(f"a `{op}` statement in a loop")
+
+    def target(self, term: Term) -> Term:
+        if term.op == "var":
+            if self.lowering.kind(str(term.value)) not in SCALAR_KINDS:
+                raise _Refuse(f"`{term.value}` is assigned in a loop and its type is not known")
+            return term
+        if term.op == "index":
+            return self.element(term)
+        raise _Refuse("a tuple or attribute assignment in a loop")
+
+    def element(self, term: Term) -> Term:
+        base = term.args[0]
+        if base.op != "var" or self.lowering.kind(str(base.value)) != "array":
+            raise _Refuse("indexing something other than an array in a loop")
+        name = str(base.value)
+        parts = index_parts(term)
+        ndim = self.lowering.types[name].ndim if name in self.lowering.types else 0
+        if len(parts) != ndim or any(p.op == "slice" or p == NONE for p in parts):
+            raise _Refuse(f"`{name}` is sliced or partly indexed in a loop (whole-array work)")
+        for part in parts:
+            if self.lowering.expr_kind(part) != "int":
+                raise _Refuse(f"a subscript of `{name}` is not an integer")
+        new_parts = tuple(self.expr(p) for p in parts)
+        index = new_parts[0] if term.args[1].op != "tuple" else Term("tuple", new_parts)
+        return Term("index", (base, index))
+
+    def expr(self, term: Term) -> Term:
+        op, args = term.op, term.args
+        lowering = self.lowering
+        if op == "const":
+            if type(term.value) not in (int, float, bool):
+                raise _Refuse(f"the constant {term.value!r} in a loop")
+            return term
+        if op == "var":
+            if lowering.kind(str(term.value)) not in SCALAR_KINDS:
+                raise _Refuse(f"`{term.value}` is used in a loop as a whole, or its type is not known")
+            return term
+        if op == "index":
+            if _is_shape(term):
+                return term
+            return self.element(term)
+        if op == "pow":
+            if args[1] != const(2):
+                raise _Refuse("a power other than `** 2` (pow differs between libdevice and libm)")
+            return self.expr(Term("mul", (args[0], args[0])))
+        if op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "neg", "pos", "ifexp"):
+            kind = lowering.expr_kind(term)
+            if kind not in SCALAR_KINDS:
+                raise _Refuse(f"an operation whose type is not known in a loop: {term!r}")
+            new = Term(op, tuple(self.expr(a) for a in args), term.value)
+            if op == "mul" and kind == "float":
+                lowering.helpers.add(MUL)
+                return _call(var(MUL), *new.args)
+            return new
+        if op in ("lt", "le", "gt", "ge", "eq", "ne", "not"):
+            return Term(op, tuple(self.expr(a) for a in args))
+        if op in ("and", "or"):
+            if any(lowering.expr_kind(a) != "bool" for a in args):
+                raise _Refuse("`and`/`or` on non-booleans in a loop")
+            return Term(op, tuple(self.expr(a) for a in args))
+        if op == "invert":
+            if lowering.expr_kind(args[0]) != "int":
+                raise _Refuse("`~` on a non-integer in a loop")
+            return Term(op, (self.expr(args[0]),))
+        if op == "call":
+            return self.call(term)
+        raise _Refuse(f"`{op}` in a loop is not lowered to CUDA")
+
+    def call(self, term: Term) -> Term:
+        name = call_name(term) or "?"
+        allowed = dict(_EXACT_CALLS)
+        if self.lowering.inexact_math:
+            allowed.update(_INEXACT_CALLS)
+        if name not in allowed:
+            raise _Refuse(f"a call to `{name}`, which the CUDA lowering does not make")
+        args = term.args[1:]
+        if len(args) != 1 or args[0].op == "kw" or self.lowering.expr_kind(args[0]) not in SCALAR_KINDS:
+            raise _Refuse(f"`{name}` is called with other than one scalar argument")
+        module, _, func = allowed[name].rpartition(".")
+        func_term = _attr(var(module), func) if module else var(func)
+        return _call(func_term, self.expr(args[0]))
+
+
+# ---- small helpers -----------------------------------------------------------------------------------
+
+
+def _call(func: Term, *args: Term) -> Term:
+    return Term("call", (func, *args))
+
+
+def _attr(obj: Term, name: str) -> Term:
+    return Term("attr", (obj,), name)
+
+
+def _index(array: Term, index: Term) -> Term:
+    return Term("index", (array, index))
+
+
+def _is_shape(term: Term) -> bool:
+    """`A.shape[d]`: device arrays have shapes too."""
+    base = term.args[0]
+    return (
+        base.op == "attr"
+        and base.value == "shape"
+        and base.args[0].op == "var"
+        and term.args[1].op == "const"
+        and type(term.args[1].value) is int
+    )
+
+
+def _as_range(term: Term) -> Term:
+    """prange loops (from the parallel pass) as plain range loops: the GPU grid replaces them."""
+    if not term.args:
+        return term
+    args = tuple(_as_range(a) for a in term.args)
+    value = "range" if term.op == "for" else term.value
+    if args == term.args and value == term.value:
+        return term
+    return Term(term.op, args, value)
+
+
+def _free_names(term: Term) -> set[str]:
+    """Names read, not counting the functions called (`math.sqrt`, `_optc_mul`, `abs`)."""
+    out: set[str] = set()
+    stack = [term]
+    while stack:
+        node = stack.pop()
+        if node.op == "call":
+            stack.extend(node.args[1:])
+            continue
+        if node.op == "var":
+            out.add(str(node.value))
+        stack.extend(node.args)
+    return out
+
+
+def _data_names(term: Term) -> set[str]:
+    """Names `term` reads or writes other than as `name.shape`."""
+    out: set[str] = set()
+    stack = [term]
+    while stack:
+        node = stack.pop()
+        if node.op == "attr" and node.value == "shape" and node.args[0].op == "var":
+            continue
+        if node.op == "var":
+            out.add(str(node.value))
+        stack.extend(node.args)
+    return out
+
+
+def _last_index_score(body: Term, loop_var: str) -> int:
+    """How many accesses in `body` use `loop_var` as their last subscript (contiguous in C order)."""
+    score = 0
+    for access in accesses(body):
+        last = access.indices[-1] if access.indices else None
+        if last is not None and loop_var in names_read(last):
+            score += 1
+    return score
+
+
+def _fresh_dtype(value: Term, types: Mapping[str, ArgType]) -> str | None:
+    """The dtype of a fresh allocation: float64 unless `dtype=` says otherwise; a `_like` or
+    `.copy()` takes its source's dtype."""
+    if value.op != "call":
+        return None
+    func = value.args[0]
+    if func.op == "attr" and func.value == "copy" and func.args[0].op == "var":
+        source = types.get(str(func.args[0].value))
+        return source.dtype if source is not None and source.kind == "array" else None
+    name = call_name(value) or ""
+    module, _, func_name = name.rpartition(".")
+    if module not in NUMPY_MODULES:
+        return None
+    dtype_kw = [a for a in value.args[1:] if a.op == "kw" and a.value == "dtype"]
+    positional = [a for a in value.args[1:] if a.op != "kw"]
+    if func_name in LIKE_ALLOCATORS:
+        if dtype_kw or not positional or positional[0].op != "var":
+            return None
+        source = types.get(str(positional[0].value))
+        return source.dtype if source is not None and source.kind == "array" else None
+    if func_name not in ALLOCATORS or func_name == "full" or len(positional) != 1:
+        return None
+    if not dtype_kw:
+        return "float64"
+    return _dtype_name(dtype_kw[0].args[0])
+
+
+def _dtype_name(term: Term) -> str | None:
+    """`np.float64`, `float`, `"int64"`, ... as a dtype name, for the dtypes a thread may touch."""
+    if term.op == "const" and isinstance(term.value, str):
+        text = term.value
+    else:
+        text = dotted_name(term) or ""
+    module, _, name = text.rpartition(".")
+    if module and module not in NUMPY_MODULES:
+        return None
+    if name in ("float64", "double", "float_") or text == "float":
+        return "float64"
+    if name in ("int64", "intp", "int_") or text == "int":
+        return "int64"
+    if name == "bool_" or text == "bool":
+        return "bool"
+    return None
+
+
+def _fill_value(value: Term) -> object:
+    """What a fresh allocation holds: 0, 1, None (np.empty: unset) or _NO_FILL (copy the host's)."""
+    if value.op != "call":
+        return _NO_FILL
+    name = call_name(value) or ""
+    module, _, func = name.rpartition(".")
+    if module in NUMPY_MODULES and func in _FILLS:
+        return _FILLS[func]
+    return _NO_FILL
+
+
+def _local_kinds(body: Term, types: Mapping[str, ArgType], fresh: Iterable[str]) -> dict[str, str]:
+    """int / float / bool / array / unknown for each local of this variant's body (temporaries a
+    rewrite introduced included), by a small fixpoint over its assignments."""
+    kinds: dict[str, str] = {name: "array" for name in fresh}
+    skip = set(kinds) | set(types)
+
+    def join(name: str, kind: str) -> bool:
+        if name in skip:
+            return False
+        old = kinds.get(name)
+        new = kind if old is None or old == kind else "unknown"
+        kinds[name] = new
+        return new != old
+
+    for _ in range(6):
+        changed = False
+        for node in body.walk():
+            if node.op == "for":
+                changed |= join(str(node.args[0].value), "int")
+            elif node.op == "assign":
+                target, value = node.args
+                if target.op == "var":
+                    changed |= join(str(target.value), expr_kind(value, types, kinds))
+                elif target.op == "tuple":
+                    is_shape = value.op == "attr" and value.value == "shape"
+                    for element in target.args:
+                        if element.op == "var":
+                            changed |= join(str(element.value), "int" if is_shape else "unknown")
+            elif node.op == "augassign" and node.args[0].op == "var":
+                combined = Term(str(node.value), (node.args[0], node.args[1]))
+                changed |= join(str(node.args[0].value), expr_kind(combined, types, kinds))
+        if not changed:
+            break
+    return kinds

@@ -1,0 +1,389 @@
+"""The CUDA lowering (passes/gpu.py): generated wrappers compute exactly what CPython computes.
+
+Each lowered kernel runs on numba-cuda's simulator against the original under CPython, on
+non-square shapes that no block size divides, and must return bit-identical values and leave its
+arguments bit-identically mutated. The simulator is switched on by `NUMBA_ENABLE_CUDASIM=1`, which
+numba-cuda reads once, at import; so it runs in a child process (this file run as a script), and
+the rest of the suite never sees a simulated `numba.cuda`. Refusals need no CUDA at all.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from optcompiler.analysis import analyze
+from optcompiler.frontend import lift_function
+from optcompiler.passes import gpu
+
+SOURCE = '''
+import math
+
+import numpy as np
+
+
+def jacobi2d(u):
+    """One Jacobi sweep, columns outside (as examples/kernels.py writes it); a fresh result."""
+    n, m = u.shape
+    out = u.copy()
+    for j in range(1, m - 1):
+        for i in range(1, n - 1):
+            out[i, j] = 0.25 * (u[i - 1, j] + u[i + 1, j] + u[i, j - 1] + u[i, j + 1])
+    return out
+
+
+def jacobi_into(A, B):
+    n, m = A.shape
+    for i in range(1, n - 1):
+        for j in range(1, m - 1):
+            B[i, j] = 0.2 * (A[i, j] + A[i - 1, j] + A[i + 1, j] + A[i, j - 1] + A[i, j + 1])
+
+
+def axpy(a: float, x, y):
+    for i in range(x.shape[0]):
+        y[i] = a * x[i] + y[i]
+
+
+def row_scale(A, d):
+    n, m = A.shape
+    for i in range(n):
+        s = 1.0 / d[i]
+        for j in range(m):
+            A[i, j] *= s
+
+
+def gemm(A, B):
+    n, m = A.shape
+    p = B.shape[1]
+    C = np.zeros((n, p))
+    for i in range(n):
+        for j in range(p):
+            for k in range(m):
+                C[i, j] += A[i, k] * B[k, j]
+    return C
+
+
+def gemm_local(A, B, C):
+    n, m = A.shape
+    p = B.shape[1]
+    for i in range(n):
+        for j in range(p):
+            acc = 0.0
+            for k in range(m):
+                acc += A[i, k] * B[k, j]
+            C[i, j] = acc
+
+
+def row_norms(A):
+    n, m = A.shape
+    norms = np.empty(n)
+    for i in range(n):
+        s = 0.0
+        for j in range(m):
+            s += A[i, j] * A[i, j]
+        norms[i] = math.sqrt(s)
+    return norms
+
+
+def two_passes(x, y):
+    n = x.shape[0]
+    t = np.empty_like(x)
+    for i in range(n):
+        t[i] = 2.0 * x[i] - 1.0
+    c = t[0] + y[n - 1]
+    for j in range(n):
+        y[j] = t[n - 1 - j] * c + y[j]
+    return t
+
+
+def jacobi_steps(u, steps: int):
+    """Time steps: the loop over t stays on the host; u and v stay on the device throughout."""
+    n, m = u.shape
+    v = u.copy()
+    for t in range(steps):
+        for i in range(1, n - 1):
+            for j in range(1, m - 1):
+                v[i, j] = 0.25 * (u[i - 1, j] + u[i + 1, j] + u[i, j - 1] + u[i, j + 1])
+        for p in range(1, n - 1):
+            for q in range(1, m - 1):
+                u[p, q] = 0.25 * (v[p - 1, q] + v[p + 1, q] + v[p, q - 1] + v[p, q + 1])
+    return v
+
+
+def skip_negative(x, y):
+    for i in range(x.shape[0]):
+        if x[i] < 0.0:
+            continue
+        y[i] = x[i] ** 2 + np.sqrt(x[i])
+'''
+
+# kernel -> argument shapes per call (a size symbol per dimension; arrays in [-1, 1), d in [0.5, 2))
+CALLS: dict[str, list[tuple[tuple[int, ...] | int, ...]]] = {
+    "jacobi2d": [((19, 37),), ((3, 3),), ((1, 5),)],
+    "jacobi_into": [((18, 21), (18, 21))],
+    "axpy": [((), (300,), (300,)), ((), (0,), (0,))],
+    "row_scale": [((13, 21), (13,))],
+    "gemm": [((7, 5), (5, 19)), ((17, 3), (3, 2))],
+    "gemm_local": [((9, 4), (4, 18), (9, 18))],
+    "row_norms": [((29, 6),)],
+    "two_passes": [((70,), (70,))],
+    "skip_negative": [((90,), (90,))],
+    "jacobi_steps": [((11, 13), 3), ((5, 4), 0)],
+}
+# small blocks keep the simulator (a Python thread per GPU thread) fast; default blocks elsewhere
+SMALL_BLOCKS = {"block_2d": (8, 4), "block_1d": 32}
+OPTIONS: dict[str, dict[str, object]] = {
+    "jacobi2d": {},
+    "jacobi_into": SMALL_BLOCKS,
+    "axpy": {},
+    "row_scale": SMALL_BLOCKS,
+    "gemm": SMALL_BLOCKS,
+    "gemm_local": SMALL_BLOCKS,
+    "row_norms": {},
+    "two_passes": SMALL_BLOCKS,
+    "skip_negative": SMALL_BLOCKS,
+    "jacobi_steps": SMALL_BLOCKS,
+}
+FORTRAN = {"jacobi_into", "row_scale"}  # also called with Fortran-ordered arrays
+
+
+def lowered(name: str, **options: object) -> str | None:
+    kernel = lift_function(SOURCE, "kernels.py", name)
+    return gpu.lower_cuda(kernel, kernel.body, analyze(kernel), **options)  # type: ignore[arg-type]
+
+
+def refusal(source: str, **options: object) -> str | None:
+    kernel = lift_function(source, "kernel.py")
+    facts = analyze(kernel)
+    reason = gpu.refusal_reason(kernel, kernel.body, facts, **options)  # type: ignore[arg-type]
+    assert (gpu.lower_cuda(kernel, kernel.body, facts, **options) is None) == (reason is not None)  # type: ignore[arg-type]
+    return reason
+
+
+# ---- the simulator side: this file run as a script, with NUMBA_ENABLE_CUDASIM=1 ----------------------
+
+
+def _arguments(
+    name: str, shapes: tuple[tuple[int, ...] | int, ...], fortran: bool, seed: int
+) -> list[object]:
+    rng = np.random.default_rng(seed)
+    args: list[object] = []
+    for k, shape in enumerate(shapes):
+        if isinstance(shape, int):
+            args.append(shape)
+            continue
+        if shape == ():
+            args.append(float(rng.uniform(0.5, 1.5)))
+            continue
+        low, high = (0.5, 2.0) if (name == "row_scale" and k == 1) else (-1.0, 1.0)
+        array = rng.uniform(low, high, shape)
+        args.append(np.asfortranarray(array) if fortran else array)
+    return args
+
+
+def _identical(a: object, b: object) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (
+            isinstance(a, np.ndarray)
+            and isinstance(b, np.ndarray)
+            and a.dtype == b.dtype
+            and a.shape == b.shape
+            and a.tobytes() == b.tobytes()
+        )
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and repr(a) == repr(b)
+
+
+def _simulate(name: str) -> dict[str, object]:
+    started = time.perf_counter()
+    original: dict[str, object] = {}
+    exec(compile(SOURCE, "kernels.py", "exec"), original)
+    source = lowered(name, **OPTIONS[name])
+    if source is None:
+        return {"ok": False, "why": "not lowered", "seconds": 0.0}
+    namespace: dict[str, object] = {}
+    exec(compile("import math\nimport numpy as np\n" + source, f"<cuda {name}>", "exec"), namespace)
+    calls = [(shapes, False) for shapes in CALLS[name]]
+    if name in FORTRAN:
+        calls.append((CALLS[name][0], True))
+    for seed, (shapes, fortran) in enumerate(calls):
+        expected_args = _arguments(name, shapes, fortran, seed)
+        got_args = _arguments(name, shapes, fortran, seed)
+        expected = original[name](*expected_args)  # type: ignore[operator]
+        got = namespace[name](*got_args)  # type: ignore[operator]
+        where = f"shapes {shapes}{' (Fortran order)' if fortran else ''}"
+        if not _identical(expected, got):
+            return {"ok": False, "why": f"return value differs at {where}", "seconds": 0.0}
+        for k, (e, g) in enumerate(zip(expected_args, got_args, strict=True)):
+            if not _identical(e, g):
+                return {"ok": False, "why": f"argument {k} differs after the call at {where}", "seconds": 0.0}
+        if isinstance(got, np.ndarray) and any(
+            isinstance(a, np.ndarray) and np.shares_memory(got, a) for a in got_args
+        ):
+            return {
+                "ok": False,
+                "why": f"the result shares memory with an argument at {where}",
+                "seconds": 0.0,
+            }
+    return {"ok": True, "why": f"{len(calls)} calls identical", "seconds": time.perf_counter() - started}
+
+
+if __name__ == "__main__":
+    print(json.dumps({name: _simulate(name) for name in sys.argv[1:] or CALLS}))
+    sys.exit(0)
+
+
+# ---- the tests --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def simulated() -> dict[str, dict[str, object]]:
+    if importlib.util.find_spec("numba_cuda") is None:  # not imported here: the simulator lives in the child
+        pytest.skip("numba-cuda is not installed (pip install 'optc[cuda]')")
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_wrapper_matches_cpython_on_the_simulator(simulated: dict[str, dict[str, object]], name: str) -> None:
+    result = simulated[name]
+    assert result["ok"], f"{name}: {result['why']}"
+
+
+def test_simulator_stays_in_its_child_process() -> None:
+    assert "numba.cuda.simulator_init" not in sys.modules, "numba.cuda was imported here as the simulator"
+
+
+def test_two_loops_make_a_2d_grid_with_x_along_the_last_index() -> None:
+    source = lowered("jacobi2d")
+    assert source is not None
+    # the outer loop (over j) indexes the last dimension, so j takes x; i takes y
+    assert "j = j_lo + cuda.grid(2)[0]" in source
+    assert "i = i_lo + cuda.grid(2)[1]" in source
+    assert "if j < j_hi and i < i_hi:" in source
+    assert "out_dev = _optc_to_device(out)" in source  # u.copy(): its contents go over
+    assert "_optc_to_host(out_dev, out)" in source
+    assert "_optc_to_host(u_dev" not in source  # u is only read: nothing comes back
+
+
+def test_statements_before_the_inner_loop_are_recomputed_per_thread() -> None:
+    source = lowered("row_scale")
+    assert source is not None
+    assert "cuda.grid(2)" in source and "s = 1.0 / d[i]" in source
+
+
+def test_a_loop_after_the_inner_loop_keeps_a_1d_grid() -> None:
+    source = lowered("row_norms")
+    assert source is not None
+    assert "i = i_lo + cuda.grid(1)" in source
+    assert "norms_dev = _optc_device_like(norms, None)" in source  # np.empty: nothing to copy or fill
+
+
+def test_float_products_never_fuse_and_int_products_stay_plain() -> None:
+    source = lowered("gemm")
+    assert source is not None
+    assert "C[i, j] += _optc_mul(A[i, k], B[k, j])" in source
+    assert "C_dev = _optc_device_like(C, 0)" in source  # np.zeros: filled on the device
+    assert "cuda.libdevice.dmul_rn" in source
+    indexed = refusal("def f(x, y):\n    for i in range(x.shape[0]):\n        y[i] = x[i] * (2 * i)\n")
+    assert indexed is None
+    kernel = lift_function(
+        "def f(x, y):\n    for i in range(x.shape[0]):\n        y[i] = x[i] + 2 * i\n", "k.py"
+    )
+    source = gpu.lower_cuda(kernel, kernel.body, analyze(kernel))
+    assert source is not None and "2 * i" in source and "_optc_mul" not in source
+
+
+def test_a_sequential_loop_around_nests_stays_on_the_host() -> None:
+    source = lowered("jacobi_steps")
+    assert source is not None
+    wrapper = source[source.index("def jacobi_steps") :]
+    loop = wrapper[wrapper.index("for t in range(steps):") :]
+    assert "_optc_to_device" not in loop and "_optc_to_host(u_dev, u)" in loop  # after the loop only
+    assert loop.count("_jacobi_steps_nest") == 2
+
+
+def test_arrays_stay_on_the_device_between_nests_until_the_host_reads_them() -> None:
+    source = lowered("two_passes")
+    assert source is not None
+    wrapper = source[source.index("def two_passes") :]
+    assert wrapper.count("_optc_to_device(") == 2  # x, then y: t is allocated there
+    assert wrapper.index("_optc_to_host(t_dev, t)") < wrapper.index("c = t[0]")
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        (
+            "def f(x, y):\n    for i in range(1, x.shape[0]):\n        x[i] = x[i - 1] + y[i]\n",
+            "not parallel",
+        ),
+        (
+            "def f(x):\n    s = 0.0\n    for i in range(x.shape[0]):\n        s += x[i]\n    return s\n",
+            "reduction into `s`",
+        ),
+        (
+            "def f(x):\n    i = 0\n    while i < x.shape[0]:\n        x[i] = 0.0\n        i += 1\n",
+            "while loop",
+        ),
+        (
+            "def f(x, y):\n    for i in range(x.shape[0]):\n        if x[i] < 0:\n            break\n        y[i] = x[i]\n",
+            "early exit",
+        ),
+        (
+            "import numpy as np\ndef f(x, y):\n    for i in range(x.shape[0]):\n        y[i] = np.exp(x[i])\n",
+            "np.exp",
+        ),
+        (
+            "def f(x, y):\n    for i in range(x.shape[0]):\n        y[i] = x[i] ** 3\n",
+            "** 2",
+        ),
+        (
+            "import numpy as np\n"
+            "def f(x: np.ndarray[np.float32], y: np.ndarray[np.float32]):\n"
+            "    for i in range(x.shape[0]):\n        y[i] = x[i] * 2\n",
+            "float32",
+        ),
+        (
+            "def f(A, y):\n    for i in range(A.shape[0]):\n        y[i] = A[i].sum()\n",
+            "effects are not known",
+        ),
+        ("def f(x):\n    return x[0] * 2.0\n", "no top-level loop"),
+    ],
+    ids=["recurrence", "reduction", "while", "break", "exp", "cube", "float32", "method-call", "no-loop"],
+)
+def test_refuses(source: str, words: str) -> None:
+    reason = refusal(source)
+    assert reason is not None and words in reason, reason
+
+
+def test_inexact_math_is_opt_in() -> None:
+    source = (
+        "import numpy as np\ndef f(x, y):\n    for i in range(x.shape[0]):\n        y[i] = np.exp(x[i])\n"
+    )
+    assert refusal(source, inexact_math=True) is None
+
+
+def test_is_a_lowering_not_a_rule_set() -> None:
+    assert gpu.NAME == "gpu" and gpu.PREVIEW is True
+    assert gpu.rules(None) == []  # type: ignore[arg-type]
+    for section in ("What", "Why faster", "Legal when", "Refuses when", "Float safety"):
+        assert f"\n{section}\n" in (gpu.__doc__ or "")
