@@ -1,0 +1,311 @@
+"""A content-addressed cache of `@optimize` decisions that is never stale.
+
+Numba's own cache misses edits to callees and changes of referenced globals (numba issues #8851,
+#8359). An entry here is found by a key that covers everything the decision depends on:
+
+  - the kernel's IR (its parameters and the lifted body's repr, not its text: reformatting and
+    comments do not invalidate, and neither does a docstring);
+  - every module-level value the kernel reads: the repr of a simple constant, the contents of an
+    array, the source of a function (and, recursively, what that function reads);
+  - the argument signature and size bucket, the decorator's options;
+  - the hardware (`costmodel.hardware.detect().id`) and the versions of optc, Numba, llvmlite,
+    NumPy and Python.
+
+An entry is a directory `<root>/entries/<key[:2]>/<key>/` holding `entry.json` (the decision: the
+variant's source, its derivation, the figures, when it was made) and, for a variant, the module
+file that defines it, so Numba's `cache=True` keeps its machine code beside it in `__pycache__`.
+Both are written atomically, the module first: a reader never sees a decision without its module.
+A decision not to optimize (the pipeline's `Unchanged`/`Failed`) is an entry too, so it is not
+retried. `load` tells a missing entry from a corrupt one (unreadable JSON, a key that does not
+match, a module file missing or changed) so the caller can report the latter and rebuild it.
+
+Lifting a kernel parses its whole module with libcst (tens of milliseconds), so `lift/` remembers,
+per exact function text and optc version, the IR digest and the global names the kernel reads: a
+restarted process computes the key without parsing anything.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import inspect
+import json
+import os
+import sys
+import types
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+ENTRY_FILE = "entry.json"
+FORMAT = 1  # bump when the entry layout changes; old entries then read as corrupt and are rebuilt
+
+
+def cache_root() -> Path:
+    """`$OPTC_CACHE_DIR`, else the user cache dir (`$XDG_CACHE_HOME/optc`, `~/.cache/optc`)."""
+    explicit = os.environ.get("OPTC_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base).expanduser() if base else Path.home() / ".cache") / "optc"
+
+
+# ---- the key --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyParts:
+    """Everything a decision depends on, each part as stable text."""
+
+    ir: str  # `ir_digest` of the kernel
+    globals: tuple[tuple[str, str], ...]  # (name, fingerprint) of each module-level value it reads
+    signature: str  # argument types and size bucket
+    options: str  # the decorator's options
+    hardware: str  # costmodel.hardware.detect().id
+    versions: tuple[tuple[str, str], ...]  # `versions()`
+
+    def key(self) -> str:
+        payload = json.dumps([FORMAT, *asdict(self).values()], sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def versions() -> tuple[tuple[str, str], ...]:
+    import llvmlite
+    import numba
+
+    from optcompiler import __version__
+
+    return (
+        ("optc", __version__),
+        ("numba", numba.__version__),
+        ("llvmlite", llvmlite.__version__),
+        ("numpy", np.__version__),
+        ("python", sys.version),
+    )
+
+
+def ir_digest(name: str, params: Iterable[object], body: object) -> str:
+    """The kernel's identity as the IR sees it: its name, parameters and body repr."""
+    text = repr((name, tuple(params), body))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def referenced_globals(names: Iterable[str], namespace: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
+    """(name, fingerprint) for each of `names` bound in `namespace` (a module's globals); names
+    bound nowhere are recorded as such (builtins are covered by the Python version)."""
+    seen: set[int] = set()
+    out = []
+    for name in sorted(set(names)):
+        if name in namespace:
+            out.append((name, fingerprint(namespace[name], seen)))
+        elif not hasattr(builtins, name):
+            out.append((name, "unbound"))
+    return tuple(out)
+
+
+_SIMPLE = (bool, int, float, complex, str, bytes, type(None))
+
+
+def fingerprint(value: object, seen: set[int] | None = None) -> str:
+    """Stable text that changes whenever `value` could change what a kernel computes.
+
+    Modules by name (their versions are in the key where it matters), constants by repr, arrays by
+    contents, functions by source plus what they read in turn. Anything else falls back to its
+    repr, which may include an address: such a kernel is re-optimized by each process rather than
+    ever served a stale decision.
+    """
+    seen = set() if seen is None else seen
+    if isinstance(value, types.ModuleType):
+        return f"module {value.__name__}"
+    if isinstance(value, _SIMPLE):
+        return f"{type(value).__name__} {value!r}"
+    if isinstance(value, tuple) and all(isinstance(v, (*_SIMPLE, tuple)) for v in value):
+        return "tuple (" + ", ".join(fingerprint(v, seen) for v in value) + ")"
+    if isinstance(value, np.ndarray):
+        data = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
+        return f"ndarray {value.dtype.str} {value.shape} {data}"
+    if isinstance(value, np.generic):
+        return f"{type(value).__name__} {value!r}"
+    function = getattr(value, "py_func", value)  # a numba dispatcher: its Python function and options
+    if isinstance(function, types.FunctionType):
+        if id(function) in seen:
+            return f"function {function.__qualname__} (seen)"
+        seen.add(id(function))
+        options = getattr(value, "targetoptions", None)
+        reads = referenced_globals(_code_names(function.__code__), function.__globals__)
+        return f"function {function.__qualname__} {options!r} {_source(function)} reads {reads!r}"
+    if isinstance(value, type):
+        return f"class {value.__module__}.{value.__qualname__} {_source(value)}"
+    return f"{type(value).__module__}.{type(value).__qualname__} {value!r}"
+
+
+def _code_names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):  # nested functions and comprehensions
+            names |= _code_names(const)
+    return names
+
+
+def _source(obj: object) -> str:
+    try:
+        return inspect.getsource(obj)  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        code = getattr(obj, "__code__", None)
+        return repr((code.co_code, code.co_consts, code.co_names)) if code is not None else "<no source>"
+
+
+# ---- entries ----------------------------------------------------------------------------------------
+
+Outcome = str  # "variant": `source` was chosen and verified; "fallback": the original runs, `reason` says why
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    kernel: str
+    outcome: Outcome
+    signature: str  # readable, e.g. "X: float64 2-D C array; largest dimension 16-63"
+    reason: str = ""  # why the original runs (fallback)
+    variant_source: str = ""  # the variant's `def`, as the pipeline emitted it
+    module_file: str = ""  # the module defining the variant and its guard, in the entry's directory
+    module_sha256: str = ""
+    guard: str = ""  # the module's function to call
+    alias_pairs: tuple[tuple[str, str], ...] = ()  # arguments that must not overlap (else: the original)
+    target: str = ""
+    derivation: tuple[str, ...] = ()
+    why: tuple[str, ...] = ()  # one legality line per derivation step
+    predicted_speedup: float | None = None
+    measured_speedup: float | None = None
+    measured_at: str = ""
+    verified: str = ""
+    build_seconds: float | None = None  # pipeline, including Numba compiles and verification
+    created: str = ""
+    optc_version: str = ""
+    path: str = field(default="", compare=False)  # where it was read from or written to
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.path).parent
+
+    @property
+    def module_path(self) -> Path:
+        return self.directory / self.module_file
+
+
+@dataclass(frozen=True)
+class Missing:
+    path: Path
+
+
+@dataclass(frozen=True)
+class Corrupt:
+    path: Path
+    why: str
+
+
+def entry_dir(root: Path, key: str) -> Path:
+    return root / "entries" / key[:2] / key
+
+
+def load(root: Path, key: str) -> Entry | Missing | Corrupt:
+    """The entry stored under `key`; `Missing` when there is none, `Corrupt` (with the reason) when
+    what is there cannot be trusted."""
+    path = entry_dir(root, key) / ENTRY_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Missing(path)
+    except OSError as error:
+        return Corrupt(path, f"unreadable: {error.strerror or error}")
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        return Corrupt(path, f"bad JSON: {error}")
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return Corrupt(path, "not an entry of this cache format")
+    data.pop("format")
+    names = {f.name for f in fields(Entry)} - {"path"}
+    if set(data) != names:
+        return Corrupt(path, f"fields {sorted(set(data) ^ names)} missing or unexpected")
+    if data["key"] != key:
+        return Corrupt(path, "key mismatch: the entry was stored under another key")
+    data["alias_pairs"] = tuple(tuple(p) for p in data["alias_pairs"])
+    data["derivation"] = tuple(data["derivation"])
+    data["why"] = tuple(data["why"])
+    try:
+        entry = Entry(**data, path=str(path))
+    except TypeError as error:
+        return Corrupt(path, f"bad fields: {error}")
+    if entry.outcome not in ("variant", "fallback"):
+        return Corrupt(path, f"unknown outcome {entry.outcome!r}")
+    if entry.outcome == "variant":
+        try:
+            module = entry.module_path.read_bytes()
+        except OSError:
+            return Corrupt(path, f"variant module {entry.module_file} is missing")
+        if hashlib.sha256(module).hexdigest() != entry.module_sha256:
+            return Corrupt(path, f"variant module {entry.module_file} does not match the entry")
+    return entry
+
+
+def store(root: Path, entry: Entry, module_text: str | None = None) -> Entry:
+    """Write `entry` (and the variant's module) atomically; the stored entry, with its path."""
+    from optcompiler import __version__
+    from optcompiler.emit import write_atomic  # emit imports libcst: only the writing path pays for it
+
+    directory = entry_dir(root, entry.key)
+    directory.mkdir(parents=True, exist_ok=True)
+    if module_text is not None:
+        write_atomic(directory / entry.module_file, module_text)
+        digest = hashlib.sha256(module_text.encode("utf-8")).hexdigest()
+        entry = replace(entry, module_sha256=digest)
+    created = entry.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
+    entry = replace(entry, created=created, optc_version=entry.optc_version or __version__)
+    data = {"format": FORMAT, **{k: v for k, v in asdict(entry).items() if k != "path"}}
+    path = directory / ENTRY_FILE
+    write_atomic(path, json.dumps(data, indent=1) + "\n")
+    return replace(entry, path=str(path))
+
+
+# ---- lifting, remembered per function text -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lifted:
+    """What the key needs from a lifted kernel; or why it cannot be lifted (`unsupported`)."""
+
+    ir: str = ""
+    reads: tuple[str, ...] = ()  # global names the kernel reads
+    unsupported: str = ""
+
+
+def text_digest(function_text: str) -> str:
+    from optcompiler import __version__
+
+    return hashlib.sha256(f"optc {__version__}\n{function_text}".encode()).hexdigest()
+
+
+def _lift_path(root: Path, digest: str) -> Path:
+    return root / "lift" / f"{digest}.json"
+
+
+def load_lifted(root: Path, digest: str) -> Lifted | None:
+    """The remembered lift of a function text; None when there is none or it is unreadable (then
+    the caller lifts again and overwrites it, nothing lost)."""
+    try:
+        data = json.loads(_lift_path(root, digest).read_text(encoding="utf-8"))
+        return Lifted(str(data["ir"]), tuple(map(str, data["reads"])), str(data["unsupported"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def store_lifted(root: Path, digest: str, lifted: Lifted) -> None:
+    from optcompiler.emit import write_atomic
+
+    path = _lift_path(root, digest)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(asdict(lifted)) + "\n")
