@@ -236,11 +236,22 @@ def _clean(source: str) -> str:
 
 
 class _Worker:
-    """One worker process and a thread that turns its protocol lines into events on a queue."""
+    """One worker process and a thread that turns its protocol lines into events on a queue.
 
-    def __init__(self, folder: Path, spec_path: Path, start: int, threads: int | None = None) -> None:
+    `entry` is the module whose `main([SPEC, START])` runs in it (costmodel.measure reuses this
+    machinery with its own worker); `extra_env` adds variables (thread counts of BLAS libraries)."""
+
+    def __init__(
+        self,
+        folder: Path,
+        spec_path: Path,
+        start: int,
+        threads: int | None = None,
+        entry: str = "optcompiler._verify_worker",
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
         self.stderr_path = folder / f"worker-{start}.stderr"
-        env = dict(os.environ)
+        env = {**os.environ, **(extra_env or {})}
         if threads is not None:
             env["NUMBA_NUM_THREADS"] = str(threads)  # prange variants run on the thread count asked for
         env.update(
@@ -252,7 +263,7 @@ class _Worker:
         command = [
             sys.executable,
             "-c",
-            "import sys; from optcompiler._verify_worker import main; sys.exit(main(sys.argv[1:]))",
+            f"import sys; from {entry} import main; sys.exit(main(sys.argv[1:]))",
             str(spec_path),
             str(start),
         ]

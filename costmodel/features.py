@@ -1,0 +1,513 @@
+"""Features of a candidate at a size on a machine: a fixed-length vector with named columns.
+
+Three groups, each a function returning {column: value}:
+
+  ir_features        from the variant's IR at the sizes: loop nests, depth, trip counts, work,
+                     bytes moved, stride classes, reuse distances, vectorizability, carried
+                     reductions and their kind, parallel iterations and regions, temporaries
+                     allocated, op mix; the analytic model's own prediction (the learned model
+                     then corrects what the analytic one gets wrong, rather than starting over).
+                     Built on `analytic.loop_stats`, so both models read the kernel the same way.
+  llvm_features      from the LLVM IR Numba generated for the compiled candidate (parsed with
+                     llvmlite): instruction histogram by class, vector instructions and their
+                     widest lane count, calls (intrinsics, math library, allocations, the
+                     parallel scheduler), loads/stores, fast-math flags. Only available after a
+                     compile, so they are NaN when ranking candidates nobody compiled yet.
+  hardware_features  cores, cache sizes, SIMD width, clock, bandwidth, GPU presence, threads; and
+                     the working set relative to each cache level (the size × machine interaction
+                     a tree model cannot form on its own).
+
+`COLUMNS` is the versioned column list; `vector` orders a feature dict by it, NaN for what is
+missing. A model records `FEATURE_VERSION` and refuses vectors of another version.
+Magnitudes that span decades (iterations, bytes, seconds) are log2(1 + x).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping
+
+import numpy as np
+
+from optcompiler.costmodel.analytic import LoopNestStats, estimate_seconds, loop_stats
+from optcompiler.costmodel.hardware import Hardware
+from optcompiler.ir import ArgType, Target, Term
+
+FEATURE_VERSION = 1
+
+# ---- column list ---------------------------------------------------------------------------------
+
+IR_COLUMNS = (
+    "ir_nests",
+    "ir_max_depth",
+    "ir_log_iterations",  # innermost-body executions, all nests
+    "ir_log_max_trip",
+    "ir_log_min_trip",  # smallest trip count along the deepest paths (short inner loops)
+    "ir_log_flops",
+    "ir_log_loads",
+    "ir_log_stores",
+    "ir_log_bytes",  # bytes moved per call, all accesses, by their traffic
+    "ir_log_footprint",  # largest nest working set
+    "ir_flops_per_byte",
+    "ir_frac_unit",  # innermost-loop access executions by stride class
+    "ir_frac_strided",
+    "ir_frac_irregular",
+    "ir_frac_invariant",
+    "ir_log_reuse_median",  # reuse distance (bytes) of accesses that have one, weighted by executions
+    "ir_frac_no_reuse",
+    "ir_frac_vectorizable",  # innermost-body iterations that vectorize
+    "ir_carried",  # carried accumulators in innermost bodies
+    "ir_chain_cycles",
+    "ir_reduction_sum",
+    "ir_reduction_product",
+    "ir_reduction_minmax",
+    "ir_log_parallel_trips",
+    "ir_parallel_regions",
+    "ir_log_library_flops",  # work handed to BLAS
+    "ir_temporaries",  # array allocations in the body (np.zeros, np.empty, array expressions, ...)
+    "ir_ops_add",
+    "ir_ops_mul",
+    "ir_ops_div",
+    "ir_ops_pow",
+    "ir_ops_math",  # calls to math / numpy element functions
+    "ir_ops_compare",
+    "ir_ops_branch",
+    "ir_ops_while",
+    "ir_ops_early_exit",
+    "ir_ops_index",
+    "ir_itemsize",
+    "ir_term_size",
+    "cand_parallel",
+    "cand_prange",
+    "cand_rewrites",
+    "cand_fastmath",
+    "analytic_log_seconds",
+)
+
+LLVM_CLASSES = {
+    "float_arith": ("fadd", "fsub", "fmul", "fneg"),
+    "float_div": ("fdiv", "frem"),
+    "int_arith": ("add", "sub", "mul"),
+    "int_div": ("sdiv", "udiv", "srem", "urem"),
+    "bitwise": ("and", "or", "xor", "shl", "lshr", "ashr"),
+    "compare": ("icmp", "fcmp"),
+    "convert": (
+        "sitofp",
+        "uitofp",
+        "fptosi",
+        "fptoui",
+        "fpext",
+        "fptrunc",
+        "zext",
+        "sext",
+        "trunc",
+        "bitcast",
+        "inttoptr",
+        "ptrtoint",
+    ),
+    "load": ("load",),
+    "store": ("store",),
+    "gep": ("getelementptr",),
+    "alloca": ("alloca",),
+    "branch": ("br", "switch"),
+    "phi": ("phi",),
+    "select": ("select",),
+    "call": ("call", "invoke"),
+    "vector_shuffle": ("shufflevector", "extractelement", "insertelement"),
+}
+LLVM_COLUMNS = (
+    "llvm_instructions",
+    *(f"llvm_{name}" for name in LLVM_CLASSES),
+    "llvm_functions",
+    "llvm_blocks",
+    "llvm_vector_ops",  # instructions with a vector result or a vector operand
+    "llvm_vector_lanes",  # widest vector seen (lanes)
+    "llvm_vector_loads",
+    "llvm_vector_stores",
+    "llvm_calls_intrinsic",  # llvm.* (sqrt, fma, memcpy, ...)
+    "llvm_calls_math",  # libm-style functions (sin, exp, pow, ...)
+    "llvm_calls_alloc",  # NRT allocations: temporaries
+    "llvm_calls_parallel",  # the parfor scheduler / gufunc launches
+    "llvm_fastmath",
+    "llvm_vector_fraction",
+)
+
+HW_COLUMNS = (
+    "hw_cores",
+    "hw_l1d_kib",
+    "hw_l2_kib",
+    "hw_l3_kib",
+    "hw_simd_bytes",
+    "hw_freq_ghz",
+    "hw_mem_bandwidth_gbs",
+    "hw_has_gpu",
+    "hw_threads",
+    "hw_log_footprint_per_l1",
+    "hw_log_footprint_per_l2",
+    "hw_log_footprint_per_l3",
+)
+
+COLUMNS: tuple[str, ...] = IR_COLUMNS + LLVM_COLUMNS + HW_COLUMNS
+
+
+def vector(values: Mapping[str, float]) -> np.ndarray:
+    """The features in `COLUMNS` order; NaN for columns the mapping lacks (LightGBM's missing)."""
+    return np.array([float(values.get(c, math.nan)) for c in COLUMNS], dtype=np.float64)
+
+
+def log2p(x: float) -> float:
+    return math.log2(1.0 + max(0.0, x))
+
+
+# ---- IR features ----------------------------------------------------------------------------------
+
+_MATH_CALLS = frozenset(
+    "sqrt exp log log2 log10 log1p expm1 sin cos tan arcsin arccos arctan arctan2 asin acos atan "
+    "atan2 sinh cosh tanh hypot floor ceil fabs abs erf gamma lgamma power cbrt".split()
+)
+_ALLOCATORS = frozenset(
+    "zeros empty ones full zeros_like empty_like ones_like full_like copy array arange linspace "
+    "cumsum sort concatenate outer".split()
+)
+_ARRAY_BINARY = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow")
+
+
+def ir_features(
+    body: Term,
+    target: Target,
+    derivation: tuple[str, ...],
+    arg_types: Mapping[str, ArgType],
+    sizes: Mapping[str, int],
+    hardware: Hardware,
+    default_size: int = 1000,
+) -> dict[str, float]:
+    """Features of one candidate's IR at one size profile."""
+    nests = loop_stats(body, arg_types, sizes, default_size)
+    out: dict[str, float] = {"ir_nests": float(len(nests))}
+    out["ir_max_depth"] = float(max((n.depth for n in nests), default=0))
+    trips = [t for n in nests for t in n.trips]
+    out["ir_log_iterations"] = log2p(sum(n.iterations for n in nests))
+    out["ir_log_max_trip"] = log2p(max(trips, default=0.0))
+    out["ir_log_min_trip"] = log2p(min(trips, default=0.0))
+    flops = sum(n.flops for n in nests)
+    out["ir_log_flops"] = log2p(flops)
+    out["ir_log_loads"] = log2p(sum(n.loads for n in nests))
+    out["ir_log_stores"] = log2p(sum(n.stores for n in nests))
+    moved = _bytes_moved(nests)
+    out["ir_log_bytes"] = log2p(moved)
+    footprint = max((n.footprint_bytes for n in nests), default=0.0)
+    out["ir_log_footprint"] = log2p(footprint)
+    out["ir_flops_per_byte"] = flops / moved if moved > 0 else 0.0
+    out.update(_stride_fractions(nests))
+    out.update(_reuse(nests))
+    leaves = [b for n in nests for b in n.bodies if b.innermost]
+    leaf_iterations = sum(b.iterations for b in leaves)
+    out["ir_frac_vectorizable"] = (
+        sum(b.iterations for b in leaves if b.vectorizable) / leaf_iterations if leaf_iterations else 0.0
+    )
+    out["ir_carried"] = float(sum(len(b.carried) for b in leaves))
+    out["ir_chain_cycles"] = max((b.chain_cycles for b in leaves), default=0.0)
+    out.update(_reduction_kinds(body))
+    out["ir_log_parallel_trips"] = log2p(
+        max((b.parallel_trips for n in nests for b in n.bodies), default=0.0)
+    )
+    out["ir_parallel_regions"] = float(sum(n.parallel_regions for n in nests))
+    out["ir_log_library_flops"] = log2p(sum(b.iterations * b.library_flops for n in nests for b in n.bodies))
+    out.update(_op_mix(body))
+    out["ir_itemsize"] = float(max((b.itemsize for n in nests for b in n.bodies), default=8))
+    out["ir_term_size"] = float(body.size())
+    prange = any(t.op == "for" and t.value == "prange" for t in body.walk())
+    out["cand_parallel"] = 1.0 if target.parallel else 0.0
+    out["cand_prange"] = 1.0 if prange else 0.0
+    out["cand_rewrites"] = float(len(derivation))
+    out["cand_fastmath"] = 1.0 if target.fastmath else 0.0
+    try:
+        seconds = estimate_seconds(body, target, arg_types, sizes, hardware, default_size)
+        out["analytic_log_seconds"] = math.log(max(seconds, 1e-12))
+    except (NotImplementedError, ValueError):
+        out["analytic_log_seconds"] = math.nan
+    return out
+
+
+def _bytes_moved(nests: list[LoopNestStats]) -> float:
+    total = 0.0
+    for nest in nests:
+        for b in nest.bodies:
+            for a in b.accesses:
+                total += b.iterations * a.per_iteration * sum(t.bytes for t in a.traffic)
+    return total
+
+
+def _stride_fractions(nests: list[LoopNestStats]) -> dict[str, float]:
+    counts: Counter[str] = Counter()
+    for nest in nests:
+        for b in nest.bodies:
+            if not b.innermost:
+                continue
+            for a in b.accesses:
+                counts[a.stride] += b.iterations * a.per_iteration
+    total = sum(counts.values())
+    return {
+        f"ir_frac_{k}": (counts[k] / total if total else 0.0)
+        for k in ("unit", "strided", "irregular", "invariant")
+    }
+
+
+def _reuse(nests: list[LoopNestStats]) -> dict[str, float]:
+    """Median reuse distance over access executions (weighted), and the share with no reuse."""
+    weighted: list[tuple[float, float]] = []
+    none = total = 0.0
+    for nest in nests:
+        for b in nest.bodies:
+            for a in b.accesses:
+                weight = b.iterations * a.per_iteration
+                for t in a.traffic:
+                    total += weight
+                    if t.reuse_bytes is None:
+                        none += weight
+                    else:
+                        weighted.append((t.reuse_bytes, weight))
+    median = 0.0
+    if weighted:
+        weighted.sort()
+        half = sum(w for _, w in weighted) / 2
+        run = 0.0
+        for distance, w in weighted:
+            run += w
+            if run >= half:
+                median = distance
+                break
+    return {"ir_log_reuse_median": log2p(median), "ir_frac_no_reuse": none / total if total else 0.0}
+
+
+def _reduction_kinds(body: Term) -> dict[str, float]:
+    """How loops accumulate into scalars: `s += x` / `s = s + x` (sum), `*=` (product),
+    `m = max(m, x)` or `if x > m: m = x` (min/max). Counted over loop bodies."""
+    kinds: Counter[str] = Counter()
+    for loop in (t for t in body.walk() if t.op in ("for", "while")):
+        inner = loop.args[4] if loop.op == "for" else loop.args[1]
+        for stmt in inner.walk():
+            if stmt.op == "augassign" and stmt.args[0].op == "var":
+                op = stmt.value
+                kinds["sum" if op in ("add", "sub") else "product" if op == "mul" else "other"] += 1
+            elif stmt.op == "assign" and stmt.args[0].op == "var":
+                name, value = stmt.args[0].value, stmt.args[1]
+                if value.op in ("add", "sub") and _reads(value, name):
+                    kinds["sum"] += 1
+                elif value.op == "mul" and _reads(value, name):
+                    kinds["product"] += 1
+                elif value.op == "call" and _call_name(value) in ("max", "min", "maximum", "minimum"):
+                    kinds["minmax"] += _reads(value, name)
+                elif value.op == "ifexp" and _reads(value, name):
+                    kinds["minmax"] += 1
+            elif stmt.op == "if" and stmt.args[0].op in ("lt", "le", "gt", "ge"):
+                compared = {t.value for t in stmt.args[0].walk() if t.op == "var"}
+                assigned = {
+                    s.args[0].value for s in stmt.args[1].walk() if s.op == "assign" and s.args[0].op == "var"
+                }
+                kinds["minmax"] += 1 if compared & assigned else 0
+    return {
+        "ir_reduction_sum": float(kinds["sum"]),
+        "ir_reduction_product": float(kinds["product"]),
+        "ir_reduction_minmax": float(kinds["minmax"]),
+    }
+
+
+def _reads(term: Term, name: str) -> bool:
+    return any(t.op == "var" and t.value == name for t in term.walk())
+
+
+def _call_name(term: Term) -> str:
+    func = term.args[0]
+    if func.op == "var":
+        return str(func.value)
+    if func.op == "attr":
+        return str(func.value)
+    return ""
+
+
+def _op_mix(body: Term) -> dict[str, float]:
+    """Static counts of operation kinds, with array expressions and allocations recognised."""
+    c: Counter[str] = Counter()
+    for t in body.walk():
+        if t.op in ("add", "sub") or (t.op == "augassign" and t.value in ("add", "sub")):
+            c["add"] += 1
+        elif t.op == "mul" or (t.op == "augassign" and t.value == "mul"):
+            c["mul"] += 1
+        elif t.op in ("truediv", "floordiv", "mod") or (
+            t.op == "augassign" and t.value in ("truediv", "floordiv", "mod")
+        ):
+            c["div"] += 1
+        elif t.op == "pow":
+            c["pow"] += 1
+        elif t.op in ("lt", "le", "gt", "ge", "eq", "ne"):
+            c["compare"] += 1
+        elif t.op in ("if", "ifexp"):
+            c["branch"] += 1
+        elif t.op == "while":
+            c["while"] += 1
+        elif t.op in ("break", "continue", "return"):
+            c["early_exit"] += 1 if t.op != "return" else 0
+        elif t.op == "index":
+            c["index"] += 1
+        if t.op == "call":
+            name = _call_name(t)
+            if name in _MATH_CALLS:
+                c["math"] += 1
+            if name in _ALLOCATORS:
+                c["temporaries"] += 1
+        if t.op == "assign" and t.args[0].op == "var" and _is_array_expression(t.args[1]):
+            c["temporaries"] += 1
+    return {
+        "ir_temporaries": float(c["temporaries"]),
+        **{f"ir_ops_{k}": float(c[k]) for k in ("add", "mul", "div", "pow", "math", "compare")},
+        "ir_ops_branch": float(c["branch"]),
+        "ir_ops_while": float(c["while"]),
+        "ir_ops_early_exit": float(c["early_exit"]),
+        "ir_ops_index": float(c["index"]),
+    }
+
+
+def _is_array_expression(value: Term) -> bool:
+    """A binary operation on a slice (`a[1:] - a[:-1]`): NumPy allocates its result."""
+    return value.op in _ARRAY_BINARY and any(t.op == "slice" for t in value.walk())
+
+
+# ---- LLVM features -----------------------------------------------------------------------------------
+
+_VECTOR = re.compile(r"<(\d+) x ")
+_MATH_NAMES = re.compile(
+    r"@(?:llvm\.)?(sin|cos|tan|exp|exp2|log|log2|log10|pow|atan2?|asin|acos|sinh|cosh|tanh|hypot|"
+    r"erf|lgamma|tgamma|cbrt|expm1|log1p)f?(?:\.|\()"
+)
+_OPCODE_TO_CLASS = {op: name for name, ops in LLVM_CLASSES.items() for op in ops}
+
+
+def llvm_features(llvm_ir: str) -> dict[str, float]:
+    """Instruction histogram and vector/call counts of Numba's LLVM IR for one compiled candidate.
+
+    Parsed with llvmlite when it accepts the module (numba's own LLVM), else read line by line:
+    both see every instruction of every function defined in the module (parfor gufuncs included).
+    """
+    instructions = _llvmlite_instructions(llvm_ir)
+    if instructions is None:
+        instructions = _text_instructions(llvm_ir)
+    classes: Counter[str] = Counter()
+    out = dict.fromkeys(LLVM_COLUMNS, 0.0)
+    lanes = 0
+    functions = blocks = 0
+    for kind, item in instructions:
+        if kind == "function":
+            functions += 1
+            continue
+        if kind == "block":
+            blocks += 1
+            continue
+        opcode, text = item
+        classes[_OPCODE_TO_CLASS.get(opcode, "other")] += 1
+        out["llvm_instructions"] += 1
+        widths = [int(w) for w in _VECTOR.findall(text)]
+        if widths:
+            out["llvm_vector_ops"] += 1
+            lanes = max(lanes, *widths)
+            if opcode == "load":
+                out["llvm_vector_loads"] += 1
+            elif opcode == "store":
+                out["llvm_vector_stores"] += 1
+        if opcode in ("call", "invoke"):
+            if "@llvm." in text:
+                out["llvm_calls_intrinsic"] += 1
+            if _MATH_NAMES.search(text):
+                out["llvm_calls_math"] += 1
+            if "NRT_MemInfo_alloc" in text or "NRT_Allocate" in text:
+                out["llvm_calls_alloc"] += 1
+            if "do_scheduling" in text or "parfor" in text or "__gufunc__" in text:
+                out["llvm_calls_parallel"] += 1
+        if re.search(r"\b(fast|reassoc|contract)\b", text) and opcode.startswith("f"):
+            out["llvm_fastmath"] += 1
+    for name in LLVM_CLASSES:
+        out[f"llvm_{name}"] = float(classes[name])
+    out["llvm_functions"] = float(functions)
+    out["llvm_blocks"] = float(blocks)
+    out["llvm_vector_lanes"] = float(lanes)
+    total = out["llvm_instructions"]
+    out["llvm_vector_fraction"] = out["llvm_vector_ops"] / total if total else 0.0
+    return out
+
+
+def _llvmlite_instructions(llvm_ir: str) -> list[tuple[str, object]] | None:
+    try:
+        import llvmlite.binding as llvm
+
+        module = llvm.parse_assembly(llvm_ir)
+    except Exception:  # not parseable by this LLVM (or llvmlite missing): fall back to text
+        return None
+    items: list[tuple[str, object]] = []
+    for function in module.functions:
+        if function.is_declaration:
+            continue
+        items.append(("function", None))
+        for block in function.blocks:
+            items.append(("block", None))
+            for instruction in block.instructions:
+                items.append(("instruction", (instruction.opcode, str(instruction))))
+    return items
+
+
+_DEFINE = re.compile(r"^define\b")
+_LABEL = re.compile(r"^[\w.$\"-]+:")
+_INSTRUCTION = re.compile(r"^\s+(?:%[\w.\"$-]+\s*=\s*)?(?:(?:tail|musttail|notail)\s+)?([a-z]+)\b")
+
+
+def _text_instructions(llvm_ir: str) -> list[tuple[str, object]]:
+    items: list[tuple[str, object]] = []
+    inside = False
+    for line in llvm_ir.splitlines():
+        if _DEFINE.match(line):
+            inside = True
+            items.append(("function", None))
+            items.append(("block", None))  # the entry block has no label line
+            continue
+        if not inside:
+            continue
+        if line.startswith("}"):
+            inside = False
+        elif _LABEL.match(line):
+            items.append(("block", None))
+        elif (match := _INSTRUCTION.match(line)) is not None:
+            items.append(("instruction", (match.group(1), line)))
+    return items
+
+
+# ---- hardware features ---------------------------------------------------------------------------------
+
+
+def hardware_features(hardware: Hardware, threads: int, footprint_bytes: float) -> dict[str, float]:
+    """The machine, the thread count, and how the working set compares with each cache level."""
+    out = dict(hardware.as_features())
+    out["hw_threads"] = float(threads)
+    for level, size in (("l1", hardware.l1d_bytes), ("l2", hardware.l2_bytes), ("l3", hardware.l3_bytes)):
+        out[f"hw_log_footprint_per_{level}"] = math.log2((1.0 + footprint_bytes) / max(1, size))
+    return out
+
+
+def features(
+    body: Term,
+    target: Target,
+    derivation: tuple[str, ...],
+    arg_types: Mapping[str, ArgType],
+    sizes: Mapping[str, int],
+    hardware: Hardware,
+    threads: int,
+    llvm: Mapping[str, float] | None = None,
+    default_size: int = 1000,
+) -> dict[str, float]:
+    """All feature groups for one candidate; `llvm` is `llvm_features` of its compiled IR, if any."""
+    out = ir_features(body, target, derivation, arg_types, sizes, hardware, default_size)
+    footprint = 2.0 ** out["ir_log_footprint"] - 1.0
+    out.update(hardware_features(hardware, threads, footprint))
+    if llvm:
+        out.update({k: float(v) for k, v in llvm.items() if k in LLVM_COLUMNS})
+    return out
