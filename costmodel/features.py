@@ -215,7 +215,7 @@ def ir_features(
     )
     out["ir_parallel_regions"] = float(sum(n.parallel_regions for n in nests))
     out["ir_log_library_flops"] = log2p(sum(b.iterations * b.library_flops for n in nests for b in n.bodies))
-    out.update(_op_mix(body))
+    out.update(_op_mix(body, frozenset(n for n, t in arg_types.items() if t.kind == "array")))
     out["ir_itemsize"] = float(max((b.itemsize for n in nests for b in n.bodies), default=8))
     out["ir_term_size"] = float(body.size())
     prange = any(t.op == "for" and t.value == "prange" for t in body.walk())
@@ -328,7 +328,7 @@ def _call_name(term: Term) -> str:
     return ""
 
 
-def _op_mix(body: Term) -> dict[str, float]:
+def _op_mix(body: Term, arrays: frozenset[str]) -> dict[str, float]:
     """Static counts of operation kinds, with array expressions and allocations recognised."""
     c: Counter[str] = Counter()
     for t in body.walk():
@@ -358,7 +358,7 @@ def _op_mix(body: Term) -> dict[str, float]:
                 c["math"] += 1
             if name in _ALLOCATORS:
                 c["temporaries"] += 1
-        if t.op == "assign" and t.args[0].op == "var" and _is_array_expression(t.args[1]):
+        if t.op == "assign" and t.args[0].op == "var" and _is_array_expression(t.args[1], arrays):
             c["temporaries"] += 1
     return {
         "ir_temporaries": float(c["temporaries"]),
@@ -370,9 +370,13 @@ def _op_mix(body: Term) -> dict[str, float]:
     }
 
 
-def _is_array_expression(value: Term) -> bool:
-    """A binary operation on a slice (`a[1:] - a[:-1]`): NumPy allocates its result."""
-    return value.op in _ARRAY_BINARY and any(t.op == "slice" for t in value.walk())
+def _is_array_expression(value: Term, arrays: frozenset[str]) -> bool:
+    """A binary operation on a slice or a whole array argument (`a[1:] - a[:-1]`, `x * 2.0`):
+    NumPy allocates its result."""
+    if value.op not in _ARRAY_BINARY:
+        return False
+    whole = (a for a in value.args if a.op == "var" and a.value in arrays)
+    return any(t.op == "slice" for t in value.walk()) or any(True for _ in whole)
 
 
 # ---- LLVM features -----------------------------------------------------------------------------------
@@ -511,3 +515,34 @@ def features(
     if llvm:
         out.update({k: float(v) for k, v in llvm.items() if k in LLVM_COLUMNS})
     return out
+
+
+# ---- from a measurement record ---------------------------------------------------------------------
+
+
+def record_features(record: object) -> dict[str, float]:
+    """Features of a measured candidate, recomputed from what its record holds (the candidate's
+    source, argument types, sizes, hardware and LLVM counts), so old records gain new features."""
+    from optcompiler import frontend
+    from optcompiler.costmodel.dataset import Record
+    from optcompiler.costmodel.hardware import Hardware
+
+    assert isinstance(record, Record)
+    name = record.source.split("def ", 1)[1].split("(", 1)[0].strip()
+    kernel = frontend.lift_function(record.source, f"<record {record.kernel}>", name)
+    arg_types = {
+        n: ArgType(kind, dtype, int(ndim), tuple(dims))  # type: ignore[arg-type]
+        for n, (kind, dtype, ndim, dims) in record.arg_types.items()
+    }
+    target = Target(record.target)  # type: ignore[arg-type]
+    hardware = Hardware(**record.hardware)
+    return features(
+        kernel.body,
+        target,
+        tuple(record.derivation),
+        arg_types,
+        dict(record.sizes),
+        hardware,
+        record.threads,
+        record.llvm,
+    )
