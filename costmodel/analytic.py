@@ -16,8 +16,10 @@ Model (all figures per loop body, i.e. per iteration of the loop whose body hold
    loop variable sees that variable's mean value, so triangular nests count half. Anything
    unevaluable makes the trip count `default_size`. trip = max(0, ceil((hi - lo) / step)); nested
    loops multiply. `while` loops are assumed to run `default_size` times; the variables assigned in
-   their body act as their induction variables. Each branch of an `if` is weighted 0.5; `break`,
-   `continue` and `return` are assumed not to shorten loops.
+   their body act as their induction variables. Each branch of an `if` is weighted 0.5, except
+   that a condition outside every loop that reads sizes alone (`if n > 0 and p > 0:`, the guard
+   passes/idioms.py puts around a library call) is decided at the profile: its taken branch
+   weighs 1, the other 0. `break`, `continue` and `return` are assumed not to shorten loops.
 
 2. Work. Each statement counts weighted arithmetic ops (add/sub/mul/compare 1, division 4,
    integer // and % 8, pow 20 except small integer powers, sqrt 4, transcendentals 20, unknown
@@ -73,8 +75,9 @@ Model (all figures per loop body, i.e. per iteration of the loop whose body hold
 
 Array expressions are lowered to the loop nests Numba generates for them (outermost loop a prange,
 as Numba's parfors make it under parallel=True); reductions (`np.sum`, `a.max()`, `np.dot` of
-vectors) become accumulating loops; matrix products are costed as a library call (BLAS at 70% of
-peak FMA throughput on all cores, plus its compulsory traffic).
+vectors) become accumulating loops; matrix products (`@` of any operands, vectors included: Numba
+calls BLAS xdot for `x @ y`) are costed as a library call (BLAS at 70% of peak FMA throughput on all
+cores, or its compulsory traffic at the bandwidth of the level that holds it, plus ~2 us a call).
 
 Caveats: dtypes of scalar locals are unknown, so integer accumulators (which LLVM does vectorize)
 are treated like float ones; aliasing, prefetch quality, branch mispredictions and the effect of
@@ -661,6 +664,21 @@ class _Builder:
                 return None
         return None
 
+    def _decide(self, t: Term) -> bool | None:
+        """Truth of a condition on sizes (`n > 0 and p > 0`) at the profile, None when unknown."""
+        if t.op in _COMPARISONS:
+            a, b = self.evaluate(t.args[0]), self.evaluate(t.args[1])
+            return None if a is None or b is None else _COMPARISONS[t.op](a, b)
+        if t.op in ("and", "or"):
+            a, b = self._decide(t.args[0]), self._decide(t.args[1])
+            if a is None or b is None:
+                return None
+            return (a and b) if t.op == "and" else (a or b)
+        if t.op == "not":
+            a = self._decide(t.args[0])
+            return None if a is None else not a
+        return None
+
     def _array_of(self, t: Term) -> _Array | None:
         return self.arrays.get(t.value) if t.op == "var" else None
 
@@ -772,8 +790,11 @@ class _Builder:
             node.blocks_vectorization = True
             self._expr(stmt.args[0], node, weight)
             self._add_py(node, weight * (_py_expr_ns(stmt.args[0]) + PY_OP_NS))
-            for branch in stmt.args[1:]:
-                self._block(branch, node, weight * BRANCH_WEIGHT, conditional=True)
+            # outside loops no induction variable is in scope: a condition on sizes is decided
+            taken = self._decide(stmt.args[0]) if node.kind == "top" else None
+            weights = (BRANCH_WEIGHT,) * 2 if taken is None else (float(taken), float(not taken))
+            for branch, share in zip(stmt.args[1:], weights, strict=True):
+                self._block(branch, node, weight * share, conditional=True)
         elif op in ("assign", "augassign"):
             self._assignment(stmt, node, weight, conditional)
         elif op in ("expr", "return"):
@@ -1162,17 +1183,24 @@ class _Builder:
         return var(result)
 
     def _library(self, a: Term, b: Term, node: _Node, weight: float) -> Term | None:
-        """A matrix product runs in BLAS: record its flops and compulsory bytes, return its result."""
+        """A matrix product runs in BLAS: record its flops and compulsory bytes, return its result.
+
+        Two vectors make a dot product (BLAS xdot, as `x @ y` is in Numba) with a scalar result;
+        an operand used twice (`x @ x`, `A @ A`) is read from memory once."""
         sa, sb = self.shape(a), self.shape(b)
-        result_shape = _matmul_shape(sa, sb)
-        if sa is None or sb is None or result_shape is None:
+        if sa is None or sb is None:
+            return None
+        result_shape = () if len(sa) == 1 and len(sb) == 1 else _matmul_shape(sa, sb)
+        if result_shape is None:
             return None
         inner = sa[-1]
         itemsize = max(self._itemsize_of(a), self._itemsize_of(b))
+        operands = math.prod(sa) + (0.0 if a == b else math.prod(sb))
         node.library_flops += weight * 2.0 * math.prod(result_shape) * inner
-        node.library_bytes += weight * itemsize * (math.prod(sa) + math.prod(sb) + math.prod(result_shape))
+        node.library_bytes += weight * itemsize * (operands + math.prod(result_shape))
         name = self._fresh("m")
-        self.arrays[name] = _Array(result_shape, itemsize)
+        if result_shape:
+            self.arrays[name] = _Array(result_shape, itemsize)
         return var(name)
 
     def _scalarize(self, t: Term, evars: Sequence[str], shape: Sequence[float]) -> Term:
@@ -1259,6 +1287,14 @@ _ARITHMETIC: dict[str, Callable[[float, float], float]] = {
     "pow": lambda a, b: a**b,
 }
 _COMPARES = ("lt", "le", "gt", "ge", "eq", "ne")
+_COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+}
 _ELEMENTWISE_OPS = frozenset(
     ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "neg", "pos", "invert", "not", *_COMPARES)
 )

@@ -73,9 +73,9 @@ class Pass(Protocol):
 
 
 def _registry() -> tuple[ModuleType, ...]:
-    from optcompiler.passes import algebra, loops, parallel
+    from optcompiler.passes import algebra, idioms, loops, parallel
 
-    return (algebra, loops, parallel)
+    return (algebra, idioms, loops, parallel)
 
 
 REGISTRY: tuple[ModuleType, ...] = _registry()

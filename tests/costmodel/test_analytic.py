@@ -337,6 +337,31 @@ def test_if_branches_weigh_half():
     assert not body.vectorizable
 
 
+def when(cond: Term, *then: Term) -> Term:
+    return Term("if", (cond, seq(*then), seq()))
+
+
+def test_a_condition_on_sizes_outside_loops_is_decided_at_the_profile():
+    types = {"x": array("n")}
+    work = loop("i", n, iadd(var("s"), mul(at("x", i), at("x", i))))
+    always = seq(when(Term("and", (Term("gt", (n, ZERO)), Term("ge", (n, ONE)))), work))
+    never = seq(when(Term("eq", (n, ZERO)), work))
+    unknown = seq(when(Term("gt", (var("s"), ZERO)), work))  # a scalar local: not a size
+    plain = seconds(seq(work), types, 10**6, SMALL_VM)
+    assert seconds(always, types, 10**6, SMALL_VM) == pytest.approx(plain, rel=0.01)
+    assert seconds(never, types, 10**6, SMALL_VM) < plain / 100
+    assert seconds(unknown, types, 10**6, SMALL_VM) == pytest.approx(plain / 2, rel=0.05)
+
+
+@machines
+def test_the_guarded_blas_form_costs_the_library_call(hw):
+    # passes/idioms.py emits `if n > 0: y += A @ x[:n]`: the guard holds at any profile size
+    prefix = Term("index", (var("x"), Term("slice", (const(None), n, const(None)))))
+    guarded = seq(when(Term("gt", (n, ZERO)), iadd(var("y"), matmul(var("A"), prefix))))
+    plain = seq(iadd(var("y"), matmul(var("A"), var("x"))))
+    assert seconds(guarded, MATVEC, 3000, hw) == pytest.approx(seconds(plain, MATVEC, 3000, hw), rel=0.01)
+
+
 # ---- strides, reuse and the per-nest figures -----------------------------------------------------
 
 
@@ -468,6 +493,39 @@ def test_matmul_is_a_library_call():
     body = seq(assign(var("D"), Term("matmul", (var("A"), var("B")))))
     small, naive = seconds(body, SQUARE, 400, LAPTOP), seconds(gemm("ikj"), SQUARE, 400, LAPTOP)
     assert small < naive
+
+
+def matmul(a: Term, b: Term) -> Term:
+    return Term("matmul", (a, b))
+
+
+@machines
+@pytest.mark.parametrize("size", [200, 3000])
+def test_blas_forms_beat_their_loop_nests(hw, size):
+    # what passes/idioms.py makes of the nests: one `@` each, costed as a BLAS call
+    gemm_blas = seq(iadd(var("C"), matmul(var("A"), var("B"))))
+    matvec_blas = seq(iadd(var("y"), matmul(var("A"), var("x"))))
+    assert seconds(gemm_blas, SQUARE, size, hw) * 3 < seconds(gemm("ikj"), SQUARE, size, hw)
+    assert seconds(matvec_blas, MATVEC, size, hw) * 3 < seconds(matvec("j"), MATVEC, size, hw)
+
+
+@machines
+def test_dot_of_vectors_is_a_library_call(hw):
+    types = {"x": array("n"), "y": array("n")}
+    blas = seq(iadd(var("s"), matmul(var("x"), var("y"))))
+    loop_form = seq(loop("i", n, iadd(var("s"), mul(at("x", i), at("y", i)))))
+    assert seconds(blas, types, 10**7, hw) * 2 < seconds(loop_form, types, 10**7, hw)
+    assert seconds(blas, types, 10**7, hw) > 10**7 * 16 / (hw.mem_bandwidth_gbs * 1e9)  # streams x and y
+
+
+def test_an_operand_used_twice_is_read_once():
+    types = {"x": array("n"), "y": array("n")}
+    squares = seq(iadd(var("s"), matmul(var("x"), var("x"))))
+    dot = seq(iadd(var("s"), matmul(var("x"), var("y"))))
+    big = 10**8  # memory-bound: time follows bytes
+    assert seconds(squares, types, big, SMALL_VM) == pytest.approx(
+        seconds(dot, types, big, SMALL_VM) / 2, rel=0.01
+    )
 
 
 # ---- CPython estimate -----------------------------------------------------------------------------

@@ -1,0 +1,421 @@
+"""Loop idioms → BLAS: matrix-matrix, matrix-vector and dot-product nests become one `@`.
+
+What
+    `idioms.matmul`: a perfect 3-deep nest, loops in any order, whose only statement is
+    `C[i, j] += A[i, k] * B[k, j]` (or `C[i, j] = C[i, j] + ...`, either factor order, `-=`
+    likewise) becomes `C += A @ B`. `idioms.matvec`: a 2-deep nest of `y[i] += A[i, j] * x[j]`
+    becomes `y += A @ x`, and the transposed `y[j] += A[i, j] * x[i]` becomes `y += x @ A`.
+    `idioms.dot`: `s += x[i] * y[i]` becomes `s += x @ y` (1-D @ 1-D is `np.dot`). Each rule
+    replaces the whole nest by that one statement.
+Why faster
+    Numba lowers `@` on float arrays to BLAS (gemm, gemv, dot through scipy's cython_blas):
+    blocked for the caches, vectorized with FMA, multithreaded. A compiled triple loop reaches a
+    few percent of that; the loop order, tiling and parallelism it would need are BLAS's job.
+Legal when
+    Every loop is `range(0, N, 1)` with N a bare size (a name, `A.shape[d]` or `len(x)`) that
+    does not change in the nest. Subscripts are exactly the loop variables, in the pattern's
+    positions, on arrays whose rank is the number of subscripts. Extents: N is *proved* equal
+    to a dimension when it is a declared size of it (`n, m = A.shape`, `A.shape[d]`, `len(x)`,
+    a fresh allocation's size argument: `KernelFacts.in_bounds`). Every dimension of the
+    target, and every operand dimension that becomes a result dimension (i and j of a gemm), is
+    proved. On the summed dimension (k of a gemm) one operand is proved and the other, if it is
+    not, is read through a slice to N (`A @ B[:m]`): exactly the rows the nest reads when it
+    reads them in bounds, and a shape mismatch that `@` reports when it would not (see below).
+    A sliced product runs under `if n > 0 and p > 0:` (the result's extents): an empty result
+    makes the nest read nothing, so it must not make `@` check a short operand either.
+    The target is not an operand (the nest would read elements it has already updated;
+    `A @ A` or `x @ x` as operands is fine, both are only read). Target and operands may not
+    share memory: a fresh local array aliases nothing, and two array parameters are guarded by
+    the pipeline (`numpy.may_share_memory` → the original); any other array refuses. Target and
+    operands are all float64 or all float32 (a dot's target a float scalar), the dtypes BLAS
+    takes and for which Numba's `@` types. No loop variable is read after the nest.
+Refuses when
+    A loop covers part of an extent (`range(1, n - 1)`, `range(n - 1)`), bounds are triangular
+    (`range(i)`), a result dimension or the target's size is not proved (an int parameter `n`),
+    neither operand's summed dimension is proved (slicing both could hide a short operand),
+    the nest holds another statement or is not perfect, a subscript is not a bare loop variable
+    (`x[i + 1]`, `x[idx[i]]`), the target is also an operand (`C[i, j] += C[i, k] * B[k, j]`),
+    dtypes are integer, mixed or unknown, an array is a local that is neither a fresh
+    allocation nor a parameter (a view), or the loop is a `prange`.
+Float safety
+    BLAS sums the products in another order (blocked, pairwise within SIMD lanes, FMA-contracted)
+    and adds the finished sum to the target instead of accumulating into it: a reassociation,
+    tagged `reassoc`, allowed by the default float policy (verified norm-wise within rtol 1e-9
+    for float64, 1e-4 for float32) and refused under `--strict-fp`.
+
+Short operands. When an unproved summed dimension is shorter than N and the nest runs, the
+original raises IndexError under CPython (plain njit reads out of bounds) and the variant raises
+ValueError from `@`'s shape check; result dimensions and the target are never sliced, because an
+in-place `+=` broadcasts a length-1 operand (and Numba's even a short target) without
+complaint. The nest runs its statement exactly when every extent is positive. With a summed
+extent of 0 both do nothing (`@` of an empty sum is zeros; the shapes agree, as the unproved
+operand is sliced to 0). With a result extent of 0 the original reads nothing whatever the
+operands' lengths, so the variant's guard skips the product: on every input where the original
+does not raise, the variant computes the same. A dot has no result extent and needs no guard.
+The guard cannot be `if B.shape[0] >= m: C += A @ B[:m] else: <the nest>`: the nest is the
+e-class being rewritten, and a node that holds its own class is never cheaper to extract.
+
+Layouts. Numba's `@` takes C- and Fortran-ordered arrays directly (it passes transpose flags to
+BLAS) and copies any other layout, a strided view or a column slice like `A[:, :m]`, to a
+contiguous temporary first, with a NumbaPerformanceWarning when it compiles that signature. The
+verifier's Fortran-ordered and strided inputs therefore pass, so no layout guard is emitted: the
+copy costs O(operand), small next to an O(n^3) gemm, and about doubles the traffic of a strided
+gemv or dot, which the strided loop does not beat either. Row prefixes `B[:m]` stay C-contiguous.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from optcompiler.analysis import (
+    LIKE_ALLOCATORS,
+    NUMPY_MODULES,
+    KernelFacts,
+    call_name,
+    index_parts,
+    loop_nest,
+    loop_var,
+    names_read,
+)
+from optcompiler.ir import NONE, Term, const, seq, var
+from optcompiler.passes import PassContext
+from optcompiler.passes.egraph import Applier, EGraph, Id, Rewrite, rule
+
+NAME = "idioms"
+PREVIEW = False
+WHY = {
+    "idioms.matmul": "C[i, j] += A[i, k] * B[k, j] over whole extents -> C += A @ B (BLAS gemm; sums reordered)",
+    "idioms.matvec": "y[i] += A[i, j] * x[j] over whole extents -> y += A @ x (BLAS gemv; sums reordered)",
+    "idioms.dot": "s += x[i] * y[i] over the whole extent -> s += x @ y (BLAS dot; sum reordered)",
+}
+
+BLAS_DTYPES = frozenset({"float64", "float32"})
+_DEFAULT_FLOAT_ALLOCATORS = frozenset({"zeros", "ones", "empty"})
+_DTYPE_NAMES = {"float64": "float64", "float32": "float32", "float_": "float64", "double": "float64"}
+
+
+def rules(ctx: PassContext) -> list[Rewrite]:
+    known: list[dict[str, str]] = []
+
+    def dtypes(egraph: EGraph) -> dict[str, str]:
+        if not known:  # allocations are top-level statements no rule rewrites: any variant will do
+            known.append(array_dtypes(egraph.extract_term(ctx.root), ctx.facts))
+        return known[0]
+
+    def rewrite(kind: str) -> Applier:
+        def applier(egraph: EGraph, id: Id, subst: dict[str, Id]) -> Term | None:
+            parts = tuple(egraph.extract_term(subst[n]) for n in ("v", "lo", "hi", "st", "body"))
+            found = blas_form(Term("for", parts, "range"), ctx.facts, dtypes(egraph))
+            return found.statement if found is not None and found.kind == kind else None
+
+        return applier
+
+    lhs = "(for:range ?v ?lo ?hi ?st ?body)"
+    return [
+        rule("idioms.matmul", lhs, rewrite("matmul"), safety="reassoc"),
+        rule("idioms.matvec", lhs, rewrite("matvec"), safety="reassoc"),
+        rule("idioms.dot", lhs, rewrite("dot"), safety="reassoc"),
+    ]
+
+
+@dataclass(frozen=True)
+class BlasForm:
+    kind: str  # "matmul" | "matvec" | "dot"
+    statement: Term  # the `augassign` that replaces the whole nest
+
+
+def blas_form(loop: Term, facts: KernelFacts, dtypes: Mapping[str, str]) -> BlasForm | None:
+    """The single `@` statement equivalent to the nest at `loop`, or None when it is not legal.
+
+    `dtypes` maps array names to dtype names (`array_dtypes`); an array missing from it refuses.
+    """
+    nest = loop_nest(loop)
+    innermost = nest[-1].args[4] if nest else loop
+    if not 1 <= len(nest) <= 3 or innermost.op != "seq" or len(innermost.args) != 1:
+        return None  # not a loop, too deep, or another statement beside the update
+    variables = [loop_var(level) for level in nest]
+    if len(set(variables)) != len(variables) or not all(_plain_range(level) for level in nest):
+        return None
+    if any(v in facts.escaping.get(w, frozenset()) for v in variables for w in variables):
+        return None  # a loop variable is read after the nest: the statement would not bind it
+    update = _accumulation(innermost.args[0])
+    pattern = _match(update, variables) if update is not None else None
+    if update is None or pattern is None or not _arrays_ok(pattern, facts, dtypes):
+        return None
+    extents = {loop_var(level): level.args[2] for level in nest}
+    if any(not _bare_size(n) or names_read(n) & {*variables, pattern.target} for n in extents.values()):
+        return None  # partial or triangular ranges, or a bound the nest itself changes
+    sliced = _slices(pattern, extents, facts)
+    if sliced is None:
+        return None
+    left = _operand(pattern.left, sliced.get(pattern.left, {}), pattern.rank(pattern.left))
+    right = _operand(pattern.right, sliced.get(pattern.right, {}), pattern.rank(pattern.right))
+    statement = Term("augassign", (var(pattern.target), Term("matmul", (left, right))), update.op)
+    if sliced and pattern.kind != "dot":
+        statement = Term("if", (_nonempty(pattern, extents), seq(statement), seq()))
+    return BlasForm(pattern.kind, statement)
+
+
+def array_dtypes(body: Term, facts: KernelFacts) -> dict[str, str]:
+    """Dtype names of the array parameters and of fresh local arrays whose allocation states it.
+
+    `np.zeros/ones/empty(shape)` make float64 unless given a dtype; `np.*_like(A)` and `A.copy()`
+    take A's dtype; `np.full` without a dtype follows its fill value, which is not read here.
+    """
+    out = {name: at.dtype for name, at in facts.arg_types.items() if at.kind == "array"}
+    allocations = {
+        str(stmt.args[0].value): stmt.args[1]
+        for stmt in body.walk()
+        if stmt.op == "assign" and stmt.args[0].op == "var" and str(stmt.args[0].value) in facts.fresh_arrays
+    }
+    for _ in range(len(allocations)):  # `B = np.zeros_like(A)` after `A = np.zeros(...)`
+        for name, value in allocations.items():
+            dtype = _allocation_dtype(value, out)
+            if dtype is not None:
+                out[name] = dtype
+    return out
+
+
+# ---- the accumulation and its pattern ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Update:
+    target: Term  # an index term, or a var for a scalar accumulator
+    op: str  # "add" | "sub"
+    left: Term  # the two factors of the product, in source order
+    right: Term
+
+
+def _accumulation(statement: Term) -> _Update | None:
+    """`t += p * q`, `t -= p * q`, `t = t + p * q`, `t = p * q + t`, `t = t - p * q`."""
+    if statement.op not in ("assign", "augassign"):
+        return None
+    target, value = statement.args
+    if target.op not in ("index", "var"):
+        return None
+    if statement.op == "augassign":
+        if statement.value not in ("add", "sub"):
+            return None
+        op, product = str(statement.value), value
+    elif value.op == "add" and value.args[0] == target:
+        op, product = "add", value.args[1]
+    elif value.op == "add" and value.args[1] == target:
+        op, product = "add", value.args[0]
+    elif value.op == "sub" and value.args[0] == target:
+        op, product = "sub", value.args[1]
+    else:
+        return None
+    if product.op != "mul":
+        return None
+    return _Update(target, op, product.args[0], product.args[1])
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    kind: str
+    target: str  # an array, or a float scalar for a dot
+    left: str  # the operands of `left @ right`
+    right: str
+    summed: str  # the loop variable the product sums over
+    subscripts: tuple[tuple[str, int, str], ...]  # (array, dimension, loop variable), every one
+
+    def rank(self, array: str) -> int:
+        uses = (array == self.target) + (array == self.left) + (array == self.right)
+        return sum(1 for name, _, _ in self.subscripts if name == array) // max(uses, 1)
+
+
+def _subscripts(term: Term) -> tuple[str, tuple[str, ...]] | None:
+    """`A[i, k]` → ("A", ("i", "k")) when the base is a name and every subscript a bare name."""
+    if term.op != "index" or term.args[0].op != "var":
+        return None
+    parts = index_parts(term)
+    if any(p.op != "var" for p in parts):
+        return None
+    return str(term.args[0].value), tuple(str(p.value) for p in parts)
+
+
+def _match(update: _Update, variables: list[str]) -> _Pattern | None:
+    """Which of the three products the update is, with every subscript's loop variable."""
+    loops = set(variables)
+    left, right = _subscripts(update.left), _subscripts(update.right)
+    if left is None or right is None:
+        return None
+    (p, ps), (q, qs) = left, right
+    if update.target.op == "var":  # s += x[i] * y[i]
+        if len(loops) != 1 or ps != qs or ps != tuple(variables):
+            return None
+        (i,) = variables
+        return _Pattern("dot", str(update.target.value), p, q, i, ((p, 0, i), (q, 0, i)))
+    target = _subscripts(update.target)
+    if target is None:
+        return None
+    t, ts = target
+    if len(loops) == 3 and len(ts) == 2 and len(ps) == 2 and len(qs) == 2:
+        i, j = ts
+        if ps[0] != i:  # B[k, j] * A[i, k]: A first
+            (p, ps), (q, qs) = (q, qs), (p, ps)
+        k = ps[1]
+        if {i, j, k} != loops or ps != (i, k) or qs != (k, j):
+            return None
+        subscripts = ((t, 0, i), (t, 1, j), (p, 0, i), (p, 1, k), (q, 0, k), (q, 1, j))
+        return _Pattern("matmul", t, p, q, k, subscripts)
+    if len(loops) == 2 and len(ts) == 1:
+        if len(ps) == 1:  # x[j] * A[i, j]: the matrix first
+            (p, ps), (q, qs) = (q, qs), (p, ps)
+        if len(ps) != 2 or len(qs) != 1 or set(ps) != loops or ts[0] == qs[0]:
+            return None
+        (i,), (j,) = ts, qs
+        if ps == (i, j):  # y[i] += A[i, j] * x[j]: y += A @ x
+            return _Pattern("matvec", t, p, q, j, ((t, 0, i), (p, 0, i), (p, 1, j), (q, 0, j)))
+        if ps == (j, i):  # y[i] += A[j, i] * x[j]: y += x @ A
+            return _Pattern("matvec", t, q, p, j, ((t, 0, i), (p, 0, j), (p, 1, i), (q, 0, j)))
+    return None
+
+
+# ---- extents ------------------------------------------------------------------------------------
+
+
+def _plain_range(level: Term) -> bool:
+    lo, step = level.args[1], level.args[3]
+    return level.value == "range" and _int_const(lo) == 0 and _int_const(step) == 1
+
+
+def _int_const(term: Term) -> int | None:
+    return int(term.value) if term.op == "const" and type(term.value) is int else None
+
+
+def _bare_size(term: Term) -> bool:
+    """A name, `A.shape[d]` or `len(x)`: never `n - 1`, whose range stops short of the extent."""
+    return term.op == "var" or _size_of(term) is not None
+
+
+def _size_of(term: Term) -> tuple[str, int] | None:
+    """(A, d) when `term` is `A.shape[d]`, or `len(A)` (d = 0)."""
+    if term.op == "index" and term.args[0].op == "attr" and term.args[0].value == "shape":
+        array, dim = term.args[0].args[0], _int_const(term.args[1])
+        if array.op == "var" and dim is not None and dim >= 0:
+            return str(array.value), dim
+    if term.op == "call" and call_name(term) == "len" and len(term.args) == 2 and term.args[1].op == "var":
+        return str(term.args[1].value), 0
+    return None
+
+
+def _proved(v: str, extent: Term, array: str, dim: int, facts: KernelFacts) -> bool:
+    """Is the loop over v, `range(extent)`, exactly the indices of `array`'s dimension `dim`?
+
+    `in_bounds` proves extent <= that dimension; for a bare declared size, which a loop of it is,
+    that holds only when it is the dimension's size itself.
+    """
+    return _size_of(extent) == (array, dim) or (v, array, dim) in facts.in_bounds
+
+
+def _slices(
+    pattern: _Pattern, extents: Mapping[str, Term], facts: KernelFacts
+) -> dict[str, dict[int, Term]] | None:
+    """Operand dimensions to read through `[:extent]`; None when an extent is not established.
+
+    Result dimensions must be proved; on the summed one a proved operand fixes the length that
+    `@` checks the other against, so the other may be a slice of unknown length.
+    """
+    proved = {(a, d): _proved(v, extents[v], a, d, facts) for a, d, v in pattern.subscripts}
+    if not all(ok for (a, d), ok in proved.items() if a == pattern.target or not _summed(pattern, a, d)):
+        return None
+    summed = [(a, d) for a, d, v in pattern.subscripts if v == pattern.summed]
+    if not any(proved[s] for s in summed):
+        return None
+    sliced: dict[str, dict[int, Term]] = {}
+    for a, d in summed:
+        if not proved[(a, d)]:
+            sliced.setdefault(a, {})[d] = extents[pattern.summed]
+    return sliced
+
+
+def _nonempty(pattern: _Pattern, extents: Mapping[str, Term]) -> Term:
+    """`n > 0 and p > 0` over the target's extents: the nest runs its statement only then.
+
+    With an empty result the nest reads no operand, while `A @ B[:m]` would still check a short
+    sliced operand against the proved one and raise; under the guard it is never evaluated.
+    """
+    result = [v for a, _, v in pattern.subscripts if a == pattern.target]
+    tests = [Term("gt", (extents[v], const(0))) for v in result]
+    guard = tests[0]
+    for test in tests[1:]:
+        guard = Term("and", (guard, test))
+    return guard
+
+
+def _summed(pattern: _Pattern, array: str, dim: int) -> bool:
+    return any(a == array and d == dim and v == pattern.summed for a, d, v in pattern.subscripts)
+
+
+def _operand(name: str, sliced: Mapping[int, Term], rank: int) -> Term:
+    """`B`, or `B[:m]` / `A[:, :m]` for the dimensions cut to the loop's extent."""
+    if not sliced:
+        return var(name)
+    full = Term("slice", (NONE, NONE, NONE))
+    parts = [Term("slice", (NONE, sliced[d], NONE)) if d in sliced else full for d in range(rank)]
+    while parts and parts[-1] == full:
+        parts.pop()  # `B[:m]`, not `B[:m, :]`: Numba keeps a row prefix C-contiguous
+    index = parts[0] if len(parts) == 1 else Term("tuple", tuple(parts))
+    return Term("index", (var(name), index))
+
+
+# ---- arrays: ranks, dtypes, aliasing ------------------------------------------------------------
+
+
+def _arrays_ok(pattern: _Pattern, facts: KernelFacts, dtypes: Mapping[str, str]) -> bool:
+    """Ranks, dtypes and aliasing of the target and operands (see *Legal when*)."""
+    target, operands = pattern.target, {pattern.left, pattern.right}
+    if target in operands:
+        return False  # the nest reads elements of the target it has already updated
+    arrays = sorted(operands) if pattern.kind == "dot" else sorted({target, *operands})
+    for name in arrays:
+        if len(facts.array_dims.get(name, ())) != pattern.rank(name) or name not in dtypes:
+            return False
+        if name not in facts.arg_types and name not in facts.fresh_arrays:
+            return False  # a local view could share memory with anything, the target included
+    if pattern.kind == "dot":
+        if facts.kind(target) != "float":
+            return False
+    elif any(facts.may_alias(target, name) and not _guarded(target, name, facts) for name in operands):
+        return False
+    wanted = {dtypes[name] for name in arrays}
+    return len(wanted) == 1 and wanted <= BLAS_DTYPES
+
+
+def _guarded(a: str, b: str, facts: KernelFacts) -> bool:
+    """Two array parameters: the emitted code sends overlapping calls to the original."""
+    return a in facts.arg_types and b in facts.arg_types
+
+
+def _allocation_dtype(value: Term, known: Mapping[str, str]) -> str | None:
+    if value.op != "call":
+        return None
+    explicit = next((a.args[0] for a in value.args[1:] if a.op == "kw" and a.value == "dtype"), None)
+    func = value.args[0]
+    if func.op == "attr" and func.value == "copy" and func.args[0].op == "var" and len(value.args) == 1:
+        return known.get(str(func.args[0].value))
+    module, _, func_name = (call_name(value) or "").rpartition(".")
+    if module not in NUMPY_MODULES:
+        return None
+    positional = [a for a in value.args[1:] if a.op != "kw"]
+    if func_name in _DEFAULT_FLOAT_ALLOCATORS:
+        if len(positional) > 1:
+            explicit = positional[1]
+        return "float64" if explicit is None else _dtype_name(explicit)
+    if func_name in LIKE_ALLOCATORS and positional and positional[0].op == "var":
+        return _dtype_name(explicit) if explicit is not None else known.get(str(positional[0].value))
+    if func_name == "full" and explicit is not None:
+        return _dtype_name(explicit)
+    return None
+
+
+def _dtype_name(term: Term) -> str | None:
+    """`np.float32`, `numpy.float64`, `float` → the dtype name; anything else unknown."""
+    if term.op == "var" and term.value == "float":
+        return "float64"
+    if term.op == "attr" and term.args[0].op == "var" and str(term.args[0].value) in NUMPY_MODULES:
+        return _DTYPE_NAMES.get(str(term.value), str(term.value))
+    return None

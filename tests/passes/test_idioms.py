@@ -1,0 +1,508 @@
+"""Focused before/after tests of the BLAS idioms (libcst-codemod style).
+
+The fixture snapshots show what the pipeline picks; these show the statement each rule puts in
+place of a nest, where it slices, and where it refuses, independent of the cost model. The last
+test compiles the lowered forms with Numba on C-ordered, Fortran-ordered and strided inputs,
+the layouts verification runs.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import warnings
+from itertools import permutations
+
+import numpy as np
+import pytest
+
+from optcompiler import frontend
+from optcompiler.analysis import all_names, analyze
+from optcompiler.ir import Kernel, Term, lower_block, lower_function
+from optcompiler.passes import PassContext, all_rules, idioms
+from optcompiler.passes.idioms import array_dtypes, blas_form
+
+
+def _kernel(source: str) -> Kernel:
+    return frontend.lift_function(textwrap.dedent(source), "k.py")
+
+
+def _nest(kernel: Kernel) -> Term:
+    """The kernel's last top-level loop."""
+    return [stmt for stmt in kernel.body.args if stmt.op == "for"][-1]
+
+
+def _rewrite(source: str) -> str | None:
+    """The statement that replaces the kernel's last top-level loop nest, as source, or None."""
+    kernel = _kernel(source)
+    facts = analyze(kernel)
+    found = blas_form(_nest(kernel), facts, array_dtypes(kernel.body, facts))
+    return None if found is None else "\n".join(lower_block(found.statement, indent=""))
+
+
+def _if(guard: str, statement: str) -> str:
+    return f"if {guard}:\n    {statement}"
+
+
+def _gemm(order: str, statement: str = "C[i, j] += A[i, k] * B[k, j]") -> str:
+    a, b, c = order
+    return f"""
+        import numpy as np
+        def gemm(A, B):
+            n, m = A.shape
+            p = B.shape[1]
+            C = np.zeros((n, p))
+            for {a} in range({dict(i="n", j="p", k="m")[a]}):
+                for {b} in range({dict(i="n", j="p", k="m")[b]}):
+                    for {c} in range({dict(i="n", j="p", k="m")[c]}):
+                        {statement}
+            return C
+    """
+
+
+# ---- what each rule produces --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("order", ["".join(p) for p in permutations("ijk")])
+def test_gemm_in_any_loop_order_becomes_one_matmul(order: str) -> None:
+    # B.shape[0] is never declared: B is read through the rows the nest reads, B[:m], and only
+    # when the result is not empty (an empty result reads no row of B, however short B is)
+    assert _rewrite(_gemm(order)) == _if("n > 0 and p > 0", "C += A @ B[:m]")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "C[i, j] += B[k, j] * A[i, k]",
+        "C[i, j] = C[i, j] + A[i, k] * B[k, j]",
+        "C[i, j] = A[i, k] * B[k, j] + C[i, j]",
+    ],
+)
+def test_gemm_spellings(statement: str) -> None:
+    assert _rewrite(_gemm("ikj", statement)) == _if("n > 0 and p > 0", "C += A @ B[:m]")
+
+
+def test_gemm_subtracting_becomes_minus_equals() -> None:
+    statement = "C[i, j] = C[i, j] - A[i, k] * B[k, j]"
+    assert _rewrite(_gemm("ijk", statement)) == _if("n > 0 and p > 0", "C -= A @ B[:m]")
+
+
+def test_an_undeclared_summed_column_extent_is_sliced_on_the_left() -> None:
+    source = """
+        import numpy as np
+        def mv(A, x):
+            n = A.shape[0]
+            m = len(x)
+            y = np.zeros(n)
+            for i in range(n):
+                for j in range(m):
+                    y[i] += A[i, j] * x[j]
+            return y
+    """
+    assert _rewrite(source) == _if("n > 0", "y += A[:, :m] @ x")
+
+
+def test_matvec_by_columns() -> None:
+    source = """
+        import numpy as np
+        def mv(A, x):
+            n, m = A.shape
+            y = np.zeros(n)
+            for j in range(m):
+                for i in range(n):
+                    y[i] += x[j] * A[i, j]
+            return y
+    """
+    assert _rewrite(source) == _if("n > 0", "y += A @ x[:m]")
+
+
+def test_transposed_matvec_is_vector_times_matrix() -> None:
+    source = """
+        import numpy as np
+        def vm(A, x):
+            n, m = A.shape
+            y = np.zeros(m)
+            for i in range(n):
+                for j in range(m):
+                    y[j] += A[i, j] * x[i]
+            return y
+    """
+    assert _rewrite(source) == _if("m > 0", "y += x[:n] @ A")
+
+
+def test_dot_of_two_vectors() -> None:
+    source = """
+        def dot(x, y):
+            n = len(x)
+            s = 0.0
+            for i in range(n):
+                s += x[i] * y[i]
+            return s
+    """
+    assert _rewrite(source) == "s += x @ y[:n]"  # a scalar result is never empty: no guard
+
+
+def test_sum_of_squares_reads_its_vector_twice() -> None:
+    source = """
+        def sum_squares(x):
+            s = 0.0
+            for i in range(x.shape[0]):
+                s += x[i] * x[i]
+            return s
+    """
+    assert _rewrite(source) == "s += x @ x"
+
+
+def test_array_parameters_that_might_overlap_the_target_are_left_to_the_alias_guard() -> None:
+    source = """
+        import numpy as np
+        def f(x, y):
+            n = len(y)
+            m = len(x)
+            A = np.ones((n, m))
+            for i in range(n):
+                for j in range(m):
+                    y[i] += A[i, j] * x[j]
+    """
+    assert _rewrite(source) == "y += A @ x"  # y, x: both parameters, overlap → the original
+
+
+# ---- an empty result reads no operand: the variant must not raise where the nest does not ----
+
+_MATVEC = """
+    import numpy as np
+    def f(A, x):
+        n, m = A.shape
+        y = np.zeros(n)
+        for i in range(n):
+            for j in range(m):
+                y[i] += A[i, j] * x[j]
+        return y
+"""
+_VECMAT = """
+    import numpy as np
+    def f(A, x):
+        n, m = A.shape
+        y = np.zeros(m)
+        for i in range(n):
+            for j in range(m):
+                y[j] += A[i, j] * x[i]
+        return y
+"""
+_DOT = """
+    def f(x, y):
+        n = len(x)
+        s = 0.0
+        for i in range(n):
+            s += x[i] * y[i]
+        return s
+"""
+_EDGES = [  # (kernel, argument shapes): the short operand's length is what the nest never checks
+    (_gemm("ijk"), ((0, 3), (1, 4))),  # no rows in the result, B shorter than m
+    (_gemm("kji"), ((2, 3), (1, 0))),  # no columns in the result, B shorter than m
+    (_gemm("ijk"), ((2, 0), (5, 3))),  # nothing summed: zeros, B longer than m
+    (_gemm("jki"), ((2, 3), (5, 4))),  # B longer than m: its first m rows
+    (_MATVEC, ((0, 3), (1,))),
+    (_MATVEC, ((2, 0), (4,))),
+    (_MATVEC, ((3, 2), (5,))),
+    (_VECMAT, ((3, 0), (1,))),
+    (_VECMAT, ((0, 2), (0,))),
+    (_DOT, ((0,), (0,))),
+    (_DOT, ((0,), (3,))),
+    (_DOT, ((2,), (5,))),
+]
+_RAISING = [(_gemm("ijk"), ((2, 3), (1, 4))), (_MATVEC, ((2, 3), (1,))), (_VECMAT, ((3, 2), (1,)))]
+
+
+def _variant(source: str) -> tuple[str, str]:
+    """The original function's source and the same function, named `f`, with its last nest rewritten."""
+    kernel = _kernel(source)
+    facts = analyze(kernel)
+    nest = _nest(kernel)
+    found = blas_form(nest, facts, array_dtypes(kernel.body, facts))
+    assert found is not None
+    body = Term("seq", tuple(found.statement if stmt == nest else stmt for stmt in kernel.body.args))
+    original = textwrap.dedent(source).replace(f"def {kernel.name}(", "def f(")
+    return original, lower_function("f", kernel.params, body)
+
+
+def _function(source: str, decorate=None):
+    namespace: dict = {"np": np}
+    exec(source, namespace)
+    return namespace["f"] if decorate is None else decorate(namespace["f"])
+
+
+def _arguments(shapes: tuple[tuple[int, ...], ...]) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(3)
+    return tuple(rng.random(shape) for shape in shapes)
+
+
+@pytest.mark.parametrize("source,shapes", _EDGES, ids=[str(shapes) for _, shapes in _EDGES])
+def test_the_variant_computes_what_the_nest_does_on_empty_and_short_operands(source, shapes) -> None:
+    original_source, variant_source = _variant(source)
+    args = _arguments(shapes)
+    want = _function(original_source)(*args)
+    got = _function(variant_source)(*args)
+    assert np.shape(got) == np.shape(want)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("source,shapes", _RAISING, ids=[str(shapes) for _, shapes in _RAISING])
+def test_a_short_operand_read_by_the_nest_raises_in_both(source, shapes) -> None:
+    original_source, variant_source = _variant(source)
+    args = _arguments(shapes)
+    with pytest.raises(IndexError):
+        _function(original_source)(*args)
+    with pytest.raises(ValueError, match="matmul"):
+        _function(variant_source)(*args)
+
+
+@pytest.mark.slow  # Numba types `@` slowly: several seconds a signature
+def test_numba_runs_the_guarded_forms_on_empty_and_short_operands() -> None:
+    numba = pytest.importorskip("numba")
+    for source, shapes in _EDGES:
+        original_source, variant_source = _variant(source)
+        args = _arguments(shapes)
+        want = _function(original_source)(*args)
+        got = _function(variant_source, numba.njit)(*args)
+        assert np.shape(got) == np.shape(want), (shapes, variant_source)
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+# ---- where they refuse ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["for i in range(1, n):", "for i in range(n - 1):", "for i in range(0, n, 2):"],
+    ids=["offset-start", "short-stop", "step"],
+)
+def test_refuses_partial_ranges(header: str) -> None:
+    source = _gemm("ijk").replace("for i in range(n):", header)
+    assert header in source
+    assert _rewrite(source) is None
+
+
+def test_refuses_triangular_bounds() -> None:
+    source = """
+        import numpy as np
+        def lower(L, x):
+            n = L.shape[0]
+            y = np.zeros(n)
+            for i in range(n):
+                for j in range(i):
+                    y[i] += L[i, j] * x[j]
+            return y
+    """
+    assert _rewrite(source) is None
+
+
+def test_refuses_a_second_statement_in_the_nest() -> None:
+    source = """
+        import numpy as np
+        def f(A, x):
+            n, m = A.shape
+            y = np.zeros(n)
+            r = np.zeros(n)
+            for i in range(n):
+                for j in range(m):
+                    y[i] += A[i, j] * x[j]
+                    r[i] += A[i, j]
+            return y + r
+    """
+    assert _rewrite(source) is None
+
+
+def test_refuses_an_imperfect_nest() -> None:
+    source = """
+        import numpy as np
+        def f(A, x):
+            n, m = A.shape
+            y = np.zeros(n)
+            for i in range(n):
+                y[i] = 1.0
+                for j in range(m):
+                    y[i] += A[i, j] * x[j]
+            return y
+    """
+    assert _rewrite(source) is None
+
+
+def test_refuses_when_the_target_is_an_operand() -> None:
+    source = """
+        def f(B):
+            n = B.shape[0]
+            C = B.copy()
+            for i in range(n):
+                for j in range(n):
+                    for k in range(n):
+                        C[i, j] += C[i, k] * B[k, j]
+            return C
+    """
+    assert _rewrite(source) is None
+
+
+@pytest.mark.parametrize("subscript", ["x[j + 1]", "x[idx[j]]", "x[2 * j]"])
+def test_refuses_subscripts_that_are_not_bare_loop_variables(subscript: str) -> None:
+    source = f"""
+        import numpy as np
+        def f(A, x, idx):
+            n, m = A.shape
+            y = np.zeros(n)
+            for i in range(n):
+                for j in range(m):
+                    y[i] += A[i, j] * {subscript}
+            return y
+    """
+    assert _rewrite(source) is None
+
+
+def test_refuses_integer_arrays() -> None:
+    source = """
+        import numpy as np
+        import numpy.typing as npt
+        def f(A: npt.NDArray[np.int64], x: npt.NDArray[np.int64]):
+            n, m = A.shape
+            y = np.zeros(n, dtype=np.int64)
+            for i in range(n):
+                for j in range(m):
+                    y[i] += A[i, j] * x[j]
+            return y
+    """
+    assert _rewrite(source) is None
+
+
+def test_refuses_mixed_float_widths() -> None:
+    # float32 @ float64 does not type in Numba, and BLAS has no mixed routine
+    source = _gemm("ijk").replace("np.zeros((n, p))", "np.zeros((n, p), dtype=np.float32)")
+    assert _rewrite(source) is None
+
+
+def test_refuses_a_target_parameter_of_undeclared_size() -> None:
+    # y's length is not proved to be n: `y += A @ x` would broadcast a length-1 y
+    source = """
+        def f(A, x, y):
+            n, m = A.shape
+            for i in range(n):
+                for j in range(m):
+                    y[i] += A[i, j] * x[j]
+    """
+    assert _rewrite(source) is None
+
+
+def test_refuses_when_no_operand_proves_the_summed_extent() -> None:
+    # slicing both x and y to n could hide that both are shorter than n
+    source = """
+        def dot(x, y, n):
+            s = 0.0
+            for i in range(n):
+                s += x[i] * y[i]
+            return s
+    """
+    assert _rewrite(source) is None
+
+
+def test_refuses_a_local_view_as_operand() -> None:
+    source = """
+        import numpy as np
+        def f(A, x):
+            n, m = A.shape
+            y = np.zeros(n)
+            V = A[::-1]
+            for i in range(n):
+                for j in range(m):
+                    y[i] += V[i, j] * x[j]
+            return y
+    """
+    assert _rewrite(source) is None
+
+
+def test_refuses_when_a_loop_variable_is_read_after_the_nest() -> None:
+    source = """
+        def dot(x, y):
+            n = len(x)
+            s = 0.0
+            for i in range(n):
+                s += x[i] * y[i]
+            return s + i
+    """
+    assert _rewrite(source) is None
+
+
+def test_refuses_an_integer_accumulator() -> None:
+    source = """
+        def dot(x, y):
+            n = len(x)
+            s = 0
+            for i in range(n):
+                s += x[i] * y[i]
+            return s
+    """
+    assert _rewrite(source) is None
+
+
+# ---- dtypes and the float policy ---------------------------------------------------------------
+
+
+def test_allocation_dtypes() -> None:
+    kernel = _kernel(
+        """
+        import numpy as np
+        def f(A):
+            n, m = A.shape
+            Z = np.zeros((n, m))
+            S = np.empty(n, dtype=np.float32)
+            L = np.zeros_like(S)
+            K = A.copy()
+            F = np.full(n, 1.0)
+            Z[0, 0] = S[0] + L[0] + K[0, 0] + F[0]
+        """
+    )
+    dtypes = array_dtypes(kernel.body, analyze(kernel))
+    assert dtypes == {"A": "float64", "Z": "float64", "S": "float32", "L": "float32", "K": "float64"}
+
+
+def test_strict_fp_drops_every_idiom() -> None:
+    kernel = _kernel(_gemm("ijk"))
+    names = frozenset(all_names(kernel.body))
+    facts = analyze(kernel)
+    default = {r.name for r in all_rules(PassContext(facts, 0, names), [idioms])}
+    strict = {r.name for r in all_rules(PassContext(facts, 0, names, allow_reassoc=False), [idioms])}
+    assert default == {"idioms.matmul", "idioms.matvec", "idioms.dot"}
+    assert strict == set()
+
+
+# ---- Numba runs the lowered forms on every layout verification uses ----------------------------
+
+
+def _non_contiguous(array: np.ndarray) -> np.ndarray:
+    """Fortran order for a matrix, a strided view for a vector, as verification builds them."""
+    if array.ndim == 2:
+        return np.asfortranarray(array)
+    return np.repeat(array, 2)[::2]
+
+
+@pytest.mark.slow  # Numba types `@` slowly: several seconds a signature
+def test_numba_runs_the_blas_forms_on_contiguous_and_non_contiguous_arrays() -> None:
+    numba = pytest.importorskip("numba")
+
+    @numba.njit
+    def blas(A, B, x, y):
+        n, m = A.shape
+        C = np.zeros((n, B.shape[1]))
+        C += A @ B[:m]  # a row prefix of a Fortran array is neither C nor F: Numba copies it
+        v = np.zeros(n)
+        v += A @ y[:m]
+        s = 0.0
+        s += x @ x
+        return C, v, s
+
+    rng = np.random.default_rng(7)
+    A, B, x, y = rng.random((5, 4)), rng.random((6, 3)), rng.random(5), rng.random(4)
+    want = (A @ B[:4], A @ y, float(x @ x))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", numba.NumbaPerformanceWarning)  # non-contiguous: a copy
+        for args in ((A, B, x, y), tuple(_non_contiguous(a) for a in (A, B, x, y))):
+            C, v, s = blas(*args)
+            np.testing.assert_allclose(C, want[0], rtol=1e-12)
+            np.testing.assert_allclose(v, want[1], rtol=1e-12)
+            assert s == pytest.approx(want[2], rel=1e-12)
