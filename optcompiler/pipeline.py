@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import ModuleType
 
@@ -87,8 +87,17 @@ class FileResult:
 # ---- the file ------------------------------------------------------------------------------------
 
 
-def optimize_source(source: str, path: str, config: Config) -> FileResult:
-    """Optimize every kernel of one file; raises OptcError only for file-level failures."""
+def optimize_source(
+    source: str,
+    path: str,
+    config: Config,
+    examples: Mapping[str, Sequence[dict[str, object]]] | None = None,
+    only: frozenset[str] | None = None,
+) -> FileResult:
+    """Optimize every kernel of one file; raises OptcError only for file-level failures.
+
+    `examples`: real argument sets per kernel (from `optc trace`), verified on as well. `only`:
+    the kernels to optimize (the hot ones); the others are left as written."""
     if config.target == "gpu":
         raise OptcError(
             "--target gpu: the CUDA lowering is not available yet; use --target cpu or auto", path
@@ -102,7 +111,10 @@ def optimize_source(source: str, path: str, config: Config) -> FileResult:
         if site.skip_reason is not None:
             results.append(Unchanged(site.name, site.line, site.skip_reason))
             continue
-        results.append(optimize_site(site, module, path, config))
+        if only is not None and site.name not in only:
+            results.append(Unchanged(site.name, site.line, "not hot in the traced run"))
+            continue
+        results.append(optimize_site(site, module, path, config, (examples or {}).get(site.name, ())))
     emitted = [r for r in results if isinstance(r, Emitted)]
     if not emitted:
         return FileResult(path, source, source, tuple(results))
@@ -110,7 +122,13 @@ def optimize_source(source: str, path: str, config: Config) -> FileResult:
     return FileResult(path, source, output, tuple(results))
 
 
-def optimize_site(site: frontend.KernelSite, module: cst.Module, path: str, config: Config) -> KernelResult:
+def optimize_site(
+    site: frontend.KernelSite,
+    module: cst.Module,
+    path: str,
+    config: Config,
+    examples: Sequence[dict[str, object]] = (),
+) -> KernelResult:
     """One kernel through the whole flow; any failure becomes a result, never an exception."""
     try:
         kernel = lift(site.node, path, module, site.line)
@@ -120,7 +138,7 @@ def optimize_site(site: frontend.KernelSite, module: cst.Module, path: str, conf
     if not contains_loop(kernel.body):
         return Unchanged(site.name, site.line, "no loops: nothing for optc to speed up")
     try:
-        return optimize_kernel(kernel, module_prelude(module, kernel), config)
+        return optimize_kernel(kernel, module_prelude(module, kernel), config, examples)
     except Exception as exc:  # a bug in one kernel's optimization must not take down the file
         return Failed(site.name, site.line, f"internal error while optimizing: {type(exc).__name__}: {exc}")
 

@@ -1,0 +1,181 @@
+"""The learned cost model: metrics, LightGBM objectives, grouped cross-validation, save/load."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from optcompiler.costmodel import learned
+from optcompiler.costmodel.dataset import Record
+from optcompiler.costmodel.features import COLUMNS
+from optcompiler.costmodel.learned import LearnedCostModel, ModelError, Table
+
+FAST = {"n_estimators": 40, "num_leaves": 7, "min_child_samples": 2}
+
+
+def _synthetic(kernels: int = 12, candidates: int = 4, sizes: int = 3, seed: int = 0) -> Table:
+    """Rows whose log-time is a known function of a few columns, plus noise columns."""
+    rng = np.random.default_rng(seed)
+    rows, ys, names, groups, original = [], [], [], [], []
+    for k in range(kernels):
+        for s in range(sizes):
+            for c in range(candidates):
+                x = rng.uniform(0, 1, len(COLUMNS))
+                x[COLUMNS.index("ir_log_iterations")] = 10 + 3 * s + rng.uniform(0, 1)
+                x[COLUMNS.index("ir_frac_strided")] = rng.uniform(0, 1)
+                x[COLUMNS.index("cand_parallel")] = float(c % 2)
+                true = (
+                    -20
+                    + 0.7 * x[COLUMNS.index("ir_log_iterations")]
+                    + 2.0 * x[COLUMNS.index("ir_frac_strided")]
+                    - 0.5 * x[COLUMNS.index("cand_parallel")]
+                )
+                x[COLUMNS.index("analytic_log_seconds")] = true + rng.normal(0, 0.8)  # a rough prior
+                rows.append(x)
+                ys.append(true + rng.normal(0, 0.02))
+                names.append(f"k{k:02d}")
+                groups.append((f"k{k:02d}", s, "hw", 1))
+                original.append(c == 0)
+    return Table(np.vstack(rows), np.array(ys), tuple(names), tuple(groups), np.array(original), records=())
+
+
+def test_score_counts_regret_top1_and_tau_per_group() -> None:
+    measured = np.log(np.array([1.0, 2.0, 4.0, 1.0, 1.03, 5.0, 7.0]))
+    groups = ["a", "a", "a", "b", "b", "c", "d"]  # c and d have one candidate each: not scored
+    predicted = np.log(np.array([3.0, 1.0, 2.0, 2.0, 1.0, 1.0, 1.0]))  # a: picks 2.0; b: picks 1.03
+    s = learned.score(predicted, measured, groups)
+    assert s.groups == 2
+    assert s.top1 == pytest.approx(0.5)  # b's pick is within 5% of its fastest
+    assert s.top1_strict == 0.0
+    assert s.mean_regret == pytest.approx((2.0 + 1.03) / 2)
+    assert s.geomean_regret == pytest.approx(math.sqrt(2.0 * 1.03))
+    assert s.max_regret == pytest.approx(2.0)
+    assert s.kendall_tau == pytest.approx((-1 / 3 + -1.0) / 2)
+    assert s.mape is not None and s.mape > 0
+    perfect = learned.score(measured, measured, groups)
+    assert perfect.top1_strict == 1.0 and perfect.geomean_regret == 1.0 and perfect.kendall_tau == 1.0
+    assert learned.score(predicted, measured, groups, predicts_time=False).mape is None
+
+
+def test_rank_layout_makes_groups_contiguous_with_binned_relevance() -> None:
+    groups = ["a", "b", "a", "b", "a"]
+    y = np.log(np.array([1.0, 3.0, 2.0, 3.0, 100.0]))
+    order, sizes, labels = learned._rank_layout(groups, y)
+    assert [groups[i] for i in order] == ["a", "a", "a", "b", "b"] and sizes == [3, 2]
+    assert list(labels[:3]) == [30, 26, 3]  # 2x slower: 4 levels down; 100x: 26.6 down
+    assert list(labels[3:]) == [30, 30]
+    assert labels.min() >= 0 and labels.max() <= learned.MAX_LABEL
+
+
+@pytest.mark.parametrize("objective", learned.OBJECTIVES)
+def test_each_objective_learns_the_ranking(objective: str) -> None:
+    t = _synthetic()
+    model = LearnedCostModel(objective=objective, **FAST)  # type: ignore[arg-type]
+    model.fit(t.X, t.y, list(t.groups))
+    s = learned.score(model.predict(t.X), t.y, t.groups, model.predicts_time)
+    assert s.kendall_tau > 0.6 and s.geomean_regret < 1.3
+    with pytest.raises(ValueError, match="columns"):
+        model.predict(t.X[:, :5])
+
+
+def test_fit_checks_shapes_and_lambdarank_needs_groups() -> None:
+    t = _synthetic(kernels=2)
+    with pytest.raises(ValueError, match="X must be"):
+        LearnedCostModel(**FAST).fit(t.X[:, :3], t.y)
+    with pytest.raises(ValueError, match="needs groups"):
+        LearnedCostModel(objective="lambdarank", **FAST).fit(t.X, t.y)
+
+
+def test_save_and_load_round_trip_and_refuse_other_versions(tmp_path: Path) -> None:
+    t = _synthetic(kernels=4)
+    columns = learned.FEATURE_SETS["no-llvm"]
+    model = LearnedCostModel(objective="residual", columns=columns, **FAST).fit(
+        learned.select(t.X, columns), t.y
+    )
+    path = tmp_path / "models" / "hw.txt"
+    model.save(path, {"hardware_id": "hw"})
+    loaded = LearnedCostModel.load(path)
+    assert loaded.objective == "residual" and loaded.columns == columns
+    assert loaded.info_["hardware_id"] == "hw"
+    np.testing.assert_allclose(
+        loaded.predict(learned.select(t.X, columns)), model.predict(learned.select(t.X, columns))
+    )
+    text = path.read_text()
+    path.write_text(text.replace('"feature_version": 1', '"feature_version": 999', 1))
+    with pytest.raises(ModelError, match=r"hw\.txt:1: trained on feature version 999"):
+        LearnedCostModel.load(path)
+    path.write_text("tree\nversion=v4\n")
+    with pytest.raises(ModelError, match=r"hw\.txt:1: not an optc learned cost model"):
+        LearnedCostModel.load(path)
+    with pytest.raises(ModelError, match="cannot read"):
+        LearnedCostModel.load(tmp_path / "missing.txt")
+
+
+def test_cross_validation_never_trains_on_a_test_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    t = _synthetic(kernels=6, sizes=2)
+    seen: list[set[str]] = []
+    fit = LearnedCostModel.fit
+
+    def spy(self, X, y, groups=None):
+        seen.append({g[0] for g in groups})
+        return fit(self, X, y, groups)
+
+    monkeypatch.setattr(LearnedCostModel, "fit", spy)
+    predicted = learned.cross_validate(t, "regression", COLUMNS, 3, **FAST)
+    assert not np.isnan(predicted).any()
+    assert len(seen) == 3
+    for (train, test), trained_on in zip(learned.dataset.kernel_folds(t.kernels, 3), seen, strict=True):
+        assert trained_on == set(train) and not trained_on & test
+
+
+def test_evaluate_reports_baselines_and_keeps_a_learned_model() -> None:
+    t = _synthetic(kernels=8, sizes=2)
+    evaluation = learned.evaluate(t, folds=4, objectives=("regression", "residual"), **FAST)
+    assert {"analytic", "always-njit", "oracle"} <= set(evaluation.results)
+    assert evaluation.results["oracle"].geomean_regret == 1.0
+    assert evaluation.best.startswith("learned/")
+    assert evaluation.groups == 16 and evaluation.kernels == 8
+    text = evaluation.markdown()
+    assert "| analytic |" in text and "(kept)" in text
+
+
+def test_table_keeps_timed_agreeing_records_only() -> None:
+    source = (
+        "@numba.njit(cache=True)\ndef _optc_measure_0(x):\n    n = x.shape[0]\n    s = 0.0\n"
+        "    for i in range(n):\n        s += x[i]\n    return s\n"
+    )
+    base = {
+        "kernel": "ksum",
+        "target": "njit",
+        "derivation": (),
+        "size": 100,
+        "sizes": {"n": 100},
+        "threads": 1,
+        "hardware_id": "hw",
+        "hardware": {
+            "cpu_model": "x",
+            "cores": 2,
+            "l1d_bytes": 32768,
+            "l2_bytes": 2**20,
+            "l3_bytes": 2**23,
+            "simd_bytes": 32,
+            "freq_ghz": 2.5,
+            "mem_bandwidth_gbs": 20.0,
+        },
+        "source": source,
+        "arg_types": {"x": ("array", "float64", 1, ("n",))},
+    }
+    records = [
+        Record(candidate_id="a", status="ok", seconds_min=1e-6, times=(1e-6,), agrees=True, **base),
+        Record(candidate_id="b", status="ok", seconds_min=2e-6, times=(2e-6,), agrees=False, **base),
+        Record(candidate_id="c", status="timeout", **base),
+        Record(candidate_id="d", status="too_slow", seconds_min=3.0, times=(3.0,), **base),
+    ]
+    t = learned.table(records)
+    assert [r.candidate_id for r in t.records] == ["a", "d"]
+    assert t.X.shape == (2, len(COLUMNS))
+    np.testing.assert_allclose(t.y, np.log([1e-6, 3.0]))
+    assert list(t.original) == [True, True] and t.groups[0] == ("ksum", 100, "hw", 1)
