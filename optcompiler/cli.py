@@ -132,6 +132,11 @@ def _threads_argument(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `optc` with `argv` (default: sys.argv[1:]); returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["trace"]:
+        from optcompiler import trace
+
+        return trace.main(argv[1:])
     try:
         try:
             args = build_parser().parse_args(argv)
