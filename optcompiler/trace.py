@@ -760,6 +760,9 @@ def amdahl(rows: Sequence[Row], wall: float | None = None, startup: float = 0.0)
     gained = [(r.share, r.speedup) for r in rows if r.speedup]
     if not gained:
         return None
+    total = sum(share for share, _ in gained)
+    if total > 1.0:  # kernels ran concurrently in threads: their shares of the wall time overlap
+        gained = [(share / total, s) for share, s in gained]
     rest = max(1.0 - sum(share for share, _ in gained), 0.0)
     after = rest + sum(share / s for share, s in gained)
     if wall:

@@ -157,6 +157,8 @@ def test_amdahl_and_type_hints() -> None:
     assert trace.amdahl(rows) == pytest.approx(1 / (0.5 + 0.05))
     # a 2 s run whose kernels shrink to 1.1 s, plus 0.5 s of start-up
     assert trace.amdahl(rows, wall=2.0, startup=0.5) == pytest.approx(2.0 / (1.1 + 0.5))
+    overlapping = [trace.Row("k.py", "a", 0.8, "", 2.0), trace.Row("k.py", "b", 0.8, "", 2.0)]  # threads
+    assert trace.amdahl(overlapping) == pytest.approx(2.0)
     assert trace.type_hint({"kind": "array", "dtype": "float32", "ndim": 2}) == "float32[:, :]"
     assert trace.type_hint({"kind": "int", "dtype": "int64"}) == "int64"
     assert trace.type_hint({"kind": "object"}) is None
