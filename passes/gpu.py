@@ -22,23 +22,31 @@ Legal when
     (then no two (i, j) iterations touch the same element, so any thread order is legal), its
     bounds do not depend on the outer loop, and the statements before it are pure scalar
     assignments that read no array the nest writes (each thread recomputes them, same values).
+    A grid loop may sum into scalars (`s += e`, `s -= e`, read nowhere else in the loop): each
+    thread sums its iteration into a private accumulator, each block adds its threads' sums by
+    halving in shared memory, one thread per block atomically adds the block's sum to a total,
+    and the host adds the total to `s` after the launch.
     Array arguments are assumed distinct, as for every reordering variant: the emitted alias
     guard (`analysis.alias_guard_pairs`) routes overlapping calls to the original.
 Refuses when
     A nest is not parallel (`x[i] = x[i - 1] + ...`), a grid loop carries a reduction (`s += ...`
-    over i: the float sum would be reordered; a shared-memory reduction is future work), there is
+    over i other than a sum, or a float sum under a policy that forbids reassociation), there is
     a `while` loop, `break` or a return inside a loop, a call other than sqrt/abs/fabs/float (and
     the libdevice transcendental functions with `inexact_math=True`), `**` other than `** 2`, an
     array of a dtype other than float64, int64 or bool (Numba's float32 and int32 promotion
     differs from NumPy's), a value whose type the analysis cannot name, a slice or whole-array
     expression in a loop, a host statement that binds a view of an array, or no loop to offload.
 Float safety
-    Exact: each thread does the operations of one iteration in the original order, and f64
+    Exact, but for float sums: each thread does the operations of one iteration in the original order, and f64
     division and sqrt are IEEE on the GPU (numba-cuda compiles without fastmath). libNVVM would
     contract `a * b + c` into one FMA, which rounds once; every float product is therefore
     written `_optc_mul(a, b)`, libdevice's `dmul_rn`, which never fuses (plain `a * b` under the
     simulator, where Python never fuses). The libdevice exp/log/sin... differ from the host's libm
     in the last bits: only `inexact_math=True` (a tolerance-verified policy) admits them.
+    A float sum across threads is reassociated (tree order within a block, atomics in arrival
+    order across blocks, so it may differ from run to run in the last bits): `reassoc`, lowered
+    only with `allow_reassoc=True` and verified within the float policy's tolerance. Int sums are
+    exact in any order.
 """
 
 from __future__ import annotations
@@ -75,7 +83,7 @@ WHY: dict[str, str] = {}
 
 DEVICE_DTYPES = ("float64", "int64", "bool")
 SCALAR_KINDS = ("int", "float", "bool")
-RESERVED = frozenset({"cuda", "math", "numpy", "abs", "float"})  # names the generated code relies on
+RESERVED = frozenset({"cuda", "math", "numba", "numpy", "abs", "float"})  # names the generated code relies on
 
 # Calls a thread may make, as numba-cuda spells them. All exact: IEEE sqrt, sign-bit clears, a
 # conversion. numpy's forms are rewritten to `math`'s (scalar arguments only, inside a thread).
@@ -144,8 +152,16 @@ def _optc_device_like(host, fill):
 def _optc_blocks(extent, size):
     return (extent + size - 1) // size
 """,
+    "_optc_sum_of": """\
+def _optc_new_sum(dtype):
+    return cuda.to_device(numpy.zeros(1, dtype))
+
+
+def _optc_sum_of(total):
+    return total.copy_to_host()[0].item()
+""",
 }
-_HELPER_ORDER = (MUL, "_optc_blocks", "_optc_to_device", "_optc_to_host", "_optc_device_like")
+_HELPER_ORDER = (MUL, "_optc_blocks", "_optc_to_device", "_optc_to_host", "_optc_device_like", "_optc_sum_of")
 
 
 def rules(ctx: PassContext) -> list[Rewrite]:
@@ -163,6 +179,7 @@ def lower_cuda(
     block_2d: tuple[int, int] = (16, 16),
     block_1d: int = 256,
     inexact_math: bool = False,
+    allow_reassoc: bool = True,
 ) -> str | None:
     """Python source of the CUDA kernels and the host wrapper (named `name`, by default the kernel's
     own name, with its signature) for `body`, a variant of `kernel`; None when it cannot be lowered.
@@ -171,15 +188,21 @@ def lower_cuda(
     is (x, y) threads per block for 2-D grids, x running along the last array index; `block_1d`
     the threads per block of 1-D grids.
     """
-    lowered = _lower(kernel, body, facts, name, block_2d, block_1d, inexact_math)
+    lowered = _lower(kernel, body, facts, name, block_2d, block_1d, inexact_math, allow_reassoc)
     return lowered if isinstance(lowered, str) else None
 
 
 def refusal_reason(
-    kernel: Kernel, body: Term, facts: KernelFacts, *, inexact_math: bool = False
+    kernel: Kernel,
+    body: Term,
+    facts: KernelFacts,
+    *,
+    inexact_math: bool = False,
+    allow_reassoc: bool = True,
+    block_1d: int = 256,
 ) -> str | None:
     """Why `lower_cuda` returns None for `body`, in one line; None when it lowers."""
-    lowered = _lower(kernel, body, facts, None, (16, 16), 256, inexact_math)
+    lowered = _lower(kernel, body, facts, None, (16, 16), block_1d, inexact_math, allow_reassoc)
     return lowered.reason if isinstance(lowered, _Refuse) else None
 
 
@@ -197,9 +220,10 @@ def _lower(
     block_2d: tuple[int, int],
     block_1d: int,
     inexact_math: bool,
+    allow_reassoc: bool,
 ) -> str | _Refuse:
     try:
-        lowering = _Lowering(kernel, _as_range(body), facts, name or kernel.name, inexact_math)
+        lowering = _Lowering(kernel, _as_range(body), facts, name or kernel.name, inexact_math, allow_reassoc)
         return lowering.source(block_2d, block_1d)
     except _Refuse as refusal:
         return refusal
@@ -218,6 +242,19 @@ class _GridLoop:
 
 
 @dataclass(frozen=True)
+class _Reduction:
+    """`name += ...` over the grid loop: each thread sums into `acc`, each block adds its threads'
+    sums in shared memory (`part`), and one thread of each block atomically adds that into `total`,
+    a one-element device array the host adds to `name` after the launch."""
+
+    name: str
+    kind: str  # "int" (exact in any order) or "float" (reassociated: needs the float policy's consent)
+    acc: str
+    part: str
+    total: str
+
+
+@dataclass(frozen=True)
 class _Nest:
     """One top-level loop nest as a kernel: grid loops (x first) and what each thread runs."""
 
@@ -228,6 +265,7 @@ class _Nest:
     arrays: tuple[str, ...]
     scalars: tuple[str, ...]
     writes: frozenset[str]
+    reductions: tuple[_Reduction, ...] = ()
 
 
 @dataclass
@@ -237,6 +275,7 @@ class _Lowering:
     facts: KernelFacts
     wrapper: str
     inexact_math: bool
+    allow_reassoc: bool
     types: dict[str, ArgType] = field(default_factory=dict)  # params, and fresh arrays with a dtype
     kinds: dict[str, str] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)
@@ -302,11 +341,11 @@ class _Lowering:
                 for step in steps:
                     nests.append(self.nest(step, len(kernels)) if step.op == "for" else None)
                     if nests[-1] is not None:
-                        kernels.append(self.kernel_source(nests[-1]))
+                        kernels.append(self.kernel_source(nests[-1], block_1d))
                 host.loop(stmt, list(zip(steps, nests, strict=True)), block_2d, block_1d)
             elif stmt.op == "for":
                 nest = self.nest(stmt, len(kernels))
-                kernels.append(self.kernel_source(nest))
+                kernels.append(self.kernel_source(nest, block_1d))
                 host.launch(nest, block_2d, block_1d)
             elif stmt.op == "return":
                 host.finish(stmt)
@@ -318,7 +357,7 @@ class _Lowering:
             self.wrapper, self.kernel.params, seq(*host.lines), self.kernel.docstring, (), self.kernel.returns
         )
         helpers = [_HELPERS[h] for h in _HELPER_ORDER if h in self.helpers]
-        header = "import math\n\nimport numpy\nfrom numba import cuda\n"
+        header = "import math\n\nimport numba\nimport numpy\nfrom numba import cuda\n"
         return "\n\n".join([header, *helpers, *kernels, wrapper])
 
     def host_loop(self, loop: Term) -> tuple[Term, ...] | None:
@@ -327,7 +366,7 @@ class _Lowering:
         plan = parallel_plan(loop, self.facts, allow_reassoc=True)
         body = loop.args[4]
         steps = body.args if body.op == "seq" else (body,)
-        if (plan is not None and not plan.reductions) or not any(s.op == "for" for s in steps):
+        if plan is not None or not any(s.op == "for" for s in steps):
             return None
         for step in steps:
             if step.op == "for":
@@ -345,7 +384,7 @@ class _Lowering:
 
     def nest(self, loop: Term, index: int) -> _Nest:
         outer_var = str(loop.args[0].value)
-        self.check_grid_loop(loop)
+        reductions = self.reductions(loop, self.check_grid_loop(loop))
         outer = _GridLoop(
             outer_var,
             loop.args[1],
@@ -353,7 +392,7 @@ class _Lowering:
             self.fresh(f"{outer_var}_lo"),
             self.fresh(f"{outer_var}_hi"),
         )
-        inner_split = self.two_dimensional(loop)
+        inner_split = None if reductions else self.two_dimensional(loop)
         if inner_split is None:
             grid: tuple[_GridLoop, ...] = (outer,)
             thread = loop.args[4]
@@ -372,8 +411,18 @@ class _Lowering:
             thread, grid[0].var
         ):
             grid = (grid[1], grid[0])
+        if reductions:
+            # each thread sums into its own accumulator; `s` itself is read nowhere else in the
+            # body (`analysis.parallel_plan` checked), so renaming it changes nothing else
+            renamed = _rename(thread, {r.name: r.acc for r in reductions})
+            zeros = [Term("assign", (var(r.acc), const(0.0 if r.kind == "float" else 0))) for r in reductions]
+            # the body runs in a one-trip loop so that `continue` ends the iteration without
+            # skipping the block's barriers below (a returning thread would never reach them)
+            if any(t.op == "continue" for t in renamed.walk()):
+                renamed = Term("for", (var("_optc_once"), const(0), const(1), const(1), renamed), "range")
+            thread = seq(*zeros, renamed)
         bound_in_thread = names_assigned(thread) | {g.var for g in grid}
-        device_body = _Device(self).block(thread, 0)
+        device_body = _Device(self).block(thread, 1 if reductions else 0)
         arrays, scalars = set(), set()
         for name in sorted(_free_names(device_body) - bound_in_thread):
             kind = self.kind(name)
@@ -388,10 +437,48 @@ class _Lowering:
             self.check_device_array(array)
         kernel_name = f"_{self.wrapper.lstrip('_')}_nest{index}"
         return _Nest(
-            kernel_name, grid, outer_first, device_body, tuple(sorted(arrays)), tuple(sorted(scalars)), writes
+            kernel_name,
+            grid,
+            outer_first,
+            device_body,
+            tuple(sorted(arrays)),
+            tuple(sorted(scalars)),
+            writes,
+            reductions,
         )
 
-    def check_grid_loop(self, loop: Term) -> None:
+    def reductions(self, loop: Term, names: tuple[str, ...]) -> tuple[_Reduction, ...]:
+        """The grid loop's reductions as block sums plus atomics, or a refusal saying why not."""
+        v = str(loop.args[0].value)
+        out = []
+        for name in names:
+            kind = self.facts.kind(name)
+            ops = {
+                str(t.value)
+                for t in loop.args[4].walk()
+                if t.op == "augassign" and t.args[0].op == "var" and t.args[0].value == name
+            }
+            if kind not in ("int", "float") or not ops <= {"add", "sub"}:
+                raise _Refuse(f"the loop over `{v}` is a reduction into `{name}` other than a sum")
+            if kind == "float" and not self.allow_reassoc:
+                raise _Refuse(
+                    f"the loop over `{v}` is a reduction into `{name}`: a float sum on the GPU is "
+                    "reordered (the float policy forbids it)"
+                )
+            out.append(
+                _Reduction(
+                    name,
+                    kind,
+                    self.fresh(f"{name}_acc"),
+                    self.fresh(f"{name}_part"),
+                    self.fresh(f"{name}_sum"),
+                )
+            )
+            self.kinds[out[-1].acc] = kind
+        return tuple(out)
+
+    def check_grid_loop(self, loop: Term) -> tuple[str, ...]:
+        """The loop's reductions (scalars summed over it), after checking that it can be a grid loop."""
         v = str(loop.args[0].value)
         plan = parallel_plan(loop, self.facts, allow_reassoc=True)
         if plan is None and not is_pure_expr(loop.args[4]):
@@ -401,12 +488,11 @@ class _Lowering:
                 f"the loop over `{v}` is not parallel: an iteration depends on another, "
                 "or a value it assigns is read after it"
             )
-        if plan.reductions:
-            raise _Refuse(f"the loop over `{v}` is a reduction into `{plan.reductions[0]}`")
         if loop.args[3] != const(1):
             raise _Refuse(f"the loop over `{v}` has a step other than 1")
         if accesses(Term("tuple", loop.args[1:3])) or not is_pure_expr(Term("tuple", loop.args[1:3])):
             raise _Refuse(f"the bounds of the loop over `{v}` read array elements or call functions")
+        return tuple(plan.reductions)
 
     def two_dimensional(self, loop: Term) -> tuple[tuple[Term, ...], Term] | None:
         """(statements each thread recomputes, inner loop) when the nest can be a 2-D grid."""
@@ -444,8 +530,8 @@ class _Lowering:
         if name not in self.facts.arg_types and name not in self.facts.fresh_arrays:
             raise _Refuse(f"`{name}` is an array bound on the host that may alias another")
 
-    def kernel_source(self, nest: _Nest) -> str:
-        params = [*nest.arrays, *nest.scalars]
+    def kernel_source(self, nest: _Nest, block_1d: int) -> str:
+        params = [*nest.arrays, *nest.scalars, *(r.total for r in nest.reductions)]
         header: list[Term] = []
         guards: list[Term] = []
         for axis, g in enumerate(nest.grid):
@@ -459,7 +545,18 @@ class _Lowering:
         cond = guards[0]
         for guard in guards[1:]:
             cond = Term("and", (cond, guard))
-        body = seq(*header, Term("if", (cond, nest.thread_body, seq())))
+        if nest.reductions and (block_1d < 1 or block_1d & (block_1d - 1) or block_1d > 1024):
+            raise _Refuse(f"{block_1d} threads per block: the block sums need a power of two up to 1024")
+        if nest.reductions:
+            # the accumulators start at 0 in every thread (the first statements of the thread body)
+            # and threads past the end keep that 0, so they take part in the block sum harmlessly
+            zeros, rest = (
+                nest.thread_body.args[: len(nest.reductions)],
+                nest.thread_body.args[len(nest.reductions) :],
+            )
+            body = seq(*header, *zeros, Term("if", (cond, seq(*rest), seq())), *_block_sums(nest, block_1d))
+        else:
+            body = seq(*header, Term("if", (cond, nest.thread_body, seq())))
         return lower_function(nest.kernel_name, [Param(p) for p in params], body, None, ["cuda.jit"])
 
 
@@ -545,14 +642,34 @@ class _Host:
         else:
             shape = Term("tuple", (grid[0], const(blocks[0])))
         args = [var(self.device[a]) for a in nest.arrays] + [var(s) for s in nest.scalars]
+        args += [var(r.total) for r in nest.reductions]
         for g in nest.grid:
             args += [var(g.lo_name), var(g.hi_name)]
-        launch: Term = Term("expr", (_call(_index(var(nest.kernel_name), shape), *args),))
+        launch: Term = seq(Term("expr", (_call(_index(var(nest.kernel_name), shape), *args),)))
+        if nest.reductions:
+            self.lowering.helpers.add("_optc_sum_of")
+            dtypes = {"float": "float64", "int": "int64"}
+            start = [
+                Term(
+                    "assign", (var(r.total), _call(var("_optc_new_sum"), _attr(var("numpy"), dtypes[r.kind])))
+                )
+                for r in nest.reductions
+            ]
+            # one addition on the host: `s = s + (the sum over the grid)`; for ints the same value
+            # as the original's additions in order, for floats a reassociation of them
+            finish = [
+                Term(
+                    "assign",
+                    (var(r.name), Term("add", (var(r.name), _call(var("_optc_sum_of"), var(r.total))))),
+                )
+                for r in nest.reductions
+            ]
+            launch = seq(*start, *launch.args, *finish)
         for g in reversed(nest.outer_first):
             bounds = Term(
                 "assign", (Term("tuple", (var(g.lo_name), var(g.hi_name))), Term("tuple", (g.lo, g.hi)))
             )
-            nonempty = Term("if", (Term("gt", (var(g.hi_name), var(g.lo_name))), seq(launch), seq()))
+            nonempty = Term("if", (Term("gt", (var(g.hi_name), var(g.lo_name))), launch, seq()))
             launch = seq(bounds, nonempty)
         self.lines.extend(launch.args)
         for array in nest.writes:
@@ -713,6 +830,58 @@ class _Device:
 
 
 # ---- small helpers -----------------------------------------------------------------------------------
+
+
+def _block_sums(nest: _Nest, block: int) -> list[Term]:
+    """After the thread body: each block sums its threads' accumulators by halving in shared memory,
+    then its thread 0 adds the block's sum to the total with one atomic add."""
+    t = var("_optc_t")
+    out: list[Term] = [Term("assign", (t, _attr(_attr(var("cuda"), "threadIdx"), "x")))]
+    types = {"float": "float64", "int": "int64"}
+    for r in nest.reductions:
+        shared = _call(
+            _attr(_attr(var("cuda"), "shared"), "array"), const(block), _attr(var("numba"), types[r.kind])
+        )
+        out.append(Term("assign", (var(r.part), shared)))
+        out.append(Term("assign", (_index(var(r.part), t), var(r.acc))))
+    sync = Term("expr", (_call(_attr(var("cuda"), "syncthreads")),))
+    out.append(sync)
+    stride = block // 2
+    while stride >= 1:
+        adds = [
+            Term(
+                "augassign",
+                (_index(var(r.part), t), _index(var(r.part), Term("add", (t, const(stride))))),
+                "add",
+            )
+            for r in nest.reductions
+        ]
+        out += [Term("if", (Term("lt", (t, const(stride))), seq(*adds), seq())), sync]
+        stride //= 2
+    atomics = [
+        Term(
+            "expr",
+            (
+                _call(
+                    _attr(_attr(var("cuda"), "atomic"), "add"),
+                    var(r.total),
+                    const(0),
+                    _index(var(r.part), const(0)),
+                ),
+            ),
+        )
+        for r in nest.reductions
+    ]
+    out.append(Term("if", (Term("eq", (t, const(0))), seq(*atomics), seq())))
+    return out
+
+
+def _rename(term: Term, names: Mapping[str, str]) -> Term:
+    if term.op == "var" and str(term.value) in names:
+        return var(names[str(term.value)])
+    if not term.args:
+        return term
+    return Term(term.op, tuple(_rename(a, names) for a in term.args), term.value)
 
 
 def _call(func: Term, *args: Term) -> Term:
