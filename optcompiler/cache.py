@@ -38,8 +38,6 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
 ENTRY_FILE = "entry.json"
 FORMAT = 1  # bump when the entry layout changes; old entries then read as corrupt and are rebuilt
 
@@ -75,6 +73,7 @@ class KeyParts:
 def versions() -> tuple[tuple[str, str], ...]:
     import llvmlite
     import numba
+    import numpy as np
 
     from optcompiler import __version__
 
@@ -117,6 +116,8 @@ def fingerprint(value: object, seen: set[int] | None = None) -> str:
     repr, which may include an address: such a kernel is re-optimized by each process rather than
     ever served a stale decision.
     """
+    import numpy as np
+
     seen = set() if seen is None else seen
     if isinstance(value, types.ModuleType):
         return f"module {value.__name__}"
@@ -309,3 +310,91 @@ def store_lifted(root: Path, digest: str, lifted: Lifted) -> None:
     path = _lift_path(root, digest)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, json.dumps(asdict(lifted)) + "\n")
+
+
+# ---- the command line: stamps on generated files, and remembered --check results -----------------------
+
+STAMP = "# optc-stamp: "
+
+
+def settings_text(config: object) -> str:
+    """The settings that decide what optc writes for a file, as stable text: every Config field but
+    the ones that only change how it talks or where it looks (verbosity, threads, the hooks' own)."""
+    skip = {"verbose", "quiet", "threads", "outputs", "check_threshold"}
+    from optcompiler import __version__
+
+    values = {f.name: getattr(config, f.name) for f in fields(config) if f.name not in skip}  # type: ignore[arg-type]
+    return json.dumps(["optc", __version__, sorted(values.items())], default=repr)
+
+
+def _short(data: bytes | str) -> str:
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()[:16]
+
+
+def stamp_line(source: bytes, settings: str, body: str) -> str:
+    """The last line of a generated output: what it was generated from (the input's bytes, the
+    settings, optc's version) and its own text, so a changed input, setting or hand edit is seen
+    without running the pipeline. No hardware: the file is committed and read on every machine."""
+    return (
+        f"{STAMP}{_short(source)} {_short(settings)} {_short(body)}"
+        " (input, settings, this file; `optc --outputs` regenerates it)\n"
+    )
+
+
+def with_stamp(body: str, source: bytes, settings: str) -> str:
+    body = body if body.endswith("\n") or not body else body + "\n"
+    return body + stamp_line(source, settings, body)
+
+
+def stamp_status(output: str, source: bytes, settings: str) -> str:
+    """`fresh` when `output` is what optc wrote from `source` under `settings`, untouched since;
+    else why not: `unstamped` (no stamp), `stale` (input, settings or optc changed), `edited`."""
+    body, newline, last = output.rstrip("\n").rpartition("\n")
+    if not last.startswith(STAMP):
+        return "edited" if f"\n{STAMP}" in f"\n{output}" else "unstamped"
+    expected = stamp_line(source, settings, body + newline).rstrip("\n").split()
+    found = last.split()
+    if found[:4] != expected[:4]:
+        return "stale"
+    return "fresh" if found == expected else "edited"
+
+
+def result_key(source: bytes, settings: str) -> str:
+    """`--check`'s results depend on the input, the settings and the machine (the cost model's
+    predictions); package versions are read from metadata, without importing Numba."""
+    from importlib import metadata
+
+    from optcompiler.costmodel.hardware import detect
+
+    packages = []
+    for name in ("numba", "llvmlite", "numpy", "libcst"):
+        try:
+            packages.append((name, metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            packages.append((name, ""))
+    payload = json.dumps([FORMAT, _short(source), settings, detect().id, packages, sys.version])
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _result_path(root: Path, key: str) -> Path:
+    return root / "results" / key[:2] / f"{key}.json"
+
+
+def load_result(root: Path, key: str) -> object | None:
+    """A remembered `--check` result (JSON data); None when there is none or it is unreadable."""
+    try:
+        return json.loads(_result_path(root, key).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def store_result(root: Path, key: str, data: object) -> None:
+    """Remember a `--check` result; a cache that cannot be written only costs speed."""
+    from optcompiler.emit import write_atomic
+
+    path = _result_path(root, key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, json.dumps(data) + "\n")
+    except OSError:
+        pass

@@ -1,13 +1,21 @@
 """`optc`: optimize Python files from the command line, in the conventions of ruff and black.
 
-Exit codes: 0 ok, 1 some file would change (`--check`), 2 an error, 130 interrupted. Each error is one
-line on stderr, `path:line: message`; a file that fails never stops the others, and no output file is
-ever left half-written (`emit.write_atomic`). Inputs are only rewritten with `--in-place`.
+Exit codes: 0 ok, 1 some file would change (`--check`; with a threshold, some kernel is predicted
+faster than it) or an output of `--outputs` was regenerated, 2 an error, 130 interrupted. Each error is
+one line on stderr, `path:line: message`; a file that fails never stops the others, and no output file
+is ever left half-written (`emit.write_atomic`). Inputs are only rewritten with `--in-place`.
+
+The pre-commit hooks (.pre-commit-hooks.yaml) are two modes of this command. `optc --outputs`
+regenerates the files `[tool.optc] outputs` names, like a formatter: each output ends with a stamp
+line (`cache.stamp_line`) of its input, the settings and its own text, so an unchanged input costs no
+pipeline run, on any machine. `optc --check` is the linter: it remembers its results per file
+content, settings and machine in optc's cache, so rerunning it on unchanged files is fast.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import importlib
 import os
@@ -62,8 +70,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="output file for one input (- for stdout), or a directory for several",
     )
     where.add_argument("--in-place", action="store_true", help="rewrite the input files")
+    where.add_argument(
+        "--outputs",
+        action="store_true",
+        help="regenerate the files [tool.optc] outputs names whose input, settings or optc changed "
+        "(only those of FILE, when given); exit 1 if one was rewritten (the `optc` pre-commit hook)",
+    )
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if any file would change")
     parser.add_argument("--diff", action="store_true", help="write nothing; print a unified diff to stdout")
+    parser.add_argument(
+        "--threshold",
+        type=_threshold_argument,
+        metavar="X",
+        help="with --check: exit 1 only for a kernel predicted more than X times faster than plain njit "
+        "([tool.optc] check-threshold; the `optc-check` pre-commit hook)",
+    )
     parser.add_argument(
         "--report",
         nargs="?",
@@ -115,6 +136,16 @@ def _sizes_argument(text: str) -> tuple[tuple[str, int], ...]:
         return parse_sizes(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _threshold_argument(text: str) -> float:
+    try:
+        threshold = float(text)
+    except ValueError:
+        threshold = 0.0
+    if not 1 <= threshold < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a speed-up of at least 1, like 1.5, got {text!r}")
+    return threshold
 
 
 def _threads_argument(text: str) -> int:
@@ -170,11 +201,12 @@ class Options:
     overrides: dict[str, object]
     verbose: int
     quiet: bool
+    outputs: bool = False  # --outputs: the inputs are [tool.optc] outputs' (FILE only narrows them)
 
     @property
     def writes(self) -> bool:
         """Whether optimized files are written; --check and --diff only look."""
-        return not (self.check or self.diff) and (self.output is not None or self.in_place)
+        return not (self.check or self.diff) and (self.output is not None or self.in_place or self.outputs)
 
 
 def _options(args: argparse.Namespace) -> Options:
@@ -184,9 +216,11 @@ def _options(args: argparse.Namespace) -> Options:
         # `optc --report k.py ...`: argparse took the input for the report's path; a report is markdown.
         files.insert(0, report)
         report = STDOUT
-    if not files:
+    if not files and not args.outputs:
         raise UsageError("the following arguments are required: FILE")
-    if args.output is None and not args.in_place and not (args.check or args.diff or report):
+    if args.threshold is not None and not args.check:
+        raise UsageError("--threshold applies to --check: it sets which predicted speed-ups fail the check")
+    if args.output is None and not (args.in_place or args.outputs or args.check or args.diff or report):
         raise UsageError(_NO_OUTPUT_HINT)
     if args.output == "":
         raise UsageError("-o needs a path (or - for stdout)")
@@ -201,6 +235,7 @@ def _options(args: argparse.Namespace) -> Options:
         "threads": args.threads,
         "verbose": args.verbose,
         "quiet": args.quiet,
+        "check_threshold": args.threshold,
     }
     return Options(
         inputs=_unique([Path(f) for f in files]),
@@ -213,6 +248,7 @@ def _options(args: argparse.Namespace) -> Options:
         overrides=overrides,
         verbose=args.verbose,
         quiet=args.quiet,
+        outputs=args.outputs,
     )
 
 
@@ -253,10 +289,16 @@ class Run:
         self.errors = 0
         self.excluded = 0
         self.results: list[FileResult] = []
+        self.checked: list[Checked] = []  # every file's kernels, from the pipeline or --check's cache
+        self.failing = 0  # files that fail --check (for the threshold: kernels above it)
+        self.thresholds: set[float] = set()
+        self.above = 0
         self._found: dict[Path, Path | None] = {}  # config file by input folder
         self._configs: dict[Path | None, Config | OptcError] = {}  # by config file
 
     def run(self) -> int:
+        if self.options.outputs:
+            return self.run_outputs()
         try:
             jobs = self.plan()
         except OptcError as error:
@@ -270,7 +312,7 @@ class Run:
             self.say(self.summary())
         if self.errors:
             return EXIT_ERROR
-        if self.options.check and any(r.changed for r in self.results):
+        if self.options.check and self.failing:
             return EXIT_CHANGED
         return EXIT_OK
 
@@ -335,6 +377,23 @@ class Run:
             self.excluded += 1
             self.detail(f"{job.name}: skipped: excluded by [tool.optc] exclude ({pattern!r})")
             return
+        if self.options.check and not self.options.diff and self.options.report is None:
+            self.check(job, config, root)
+            return
+        optimized = self.optimize(job, config)
+        if optimized is None:
+            return
+        result, checked = optimized
+        if self.options.check:
+            self.judge(checked, config)
+        if self.options.diff and result.changed:
+            self.out.write(unified_diff(result.source, result.output, job.name))
+            self.out.flush()
+        if job.target is not None:
+            self.write(job, result)
+
+    def optimize(self, job: Job, config: Config) -> tuple[FileResult, Checked] | None:
+        """The pipeline on one file, its kernels told; None when the file failed (reported)."""
         frontend = importlib.import_module("optcompiler.frontend")
         try:
             source = frontend.read_source(job.source)
@@ -344,20 +403,196 @@ class Run:
             if error.path is None:
                 error.path = job.name
             self.error(error)
-            return
+            return None
         except Exception as error:  # a bug in optc must cost one file, not the run
             self.internal_error(job.name, error)
-            return
+            return None
         self.results.append(result)
         self.tell_kernels(result, pipeline)
-        if self.options.check and result.changed and not self.options.quiet:
-            emitted = sum(isinstance(k, pipeline.Emitted) for k in result.kernels)
-            self.say(f"would optimize {job.name} ({emitted} kernel{'s' if emitted != 1 else ''})")
-        if self.options.diff and result.changed:
-            self.out.write(unified_diff(result.source, result.output, job.name))
+        checked = Checked.of(result, pipeline)
+        self.checked.append(checked)
+        return result, checked
+
+    # -- --check alone: the linter, remembered per file content
+
+    def check(self, job: Job, config: Config, root: Path | None) -> None:
+        """`--check` without --diff or --report: the file's verdicts, from optc's cache when this
+        content was checked with these settings on this machine before, else from the pipeline."""
+        if root is not None and any(_same_file(job.source, root / source) for source, _ in config.outputs):
+            self.excluded += 1
+            self.detail(f"{job.name}: skipped: `optc --outputs` keeps its optimized output in step")
+            return
+        cache = importlib.import_module("optcompiler.cache")
+        try:
+            data = job.source.read_bytes()
+        except OSError:
+            data = None  # the pipeline's reader reports it, in its words
+        key = ""
+        if data is not None:
+            key = cache.result_key(data, cache.settings_text(config))
+            remembered = Checked.from_json(cache.load_result(cache.cache_root(), key), job.name)
+            if remembered is not None:
+                self.detail(f"{job.name}: checked before with these settings on this machine (optc's cache)")
+                self.tell_verdicts(remembered)
+                self.checked.append(remembered)
+                self.judge(remembered, config)
+                return
+        optimized = self.optimize(job, config)
+        if optimized is None:
+            return
+        checked = optimized[1]
+        if key and not any(k.outcome == "failed" for k in checked.kernels):  # a failure may not recur
+            cache.store_result(cache.cache_root(), key, checked.to_json())
+        self.judge(checked, config)
+
+    def judge(self, checked: Checked, config: Config) -> None:
+        """Whether the file fails --check, said in one line per kernel worth saying it about."""
+        threshold = config.check_threshold
+        if threshold is None:
+            if checked.changed:
+                self.failing += 1
+                if not self.options.quiet:
+                    emitted = sum(k.outcome == "optimized" for k in checked.kernels)
+                    self.say(f"would optimize {checked.path} ({_plural(emitted, 'kernel')})")
+            return
+        self.thresholds.add(threshold)
+        above = 0
+        for kernel in checked.kernels:
+            if kernel.outcome != "optimized":
+                continue
+            speedup = kernel.speedup
+            over = speedup is not None and speedup > threshold
+            above += over
+            if self.options.quiet:
+                continue
+            figure = f"could be {speedup:.1f}x faster" if speedup is not None else "could be optimized"
+            kind = "predicted" if kernel.predicted is not None else "measured"
+            verdict = (
+                f"above the {threshold:g}x threshold" if over else f"within the {threshold:g}x threshold"
+            )
+            self.say(
+                f"{checked.path}:{kernel.line}: {kernel.kernel}: {figure} ({kind}; {kernel.label}); {verdict}"
+            )
+        self.above += above
+        self.failing += above > 0
+
+    def tell_verdicts(self, checked: Checked) -> None:
+        """What tell_kernels says, for remembered results."""
+        for kernel in checked.kernels:
+            where = f"{checked.path}:{kernel.line}: {kernel.kernel}"
+            if kernel.outcome == "optimized":
+                figures = [f"predicted {kernel.predicted:.1f}x"] if kernel.predicted is not None else []
+                figures += [f"measured {kernel.measured:.1f}x"] if kernel.measured is not None else []
+                self.detail(f"{where}: optimized ({', '.join([kernel.label, *figures])})")
+            else:
+                self.detail(f"{where}: unchanged: {kernel.reason}")
+
+    # -- --outputs: the formatter
+
+    def run_outputs(self) -> int:
+        """Regenerate each [tool.optc] output whose stamp no longer matches its input, the settings,
+        optc, or its own text; exit 1 when one was (with --check or --diff: would be) rewritten."""
+        try:
+            config, pairs = self.output_pairs()
+        except OptcError as error:
+            self.error(error)
+            return EXIT_ERROR
+        rewritten = fresh = 0
+        for source, target in pairs:
+            outcome = self.regenerate(source, target, config)
+            rewritten += outcome == "rewritten"
+            fresh += outcome == "fresh"
+        if self.options.report is not None and self.results:
+            self.write_report()
+        if not self.options.quiet:
+            looks = self.options.check or self.options.diff
+            line = (
+                f"{_plural(len(pairs), 'output')}: {rewritten} {'to regenerate' if looks else 'regenerated'}"
+            )
+            line += f", {fresh} up to date"
+            if self.errors:
+                line += f"; {_plural(self.errors, 'error')}"
+            self.say(line)
+        if self.errors:
+            return EXIT_ERROR
+        return EXIT_CHANGED if rewritten else EXIT_OK
+
+    def output_pairs(self) -> tuple[Config, list[tuple[Path, Path]]]:
+        """The (input, output) pairs of [tool.optc] outputs in the pyproject.toml for the current
+        directory (or --config), paths relative to it; only those touching FILE when given."""
+        found = self.options.config_path or find_config_file(Path.cwd())
+        if found is None:
+            raise OptcError(
+                "no pyproject.toml with [tool.optc] here or above; --outputs regenerates what its "
+                "`outputs` table names",
+                str(Path.cwd()),
+            )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            config = load_config(found.parent, self.options.overrides, found)
+        for warning in caught:
+            self.say(f"optc: warning: {warning.message}")
+        if not config.outputs:
+            raise OptcError(
+                '[tool.optc] names no outputs; add e.g. outputs = {"src/kernels.py" = "src/kernels_fast.py"}',
+                str(found),
+            )
+        root = found.parent
+        pairs = [(_shown(root / source), _shown(root / output)) for source, output in config.outputs]
+        if self.options.inputs:
+            given = self.options.inputs
+            pairs = [p for p in pairs if any(_same_file(p[0], f) or _same_file(p[1], f) for f in given)]
+        return config, pairs
+
+    def regenerate(self, source: Path, target: Path, config: Config) -> str | None:
+        """One output: "fresh", "rewritten" (or would be), or None after an error (reported)."""
+        cache = importlib.import_module("optcompiler.cache")
+        try:
+            data = source.read_bytes()
+        except OSError as error:
+            why = "no such file" if isinstance(error, FileNotFoundError) else (error.strerror or str(error))
+            self.error(
+                OptcError(f"{why} ([tool.optc] outputs names it as the input of {target})", str(source))
+            )
+            return None
+        settings = cache.settings_text(config)
+        try:
+            existing: str | None = target.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            existing = None
+        except (OSError, UnicodeDecodeError):
+            existing = ""
+        status = "missing" if existing is None else cache.stamp_status(existing, data, settings)
+        if status == "fresh":
+            self.detail(f"{target}: up to date with {source}")
+            return "fresh"
+        optimized = self.optimize(Job(source, target), config)
+        if optimized is None:
+            return None
+        frontend = importlib.import_module("optcompiler.frontend")
+        output = cache.with_stamp(_generated(optimized[0].output, source.name, frontend), data, settings)
+        if output == existing:
+            return "fresh"
+        why = {
+            "missing": "it did not exist",
+            "unstamped": "it has no optc stamp",
+            "stale": f"{source}, [tool.optc] or optc changed",
+            "edited": "it was edited by hand",
+        }[status]
+        if self.options.diff:
+            self.out.write(unified_diff(existing or "", output, str(target)))
             self.out.flush()
-        if job.target is not None:
-            self.write(job, result)
+        if self.options.check or self.options.diff:
+            self.say(f"{target}: out of date ({why}); `optc --outputs` regenerates it")
+            return "rewritten"
+        try:
+            _write_file(target, output)
+        except OSError as error:
+            self.error(OptcError(f"cannot write: {error.strerror or error}", str(target)))
+            return None
+        if not self.options.quiet:
+            self.say(f"{target}: regenerated from {source} ({why}); add it to the commit")
+        return "rewritten"
 
     def write(self, job: Job, result: FileResult) -> None:
         if job.target == STDOUT:
@@ -442,23 +677,24 @@ class Run:
             self.error(OptcError(f"cannot write the report: {error.strerror or error}", report))
 
     def summary(self) -> str:
-        pipeline = sys.modules.get("optcompiler.pipeline")
-        kernels = [k for r in self.results for k in r.kernels]
+        kernels = [k for r in self.checked for k in r.kernels]
         counts = {"optimized": 0, "unchanged": 0, "failed": 0}
         for kernel in kernels:
-            if pipeline is not None and isinstance(kernel, pipeline.Emitted):
-                counts["optimized"] += 1
-            elif pipeline is not None and isinstance(kernel, pipeline.Failed):
-                counts["failed"] += 1
-            else:
-                counts["unchanged"] += 1
-        line = f"{_plural(len(self.results), 'file')}, {_plural(len(kernels), 'kernel')}: "
+            counts[kernel.outcome] += 1
+        line = f"{_plural(len(self.checked), 'file')}, {_plural(len(kernels), 'kernel')}: "
         line += f"{counts['optimized']} optimized, {counts['unchanged']} unchanged"
         if counts["failed"]:
             line += f", {counts['failed']} failed"
         if self.options.check:
-            changed = sum(r.changed for r in self.results)
+            changed = sum(r.changed for r in self.checked)
             line += f"; {_plural(changed, 'file')} would change"
+        if self.thresholds:
+            bar = (
+                f"the {min(self.thresholds):g}x threshold"
+                if len(self.thresholds) == 1
+                else "their thresholds"
+            )
+            line += f"; {_plural(self.above, 'kernel')} above {bar}"
         if self.errors:
             line += f"; {_plural(self.errors, 'error')}"
         if self.excluded:
@@ -486,12 +722,88 @@ class Run:
             self.say(line)
 
 
+# ---- what the summary and --check need of a file's results ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One kernel's outcome as plain data: what the summary and --check say, and what --check's
+    cache remembers (without the pipeline's types, whose import costs seconds)."""
+
+    kernel: str
+    line: int
+    outcome: str  # "optimized", "unchanged" or "failed"
+    label: str = ""  # the chosen candidate, e.g. "loops.interchange @ njit"
+    predicted: float | None = None  # speed-up over plain njit
+    measured: float | None = None
+    reason: str = ""  # why unchanged or failed
+
+    @property
+    def speedup(self) -> float | None:
+        return self.predicted if self.predicted is not None else self.measured
+
+
+@dataclass(frozen=True)
+class Checked:
+    path: str
+    changed: bool
+    kernels: tuple[Verdict, ...]
+
+    @staticmethod
+    def of(result: FileResult, pipeline: ModuleType) -> Checked:
+        verdicts = []
+        for k in result.kernels:
+            if isinstance(k, pipeline.Emitted):
+                label = str(getattr(k.candidate, "label", ""))
+                predicted, measured = k.predicted_speedup, getattr(k, "measured_speedup", None)
+                verdicts.append(Verdict(k.kernel, k.line, "optimized", label, predicted, measured))
+            else:
+                outcome = "failed" if isinstance(k, pipeline.Failed) else "unchanged"
+                verdicts.append(Verdict(k.kernel, k.line, outcome, reason=k.reason))
+        return Checked(result.path, result.changed, tuple(verdicts))
+
+    def to_json(self) -> dict[str, object]:
+        return {"changed": self.changed, "kernels": [dataclasses.asdict(k) for k in self.kernels]}
+
+    @staticmethod
+    def from_json(data: object, path: str) -> Checked | None:
+        """None for anything but what `to_json` wrote (then the file is checked again)."""
+        try:
+            assert isinstance(data, dict) and isinstance(data["changed"], bool)
+            kernels = tuple(Verdict(**k) for k in data["kernels"])
+        except (AssertionError, KeyError, TypeError):
+            return None
+        return Checked(path, data["changed"], kernels)
+
+
 # ---- helpers --------------------------------------------------------------------------------------------
 
 
 def _pipeline() -> ModuleType:
     """Imported on first use: numba and friends make it slow, and --version or a missing file need none of it."""
     return importlib.import_module("optcompiler.pipeline")
+
+
+def _shown(path: Path) -> Path:
+    """`path` relative to the current directory when it lies below it, as messages show it."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def _generated(output: str, name: str, frontend: ModuleType) -> str:
+    """`output` marked as optc's even when no kernel changed, so optc never optimizes it again and
+    readers know not to edit it."""
+    if frontend.is_generated(output):
+        return output
+    bom = output.startswith(frontend.BOM)
+    body = output.removeprefix(frontend.BOM)
+    header = (
+        f"{frontend.GENERATED_HEADER} {__version__} from {name}; no kernel was optimized (optc -v says why); "
+        "do not edit, re-run optc instead.\n"
+    )
+    return (frontend.BOM if bom else "") + header + body
 
 
 def _write_file(target: Path, text: str) -> None:

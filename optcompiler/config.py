@@ -45,6 +45,13 @@ class Config:
     # kernel -> its own profile over `sizes`, e.g. (("moving_average", (("n", 2000000), ("w", 16))),):
     # kernels of one file bind the same symbol names to very different sizes
     kernel_sizes: tuple[tuple[str, SizeProfile], ...] = ()
+    # input file -> generated file, relative to the pyproject.toml naming them, e.g.
+    # (("src/kernels.py", "src/kernels_fast.py"),): teams commit generated code, so `optc --outputs`
+    # (the `optc` pre-commit hook) keeps each output in step with its input, like a formatter
+    outputs: tuple[tuple[str, str], ...] = ()
+    # `--check` fails only for kernels predicted more than this many times faster than plain njit
+    # (None: for any kernel it would optimize), so the `optc-check` hook flags what is worth it
+    check_threshold: float | None = None
 
     def size_of(self, symbol: str) -> int:
         return dict(self.sizes).get(symbol, self.default_size)
@@ -209,6 +216,34 @@ def _arg_types(value: object) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(types.items()))
 
 
+def _outputs(value: object) -> tuple[tuple[str, str], ...]:
+    """`outputs`: Python file -> the file optc generates from it; no file both read and written."""
+    pairs: dict[str, str] = {}
+    for source, output in _entries(value, '{"src/kernels.py" = "src/kernels_fast.py"}'):
+        for role, path in (("input", source), ("output", output)):
+            if not isinstance(path, str) or not path.endswith(".py"):
+                raise _Invalid(
+                    f'{role} files are Python paths like "src/kernels.py", got {path!r}', str(source)
+                )
+        key = os.path.normpath(source)
+        if key in pairs:
+            raise _Invalid(f"{source} is given twice", source)
+        pairs[key] = os.path.normpath(output)
+    written = list(pairs.values())
+    for source, output in pairs.items():
+        if output in pairs:
+            raise _Invalid(f"{output} is both an input and an output; optc never rewrites its inputs", source)
+        if written.count(output) > 1:
+            raise _Invalid(f"{output} is the output of more than one input", source)
+    return tuple(sorted(pairs.items()))
+
+
+def _threshold(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 <= value < float("inf"):
+        raise _Invalid(f"expected a speed-up of at least 1 (like 1.5 for 1.5x), got {_describe(value)}")
+    return float(value)
+
+
 # [tool.optc] key (kebab-case, as in ruff) -> (Config field, parser of the TOML value)
 SETTINGS: dict[str, tuple[str, Callable[[object], object]]] = {
     "target": ("target", _target),
@@ -226,6 +261,8 @@ SETTINGS: dict[str, tuple[str, Callable[[object], object]]] = {
     "top-k": ("top_k", _positive_int),
     "max-verify": ("max_verify", _positive_int),
     "verify-timeout": ("verify_timeout", _positive_seconds),
+    "outputs": ("outputs", _outputs),
+    "check-threshold": ("check_threshold", _threshold),
 }
 _PARSER_OF_FIELD = {field: parse for field, parse in SETTINGS.values()} | {"kernel_sizes": _kernel_sizes}
 _FIELDS = frozenset(f.name for f in fields(Config))

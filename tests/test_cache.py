@@ -212,3 +212,41 @@ def test_lift_memo_round_trips_and_forgets_unreadable_files(tmp_path: Path) -> N
     assert cache.load_lifted(tmp_path, digest) == lifted
     (tmp_path / "lift" / f"{digest}.json").write_text("garbage")
     assert cache.load_lifted(tmp_path, digest) is None
+
+
+# ---- stamps on generated outputs, remembered --check results ---------------------------------------------
+
+
+def test_a_stamp_tells_fresh_stale_edited_and_unstamped_apart() -> None:
+    from optcompiler.config import Config
+
+    settings = cache.settings_text(Config())
+    output = cache.with_stamp("x = 1\n", b"source", settings)
+    assert output.startswith("x = 1\n# optc-stamp: ") and output.endswith("\n")
+    assert cache.stamp_status(output, b"source", settings) == "fresh"
+    assert cache.stamp_status(output, b"source edited", settings) == "stale"
+    assert cache.stamp_status(output, b"source", cache.settings_text(Config(strict_fp=True))) == "stale"
+    assert cache.stamp_status(output.replace("x = 1", "x = 2"), b"source", settings) == "edited"
+    assert cache.stamp_status(output + "y = 2\n", b"source", settings) == "edited"
+    assert cache.stamp_status("x = 1\n", b"source", settings) == "unstamped"
+    assert cache.stamp_status(cache.with_stamp("", b"", settings), b"", settings) == "fresh"
+
+
+def test_settings_text_leaves_out_what_does_not_change_the_output() -> None:
+    from optcompiler.config import Config
+
+    base = cache.settings_text(Config())
+    assert base == cache.settings_text(
+        Config(verbose=2, threads=1, check_threshold=3.0, outputs=(("a.py", "b.py"),))
+    )
+    assert base != cache.settings_text(Config(sizes=(("n", 10),)))
+
+
+def test_results_round_trip_and_unreadable_ones_are_none(tmp_path: Path) -> None:
+    key = cache.result_key(b"def f(): pass\n", "settings")
+    assert key != cache.result_key(b"def f(): pass\n", "other settings")
+    assert cache.load_result(tmp_path, key) is None
+    cache.store_result(tmp_path, key, {"changed": False, "kernels": []})
+    assert cache.load_result(tmp_path, key) == {"changed": False, "kernels": []}
+    next((tmp_path / "results").rglob("*.json")).write_text("{not json")
+    assert cache.load_result(tmp_path, key) is None

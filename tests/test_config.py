@@ -405,3 +405,41 @@ def test_excluded_by(tmp_path, relative, patterns, expected):
 def test_excluded_by_matches_the_path_as_given(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert excluded_by(Path("gen/k.py"), ["gen/*"]) == "gen/*"
+
+
+# ---- the pre-commit hooks' settings ---------------------------------------------------------------------
+
+
+def test_outputs_and_check_threshold(tmp_path):
+    write(
+        tmp_path / "pyproject.toml",
+        """
+        [tool.optc]
+        outputs = {"src/kernels.py" = "src/kernels_fast.py", "./b.py" = "gen/b.py"}
+        check-threshold = 2
+        """,
+    )
+    config = load_config(tmp_path, {})
+    assert config.outputs == (("b.py", "gen/b.py"), ("src/kernels.py", "src/kernels_fast.py"))
+    assert config.check_threshold == 2.0
+    assert load_config(tmp_path, {"check_threshold": 4.5}).check_threshold == 4.5
+    assert Config().outputs == () and Config().check_threshold is None
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ('outputs = "a.py"', 'outputs: expected a table like {"src/kernels.py" = "src/kernels_fast.py"}'),
+        ('outputs = {"a.py" = "a.txt"}', "outputs: output files are Python paths"),
+        ('outputs = {"a.py" = "b.py", "b.py" = "c.py"}', "outputs: b.py is both an input and an output"),
+        ('outputs = {"a.py" = "c.py", "b.py" = "c.py"}', "outputs: c.py is the output of more than one"),
+        ('outputs = {"a.py" = "b.py", "./a.py" = "c.py"}', "outputs: ./a.py is given twice"),
+        ("check-threshold = 0.5", "check-threshold: expected a speed-up of at least 1"),
+        ('check-threshold = "2x"', "check-threshold: expected a speed-up of at least 1"),
+    ],
+)
+def test_hook_setting_mistakes_name_file_line(tmp_path, setting, message):
+    path = write(tmp_path / "pyproject.toml", f"[tool.optc]\ntop-k = 4\n{setting}\n")
+    with pytest.raises(OptcError) as info:
+        load_config(tmp_path, {})
+    assert str(info.value).startswith(f"{path}:3: {message}")
