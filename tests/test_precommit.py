@@ -150,3 +150,34 @@ def test_optc_regenerates_outputs_like_a_formatter_and_optc_check_lints(tmp_path
     assert "regenerated" not in strict.stdout
     repo.write("pyproject.toml", PYPROJECT.format(threshold=1000))
     assert repo.pre_commit().returncode == 0
+
+
+def test_unchanged_files_cost_no_pipeline_import(tmp_path: Path) -> None:
+    """The hooks' fast path: an up-to-date output and a remembered check load neither the pipeline
+    nor libcst, NumPy or Numba (bench/precommit.py times it)."""
+    (tmp_path / "pyproject.toml").write_text(PYPROJECT.format(threshold=1.5))
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "kernels.py").write_text(KERNELS)
+    (tmp_path / "src" / "slow.py").write_text(SLOW)
+    env = {**os.environ, "OPTC_CACHE_DIR": str(tmp_path / "cache")}
+    probe = (
+        "import sys\nfrom optcompiler.cli import main\ncode = main(sys.argv[1:])\n"
+        "heavy = ['libcst', 'numpy', 'numba', 'optcompiler.pipeline']\n"
+        "print(code, [m for m in heavy if m in sys.modules])\n"
+    )
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", probe, *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.strip().splitlines()[-1]
+
+    assert run("--outputs").startswith("1 ")  # the first run optimizes
+    assert run("--outputs") == "0 []"
+    assert run("--check", "src/slow.py").startswith("1 ")
+    assert run("--check", "src/slow.py") == "1 []"
