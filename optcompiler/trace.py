@@ -23,7 +23,7 @@ Profile (`.optc/profile.json`, format "optc-profile" version 1)::
                  "wall_seconds": 2.1, "exit_code": 0, "error": null | "Traceback ..."},
      "samples": {"enabled": true, "budget_bytes": 67108864, "used_bytes": 123456},
      "functions": [          # hottest first, by self time
-        {"file": "kernels.py", "name": "smooth", "line": 12, "calls": 40,
+        {"file": "kernels.py", "name": "smooth", "module": "kernels", "line": 12, "calls": 40,
          "inclusive_seconds": 1.2, "self_seconds": 1.1, "share": 0.52,
          "signatures": [     # most self time first
             {"args": [{"name": "a", "kind": "array", "dtype": "float64", "ndim": 2,
@@ -130,6 +130,7 @@ class FunctionStats:
     name: str
     line: int
     params: tuple[str, ...] | None  # None: takes *args/**kwargs, no samples
+    module: str = ""  # the name the program imported it under (`__main__` for the script)
     calls: int = 0
     inclusive_ns: int = 0
     self_ns: int = 0
@@ -168,7 +169,7 @@ class Recorder:
         key = (rel, func.__qualname__, code.co_firstlineno)
         with self._lock:
             stats = self.functions.setdefault(
-                key, FunctionStats(rel, func.__qualname__, code.co_firstlineno, params)
+                key, FunctionStats(rel, func.__qualname__, code.co_firstlineno, params, func.__module__)
             )
         local = self._local
         clock = time.perf_counter_ns
@@ -324,6 +325,7 @@ class Recorder:
                     {
                         "file": stats.file,
                         "name": stats.name,
+                        "module": stats.module,
                         "line": stats.line,
                         "calls": stats.calls,
                         "inclusive_seconds": stats.inclusive_ns / 1e9,
@@ -562,6 +564,7 @@ class HotKernel:
     self_seconds: float
     signature: Mapping[str, Any]
     examples: tuple[dict[str, object], ...]
+    module: str = ""
 
 
 def hot_kernels(
@@ -576,7 +579,15 @@ def hot_kernels(
         signature = fn["signatures"][0]
         examples = tuple(load_sample(profile_path.parent / s, signature) for s in signature["samples"])
         out.append(
-            HotKernel(root / fn["file"], fn["name"], fn["share"], fn["self_seconds"], signature, examples)
+            HotKernel(
+                root / fn["file"],
+                fn["name"],
+                fn["share"],
+                fn["self_seconds"],
+                signature,
+                examples,
+                fn["module"],
+            )
         )
     return out[:limit]
 
@@ -683,7 +694,7 @@ def optimize_profile(
             target.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(target, result.output)
             say(f"optc: wrote {target}")
-            warmed = warm_cache(target, profile_path, [k.name for k in kernels])
+            warmed = warm_cache(target, profile_path, kernels[0].module, [k.name for k in kernels])
             if warmed:
                 say(f"optc: compiled {', '.join(warmed)} into Numba's cache next to {target.name}")
     return rows
@@ -693,10 +704,11 @@ _WARM = """
 import importlib.util, json, sys
 from pathlib import Path
 from optcompiler import trace
-target, profile_path, names = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
-spec = importlib.util.spec_from_file_location(target.stem, target)
+target, profile_path, name, names = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4:]
+spec = importlib.util.spec_from_file_location(name, target)
 module = importlib.util.module_from_spec(spec)
 sys.path.insert(0, str(target.parent))
+sys.modules[name] = module
 spec.loader.exec_module(module)
 profile = trace.read_profile(profile_path)
 for kernel in trace.hot_kernels(profile, profile_path, 0.0, 10**6):
@@ -707,12 +719,17 @@ for kernel in trace.hot_kernels(profile, profile_path, 0.0, 10**6):
 """
 
 
-def warm_cache(target: Path, profile_path: Path, names: Sequence[str]) -> list[str]:
+def warm_cache(target: Path, profile_path: Path, module: str, names: Sequence[str]) -> list[str]:
     """Call the optimized kernels once on their recorded inputs in a fresh process, so the emitted
     `cache=True` functions are compiled into Numba's on-disk cache and the program's first run
-    does not pay the compilation. Best effort: a failure here only costs that first run."""
+    does not pay the compilation. Best effort: a failure here only costs that first run.
+
+    Numba's cache entries name the module they were compiled in, so the module is loaded under
+    the name the program imported it by; the script itself (`__main__`) is not warmed."""
+    if not module or module == "__main__":
+        return []
     done = subprocess.run(
-        [sys.executable, "-c", _WARM, str(target.resolve()), str(profile_path.resolve()), *names],
+        [sys.executable, "-c", _WARM, str(target.resolve()), str(profile_path.resolve()), module, *names],
         capture_output=True,
         text=True,
         check=False,

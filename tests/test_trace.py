@@ -218,7 +218,9 @@ def test_missing_script_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 2 and "nope.py: no such file" in result.stderr
 
 
-def test_trace_optimize_speeds_up_hot_kernels_verified_on_recorded_inputs(program: Path) -> None:
+def test_trace_optimize_speeds_up_hot_kernels_verified_on_recorded_inputs(
+    program: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     result = _optc("trace", "--optimize", "--min-share", "0.02", "main.py", "60", cwd=program)
     assert result.returncode == 0, result.stderr
     assert "predicted whole-program speed-up (Amdahl" in result.stdout
@@ -230,9 +232,10 @@ def test_trace_optimize_speeds_up_hot_kernels_verified_on_recorded_inputs(progra
     assert (program / "kernels.py").read_text() == (SAMPLE / "kernels.py").read_text()  # input untouched
     # the optimized module computes what the original does on the recorded inputs
     profile = json.loads((program / ".optc" / "profile.json").read_text())
-    spec = importlib.util.spec_from_file_location("kernels_optimized", optimized)
+    spec = importlib.util.spec_from_file_location("kernels", optimized)  # its cache entries name `kernels`
     assert spec is not None and spec.loader is not None
     fast = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "kernels", fast)
     spec.loader.exec_module(fast)
     ns: dict[str, object] = {}
     exec(compile((SAMPLE / "kernels.py").read_text(), "kernels.py", "exec"), ns)
