@@ -9,12 +9,13 @@ import re
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Literal
 
 from optcompiler.errors import OptcError
+from optcompiler.llm.settings import LlmConfig
 
 TargetChoice = Literal["auto", "cpu", "gpu"]
 SizeProfile = tuple[tuple[str, int], ...]  # symbol -> size, sorted by symbol
@@ -52,6 +53,8 @@ class Config:
     # `--check` fails only for kernels predicted more than this many times faster than plain njit
     # (None: for any kernel it would optimize), so the `optc-check` hook flags what is worth it
     check_threshold: float | None = None
+    # [tool.optc.llm]: model suggestions, off unless `--llm` or `enabled = true` (optcompiler/llm)
+    llm: LlmConfig = field(default_factory=LlmConfig)
 
     def size_of(self, symbol: str) -> int:
         return dict(self.sizes).get(symbol, self.default_size)
@@ -244,6 +247,62 @@ def _threshold(value: object) -> float:
     return float(value)
 
 
+def _text(value: object, example: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid(f"expected a string like {example!r}, got {_describe(value)}")
+    return value.strip()
+
+
+def _temperature(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 2:
+        raise _Invalid(f"expected a number from 0 to 2, got {_describe(value)}")
+    return float(value)
+
+
+def _calls(value: object) -> int:
+    """0 is allowed: learned rules and cached answers only, no new call."""
+    return 0 if value == 0 and type(value) is int else _positive_int(value)
+
+
+_LLM_KEYS: dict[str, tuple[str, Callable[[object], object]]] = {
+    "enabled": ("enabled", _flag),
+    "endpoint": ("endpoint", lambda v: _text(v, "http://127.0.0.1:8080/v1")),
+    "model": ("model", lambda v: _text(v, "qwen2.5-coder")),
+    "api-key-env": ("api_key_env", lambda v: _text(v, "OPENAI_API_KEY")),
+    "max-calls": ("max_calls", _calls),
+    "max-tokens": ("max_tokens", _positive_int),
+    "timeout": ("timeout", _positive_seconds),
+    "temperature": ("temperature", _temperature),
+    "candidates": ("candidates", _positive_int),
+    "cache": ("cache", _flag),
+    "cache-dir": ("cache_dir", lambda v: _text(v, "~/.cache/optc/llm")),
+    "rules": ("rules", lambda v: _text(v, "optc-rules.json")),
+    "learn": ("learn", _flag),
+}
+
+
+def _llm(value: object) -> LlmConfig | bool:
+    """`[tool.optc.llm]` as an LlmConfig; `--llm` gives True, which `merge` applies to the file's table.
+    The API key itself is never a setting: `api-key-env` names the variable that holds it."""
+    if isinstance(value, (bool, LlmConfig)):
+        return value
+    if not isinstance(value, Mapping):
+        raise _Invalid(
+            f'expected a table like {{endpoint = "http://127.0.0.1:8080/v1"}}, got {_describe(value)}'
+        )
+    options: dict[str, object] = {}
+    for key, entry in value.items():
+        if key not in _LLM_KEYS:
+            known = ", ".join(_LLM_KEYS)
+            raise _Invalid(f"unknown key {key!r}; known keys: {known}", str(key))
+        name, parse = _LLM_KEYS[key]
+        try:
+            options[name] = parse(entry)
+        except _Invalid as error:
+            raise _Invalid(f"{key}: {error.message}", str(key)) from None
+    return LlmConfig(**options)  # type: ignore[arg-type]
+
+
 # [tool.optc] key (kebab-case, as in ruff) -> (Config field, parser of the TOML value)
 SETTINGS: dict[str, tuple[str, Callable[[object], object]]] = {
     "target": ("target", _target),
@@ -263,6 +322,7 @@ SETTINGS: dict[str, tuple[str, Callable[[object], object]]] = {
     "verify-timeout": ("verify_timeout", _positive_seconds),
     "outputs": ("outputs", _outputs),
     "check-threshold": ("check_threshold", _threshold),
+    "llm": ("llm", _llm),
 }
 _PARSER_OF_FIELD = {field: parse for field, parse in SETTINGS.values()} | {"kernel_sizes": _kernel_sizes}
 _FIELDS = frozenset(f.name for f in fields(Config))
@@ -362,6 +422,8 @@ def merge(settings: Mapping[str, object], cli_overrides: Mapping[str, object]) -
     if given.get("strict_fp") and given.get("fastmath"):
         raise OptcError("--strict-fp and --fastmath contradict each other; give one", "command line")
     values = dict(settings)
+    if isinstance(given.get("llm"), bool):  # `--llm` switches the file's [tool.optc.llm] on
+        given["llm"] = replace(_as_llm(values.get("llm")), enabled=given["llm"])
     # A flag beats the file's contradicting setting: `--strict-fp` turns off the file's `fastmath`.
     if given.get("strict_fp"):
         values["fastmath"] = False
@@ -373,6 +435,10 @@ def merge(settings: Mapping[str, object], cli_overrides: Mapping[str, object]) -
         given["kernel_sizes"] = _merged_kernels(values.get("kernel_sizes", ()), given["kernel_sizes"])
     values.update(given)
     return Config(**values)
+
+
+def _as_llm(value: object) -> LlmConfig:
+    return value if isinstance(value, LlmConfig) else LlmConfig(enabled=bool(value))
 
 
 def _merged_kernels(
