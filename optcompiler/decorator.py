@@ -244,6 +244,11 @@ def _numba_type(value: object) -> Any:
     return numba.typeof(value)
 
 
+def _too_wide(args: Sequence[object]) -> bool:
+    """Whether a Python int argument lies beyond what Numba's dispatcher unboxes (int64)."""
+    return any(type(a) is int and not -(2**63) <= a < 2**63 for a in args)
+
+
 def _refuse_new_types(*args: object, **kwargs: object) -> None:
     """Installed as a guard's `_compile_for_args`: Numba calls it for argument types the guard has
     no compiled version for; instead of compiling one (unverified), hand the call to the slow path."""
@@ -312,7 +317,13 @@ class OptimizedKernel:
                 return self.func(*args, **kwargs)
 
             return fallback
-        self.namespace.update(_optc_hot=self.slow, _optc_slow=self.slow, _optc_GuardMiss=GuardMiss)
+        self.namespace.update(
+            _optc_hot=self.slow,
+            _optc_slow=self.slow,
+            _optc_GuardMiss=GuardMiss,
+            _optc_original=self.func,
+            _optc_too_wide=lambda *args: _too_wide(args),
+        )
         declared = []
         for i, p in enumerate(signature.parameters.values()):
             if p.default is p.empty:
@@ -327,6 +338,10 @@ class OptimizedKernel:
             f"        return _optc_hot({passed})\n"
             f"    except _optc_GuardMiss:\n"
             f"        return _optc_slow({passed})\n"
+            f"    except OverflowError:\n"  # Numba's dispatcher cannot unbox an int beyond 64 bits
+            f"        if not _optc_too_wide({passed}):\n"
+            f"            raise\n"
+            f"    return _optc_original({passed})\n"  # outside the handler: its errors are its own
         )
         exec(compile(text, f"<optc wrapper of {self.func.__qualname__}>", "exec"), self.namespace)
         return self.namespace[self.func.__name__]
@@ -334,6 +349,10 @@ class OptimizedKernel:
     def slow(self, *args: object) -> object:
         """The first call of a signature, and any call a guard refused: find or make the
         specialization, make its guard the hot one, call it."""
+        if _too_wide(args):
+            # Python ints are arbitrary precision: no Numba variant can take this one; the original
+            # computes with it exactly. Not specialized, so it never decides a signature's variant.
+            return self.func(*args)
         signature = signature_of(args)
         found = self.table.get(signature)
         if found is None:

@@ -512,3 +512,27 @@ def test_importing_optcompiler_does_not_import_numpy_or_numba() -> None:
     code = "from optcompiler import optimize; import optcompiler; print(optcompiler.optimize is optimize)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
+
+
+WIDE = """\
+from optcompiler import optimize
+
+
+@optimize
+def scaled_total(x, k):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += x[i] * k
+    return s
+"""
+
+
+def test_ints_beyond_64_bits_run_the_original(workspace: Workspace) -> None:
+    """Python ints are arbitrary precision; Numba cannot unbox one beyond 64 bits, so the original
+    computes with it, both before any specialization and through a compiled guard."""
+    module = load(workspace, "optc_test_wide", WIDE)
+    x = np.linspace(0.0, 1.0, 10)
+    for k in (2**70, 3, -(2**80), 2**64, 2**63 + 1, 5):
+        assert module.scaled_total(x, k) == module.scaled_total.__wrapped__(x, k)
+    spec = next(iter(kernel_of(module.scaled_total).table.values()))
+    assert len(kernel_of(module.scaled_total).table) == 1 and spec.guard is not None, spec.reason
