@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import json
 import os
 import platform
@@ -267,6 +268,468 @@ def lowerings(source: str, path: Path) -> dict[str, dict[str, str | None]]:
     return out
 
 
+# ---- the corpus run: every corpus kernel with a CUDA lowering, at its sizes, against the CPU --------
+
+# (label, threads per block of 2-D grids (x, y), threads per block of 1-D grids): the launch
+# configurations offered as variants. Kernels with only 1-D grids get distinct sources only from
+# the 1-D figure; duplicates are dropped.
+LAUNCH_CONFIGS: tuple[tuple[str, tuple[int, int], int], ...] = (
+    ("32x8", (32, 8), 256),
+    ("16x16", (16, 16), 128),
+    ("64x4", (64, 4), 512),
+)
+QUICK_LAUNCH_CONFIGS = (("8x4", (8, 4), 32),)  # the simulator runs a Python thread per GPU thread
+RTOL = 1e-9  # the float64 policy: reassociated sums (marked reassoc) must agree to this
+
+
+@dataclass(frozen=True)
+class GpuVariant:
+    label: str
+    source: str
+    exact: bool  # bit-identical to the original by construction (else: within RTOL)
+
+
+def corpus_lowerings(names: list[str], configs: tuple, inexact: bool) -> tuple[dict, dict]:
+    """kernel -> its CUDA variants (one a launch configuration), and kernel -> why it has none."""
+    from optcompiler import corpus
+    from optcompiler.analysis import analyze
+    from optcompiler.frontend import lift_function
+    from optcompiler.passes import gpu
+
+    variants: dict[str, list[GpuVariant]] = {}
+    refused: dict[str, str] = {}
+    for name in names:
+        ck = corpus.load(name)
+        try:
+            kernel = lift_function(ck.path.read_text(encoding="utf-8"), str(ck.path), name)
+        except Exception as exc:  # a kernel optc cannot lift has no GPU candidate; record why
+            refused[name] = f"not lifted: {type(exc).__name__}: {exc}"
+            continue
+        facts = analyze(kernel)
+        # the strictest policy that lowers: exact, then reordered float sums, then libdevice math
+        policies = [("", {"allow_reassoc": False, "inexact_math": False})]
+        policies.append((" reassoc", {"allow_reassoc": True, "inexact_math": False}))
+        if inexact:
+            policies.append((" inexact-math", {"allow_reassoc": True, "inexact_math": True}))
+        for suffix, policy in policies:
+            reason = gpu.refusal_reason(kernel, kernel.body, facts, **policy)
+            if reason is not None:
+                refused.setdefault(name, reason)  # the strictest policy's reason
+                continue
+            refused.pop(name, None)
+            seen: set[str] = set()
+            found = []
+            for label, block_2d, block_1d in configs:
+                source = gpu.lower_cuda(
+                    kernel, kernel.body, facts, block_2d=block_2d, block_1d=block_1d, **policy
+                )
+                if source is None or source in seen:
+                    continue
+                seen.add(source)
+                found.append(GpuVariant(f"cuda {label}{suffix}", source, exact=not suffix))
+            variants[name] = found
+            break
+    return variants, refused
+
+
+def _optc_cpu_one(name: str, profile: tuple[tuple[str, int], ...]) -> tuple[str, str | None, str, float]:
+    """optc's CPU output for one corpus kernel (run in a pool worker): (name, source, label, seconds)."""
+    from optcompiler import corpus
+    from optcompiler.config import Config
+    from optcompiler.pipeline import Emitted, optimize_source
+
+    ck = corpus.load(name)
+    start = time.perf_counter()
+    try:
+        result = optimize_source(
+            ck.path.read_text(encoding="utf-8"),
+            str(ck.path),
+            replace(Config(quiet=True), kernel_sizes=((name, profile),)),
+            only=frozenset({name}),
+        )
+    except Exception as exc:  # recorded, never fatal: the other contenders still run
+        return name, None, f"failed: {type(exc).__name__}: {exc}", time.perf_counter() - start
+    label = "?"
+    for k in result.kernels:
+        if k.kernel == name:
+            label = k.candidate.label if isinstance(k, Emitted) else f"unchanged: {k.reason}"
+    return name, result.output, label, time.perf_counter() - start
+
+
+def optc_cpu_sources(
+    profiles: dict[str, tuple[tuple[str, int], ...]], folder: Path, jobs: int, budget: float
+) -> dict[str, tuple[str, float]]:
+    """optc's CPU output per kernel, optimized in `jobs` processes at once within `budget` seconds,
+    kept in `folder` (a rerun reuses them). kernel -> (label, seconds)."""
+    import concurrent.futures
+    import multiprocessing
+
+    folder.mkdir(parents=True, exist_ok=True)
+    labels: dict[str, tuple[str, float]] = {}
+    todo = {}
+    for name, profile in profiles.items():
+        meta = folder / f"{name}.json"
+        if meta.exists():
+            saved = json.loads(meta.read_text())
+            labels[name] = (saved["label"], saved["seconds"])
+        else:
+            todo[name] = profile
+    if not todo:
+        return labels
+    deadline = time.monotonic() + budget
+    pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+    futures = [pool.submit(_optc_cpu_one, name, profile) for name, profile in todo.items()]
+    try:
+        for future in concurrent.futures.as_completed(futures, timeout=max(deadline - time.monotonic(), 1)):
+            name, source, label, seconds = future.result()
+            if source is not None:
+                (folder / f"{name}.py").write_text(source)
+            (folder / f"{name}.json").write_text(json.dumps({"label": label, "seconds": seconds}))
+            labels[name] = (label, seconds)
+            print(f"  optc CPU {name}: {label} ({seconds:.1f} s)", flush=True)
+    except concurrent.futures.TimeoutError:
+        print(
+            f"  optc CPU: budget of {budget:.0f} s spent; {len(todo) - len(labels)} kernels left out",
+            flush=True,
+        )
+    for process in list(getattr(pool, "_processes", {}).values()):
+        process.kill()  # the pool's own workers, still optimizing what the budget left out
+    pool.shutdown(wait=False, cancel_futures=True)
+    return labels
+
+
+class Deadline(Exception):
+    """The run's time budget is spent: stop measuring, keep what was measured."""
+
+
+def measure(
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    sync: Callable[[], None],
+    *,
+    repeats: int,
+    budget: float,
+    max_call: float,
+    deadline: float,
+    compiled: bool,
+) -> dict[str, Any]:
+    """A warm-up call (compile + run when not `compiled` yet: then a second, warm one follows), then
+    up to `repeats` calls within `budget` seconds, each on fresh copies of the inputs. A warm call
+    slower than `max_call` is the only timing."""
+    if time.monotonic() > deadline:
+        raise Deadline
+    inputs = fresh(args)
+    start = time.perf_counter()
+    result = fn(*inputs)
+    sync()
+    first = time.perf_counter() - start
+    after = inputs
+    times: list[float] = []
+    warm = first
+    if not compiled and time.monotonic() < deadline:
+        inputs = fresh(args)
+        start = time.perf_counter()
+        fn(*inputs)
+        sync()
+        warm = time.perf_counter() - start
+        times.append(warm)
+    if warm <= max_call:
+        spent = 0.0
+        while len(times) < repeats and (len(times) < 2 or spent < budget) and time.monotonic() < deadline:
+            inputs = fresh(args)
+            start = time.perf_counter()
+            fn(*inputs)
+            sync()
+            times.append(time.perf_counter() - start)
+            spent += times[-1]
+    return {
+        "slow": warm > max_call,
+        "seconds": min(times) if times else first,
+        "median": float(np.median(times)) if times else first,
+        "times": times,
+        "first_call": first,
+        "result": result,
+        "args_after": after,
+    }
+
+
+def split_transfers(
+    module: Any, fn: Callable[..., Any], args: tuple[Any, ...], cuda: Any
+) -> dict[str, float]:
+    """One more call of a generated wrapper with its copy helpers timed: seconds spent copying
+    host-to-device and device-to-host (launched kernels are waited for before each copy back)."""
+    spent = {"to_device": 0.0, "to_host": 0.0}
+    helpers = {key: getattr(module, f"_optc_{key}", None) for key in spent}
+
+    def timed_helper(key: str, helper: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*a: Any) -> Any:
+            cuda.synchronize()
+            start = time.perf_counter()
+            value = helper(*a)
+            cuda.synchronize()
+            spent[key] += time.perf_counter() - start
+            return value
+
+        return call
+
+    for key, helper in helpers.items():
+        if helper is not None:
+            setattr(module, f"_optc_{key}", timed_helper(key, helper))
+    try:
+        inputs = fresh(args)
+        cuda.synchronize()
+        start = time.perf_counter()
+        fn(*inputs)
+        cuda.synchronize()
+        total = time.perf_counter() - start
+    finally:
+        for key, helper in helpers.items():
+            if helper is not None:
+                setattr(module, f"_optc_{key}", helper)
+    return {"h2d": spent["to_device"], "d2h": spent["to_host"], "instrumented_call": total}
+
+
+def corpus_main(options: argparse.Namespace) -> int:
+    """Measure every corpus kernel with a CUDA variant at its sizes, appending one JSON record per
+    (kernel, size) to gpu_corpus.jsonl as soon as it is measured; a rerun resumes after them."""
+    import numba
+    from numba import cuda
+
+    from optcompiler import corpus
+    from optcompiler.analysis import analyze
+    from optcompiler.costmodel.measure import bind_sizes
+    from optcompiler.frontend import lift_function
+
+    started = time.monotonic()
+    deadline = started + options.budget
+    out = Path(options.out)
+    out.mkdir(parents=True, exist_ok=True)
+    simulator = not hasattr(cuda, "libdevice")
+    device = "CUDA simulator"
+    if not simulator:
+        dev_name = cuda.get_current_device().name
+        device = dev_name.decode() if isinstance(dev_name, bytes) else str(dev_name)
+    names = options.kernels.split(",") if options.kernels else corpus.names()
+    configs = QUICK_LAUNCH_CONFIGS if options.quick else LAUNCH_CONFIGS[: options.launch_configs]
+    variants, refused = corpus_lowerings(names, configs, inexact=True)
+    (out / "gpu_lowering.json").write_text(
+        json.dumps(
+            {
+                "lowered": {k: [v.label for v in vs] for k, vs in variants.items()},
+                "refused": refused,
+                "sources": {f"{k} {v.label}": v.source for k, vs in variants.items() for v in vs},
+            },
+            indent=1,
+        )
+    )
+    print(f"{len(variants)} of {len(names)} kernels have a CUDA variant: {', '.join(variants)}", flush=True)
+
+    records_path = out / "gpu_corpus.jsonl"
+    done = set()
+    if records_path.exists():
+        for line in records_path.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                done.add((r["kernel"], r["size"]))
+
+    sizes_of: dict[str, list[int]] = {}
+    arg_types: dict[str, Any] = {}
+    profiles: dict[str, tuple[tuple[str, int], ...]] = {}
+    for name in variants:
+        ck = corpus.load(name)
+        sizes = [max(2, s // options.shrink) for s in ck.sizes] if options.shrink > 1 else list(ck.sizes)
+        sizes_of[name] = sorted(set(sizes))[: options.sizes]
+        kernel = lift_function(ck.path.read_text(encoding="utf-8"), str(ck.path), name)
+        facts = analyze(kernel)
+        arg_types[name] = facts.arg_types
+        middle = sizes_of[name][min(2, len(sizes_of[name]) - 1)]
+        bound = bind_sizes(facts.arg_types, [p.name for p in kernel.params], ck.inputs(middle))
+        profiles[name] = tuple(sorted(bound.items()))
+
+    cpu_labels: dict[str, tuple[str, float]] = {}
+    cpu_folder = out / "optc_cpu"
+    if options.optc_jobs > 0:
+        print(f"optc CPU: optimizing {len(profiles)} kernels, {options.optc_jobs} at once", flush=True)
+        cpu_budget = min(options.optc_budget, max(deadline - time.monotonic() - 60, 0))
+        cpu_labels = optc_cpu_sources(profiles, cpu_folder, options.optc_jobs, cpu_budget)
+
+    folder = Path(tempfile.mkdtemp(prefix="optc-gpu-corpus-"))
+    measured = 0
+    # a kernel started by an earlier attempt that left no record of its end crashed it: skip it now
+    started_path = out / "gpu_corpus_started.txt"
+    begun = set(started_path.read_text().split()) if started_path.exists() else set()
+    finished = {k for k in begun if all((k, size) in done for size in sizes_of.get(k, []))}
+    try:
+        for name in variants:
+            if name in begun and name not in finished:
+                print(f"{name}: skipped, an earlier attempt stopped in it", flush=True)
+                continue
+            with started_path.open("a") as f:
+                f.write(name + "\n")
+            ck = corpus.load(name)
+            gpu_modules = []
+            for v in variants[name]:
+                module_name = f"gpu_{name}_{len(gpu_modules)}"
+                prelude = _prelude(ck.path.read_text(encoding="utf-8"))
+                gpu_modules.append((v, import_source(prelude + "\n\n" + v.source, module_name, folder)))
+            cpu_module = None
+            if (cpu_folder / f"{name}.py").exists():
+                cpu_module = import_source((cpu_folder / f"{name}.py").read_text(), f"cpu_{name}", folder)
+            njit = numba.njit(ck.function)
+            capped: set[str] = set()
+            called: set[str] = set()
+            for index, size in enumerate(sizes_of[name]):
+                if (name, size) in done:
+                    continue
+                args = ck.inputs(size)
+                record: dict[str, Any] = {
+                    "kernel": name,
+                    "size": size,
+                    "size_index": index,
+                    "profile": bind_sizes(
+                        arg_types[name], list(inspect.signature(ck.function).parameters), args
+                    ),
+                    "bytes_in": int(sum(a.nbytes for a in args if isinstance(a, np.ndarray))),
+                    "device": device,
+                    "timings": {},
+                }
+                contenders: list[tuple[str, Callable[..., Any], Callable[[], None], Any]] = [
+                    ("numba.njit", njit, lambda: None, None),
+                    ("NumPy reference", ck.reference, lambda: None, None),
+                ]
+                if cpu_module is not None:
+                    label = cpu_labels.get(name, ("?", 0.0))[0]
+                    contenders.append((f"optc CPU ({label})", getattr(cpu_module, name), lambda: None, None))
+                for v, module in gpu_modules:
+                    contenders.append((v.label, getattr(module, name), cuda.synchronize, (v, module)))
+                want: list[np.ndarray] | None = None
+                for label, fn, sync, gpu_variant in contenders:
+                    key = label.split(" (")[0]
+                    if key in capped:
+                        record["timings"][label] = {"skipped": "slower than max_call at a smaller size"}
+                        continue
+                    first_use = key not in called
+                    try:
+                        t = measure(
+                            fn,
+                            args,
+                            sync,
+                            repeats=options.repeats,
+                            budget=options.call_budget,
+                            max_call=options.max_call,
+                            deadline=deadline,
+                            compiled=not first_use,
+                        )
+                        called.add(key)
+                    except Deadline:
+                        raise
+                    except Exception as exc:  # one contender failing must not lose the others' figures
+                        record["timings"][label] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+                        if gpu_variant is not None and "CUDA_ERROR" in str(exc):
+                            # a sticky CUDA error poisons the context: save, and let the driver restart
+                            with records_path.open("a") as f:
+                                f.write(json.dumps(record, default=float) + "\n")
+                            return 3
+                        continue
+                    got = outputs(t.pop("result"), t.pop("args_after"))
+                    if want is None:
+                        want = got
+                        record["checked_against"] = label
+                        check = {"identical": True, "max_rel_error": 0.0}
+                    else:
+                        check = compare(got, want)
+                    entry = {**t, **check}
+                    # the first call of a contender compiles it (numba, numba-cuda: lazily, per signature)
+                    entry["compile"] = max(entry["first_call"] - entry["seconds"], 0.0) if first_use else None
+                    if gpu_variant is not None:
+                        v, module = gpu_variant
+                        entry["exact"] = v.exact
+                        # an exact variant must match njit bit for bit; against NumPy's reference (njit
+                        # was too slow at this size) or for a reassociated sum, within the float policy
+                        strict = v.exact and record["checked_against"] == "numba.njit"
+                        entry["ok"] = check["identical"] if strict else check["max_rel_error"] <= RTOL
+                        if not simulator and entry["ok"]:
+                            entry["transfers"] = split_transfers(module, fn, args, cuda)
+                    if t["slow"]:
+                        capped.add(key)
+                    record["timings"][label] = entry
+                with records_path.open("a") as f:
+                    f.write(json.dumps(record, default=float) + "\n")
+                measured += 1
+                fastest = min(
+                    ((lbl, e["seconds"]) for lbl, e in record["timings"].items() if "seconds" in e),
+                    key=lambda x: x[1],
+                )
+                print(f"{name} size {size}: fastest {fastest[0]} {fastest[1] * 1e3:.3f} ms", flush=True)
+    except Deadline:
+        print(f"time budget of {options.budget:.0f} s spent: stopping, results so far are kept", flush=True)
+    summary = {
+        "device": device,
+        "host": {"cpus": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine()},
+        "versions": {
+            "numba": numba.__version__,
+            "numba-cuda": _version("numba-cuda"),
+            "numpy": np.__version__,
+        },
+        "options": vars(options),
+        "optc_cpu": {k: {"label": v[0], "optimize_seconds": v[1]} for k, v in cpu_labels.items()},
+        "kernels_with_cuda_variant": len(variants),
+        "measured_this_run": measured,
+        "seconds": time.monotonic() - started,
+    }
+    (out / "gpu_corpus_run.json").write_text(json.dumps(summary, indent=1, default=str))
+    records = (
+        [json.loads(x) for x in records_path.read_text().splitlines() if x.strip()]
+        if records_path.exists()
+        else []
+    )
+    (out / "gpu_corpus.md").write_text(corpus_markdown(summary, records))
+    return 0
+
+
+def _prelude(source: str) -> str:
+    """The corpus module's imports, which the generated source may need (numpy as np, math)."""
+    lines = [ln for ln in source.splitlines() if ln.startswith(("import ", "from "))]
+    return "\n".join(lines)
+
+
+def corpus_markdown(summary: dict, records: list[dict]) -> str:
+    lines = [
+        f"Device: {summary['device']}; host: {summary['host']['cpus']} CPUs; numba {summary['versions']['numba']}, "
+        f"numba-cuda {summary['versions']['numba-cuda']}, numpy {summary['versions']['numpy']}.",
+        "Times are the minimum over the timed calls (fresh inputs each), GPU times include every "
+        "host↔device copy; `h2d`/`d2h` are those copies alone; compile = first call − best, at the first size.",
+        "",
+        "| kernel | size | best CPU | time | best CUDA | time (h2d + d2h) | GPU/CPU speed-up | CUDA check |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in records:
+        timings = {k: v for k, v in r["timings"].items() if "seconds" in v}
+        cpu = {k: v for k, v in timings.items() if not k.startswith("cuda")}
+        gpu = {k: v for k, v in timings.items() if k.startswith("cuda") and v.get("ok")}
+        if not cpu:
+            continue
+        best_cpu = min(cpu, key=lambda k: cpu[k]["seconds"])
+        row = f"| {r['kernel']} | {r['size']} | {best_cpu} | {cpu[best_cpu]['seconds'] * 1e3:.3f} ms |"
+        if gpu:
+            best_gpu = min(gpu, key=lambda k: gpu[k]["seconds"])
+            g = gpu[best_gpu]
+            tr = g.get("transfers")
+            copies = f" ({tr['h2d'] * 1e3:.3f} + {tr['d2h'] * 1e3:.3f})" if tr else ""
+            check = "bit-identical" if g["identical"] else f"rel. err. {g['max_rel_error']:.1e}"
+            speedup = cpu[best_cpu]["seconds"] / g["seconds"]
+            row += f" {best_gpu} | {g['seconds'] * 1e3:.3f} ms{copies} | {speedup:.2f}x | {check} |"
+        else:
+            bad = [
+                f"{k}: {v.get('error') or 'mismatch'}"
+                for k, v in r["timings"].items()
+                if k.startswith("cuda")
+            ]
+            row += f" — | — | — | {'; '.join(bad)[:200]} |"
+        lines.append(row)
+    return "\n".join(lines) + "\n"
+
+
 # ---- the run ------------------------------------------------------------------------------------------
 
 
@@ -276,7 +739,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", nargs="*", default=None, help="kernels to run (default: all)")
+    corpus_options = parser.add_argument_group("the corpus run (--corpus)")
+    corpus_options.add_argument(
+        "--corpus", action="store_true", help="every corpus kernel with a CUDA variant"
+    )
+    corpus_options.add_argument("--kernels", default="", help="comma-separated corpus kernels (default: all)")
+    corpus_options.add_argument("--sizes", type=int, default=4, help="the first N of each kernel's SIZES")
+    corpus_options.add_argument("--shrink", type=int, default=1, help="divide every size by this")
+    corpus_options.add_argument("--budget", type=float, default=420.0, help="seconds for the whole run")
+    corpus_options.add_argument("--call-budget", type=float, default=0.3, help="seconds of timed calls each")
+    corpus_options.add_argument(
+        "--max-call", type=float, default=1.0, help="slower warm-up: larger sizes skipped"
+    )
+    corpus_options.add_argument("--launch-configs", type=int, default=2, help="how many block shapes to try")
+    corpus_options.add_argument(
+        "--optc-jobs", type=int, default=0, help="optimize for the CPU N at once (0: no)"
+    )
+    corpus_options.add_argument("--optc-budget", type=float, default=150.0, help="seconds for optc CPU")
     options = parser.parse_args(argv)
+    if options.corpus:
+        return corpus_main(options)
     repeats = 2 if options.quick else options.repeats
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,11 @@ Legal when
     thread sums its iteration into a private accumulator, each block adds its threads' sums by
     halving in shared memory, one thread per block atomically adds the block's sum to a total,
     and the host adds the total to `s` after the launch.
+    A sequential loop around nests (time steps) stays on the host: its arrays go to the device
+    once, before it, and come back once, after it. Inside it, ping-pong buffers (`a, b = b, a`,
+    locals bound once to fresh allocations and only ever permuted) trade their device copies with
+    their names, and a statement that only stores array elements (`x[0] = y[0]`) runs in one
+    device thread, in order with the launches around it (one stream).
     Array arguments are assumed distinct, as for every reordering variant: the emitted alias
     guard (`analysis.alias_guard_pairs`) routes overlapping calls to the original.
 Refuses when
@@ -52,7 +57,7 @@ Float safety
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from optcompiler.analysis import (
     ALLOCATORS,
@@ -280,6 +285,9 @@ class _Lowering:
     kinds: dict[str, str] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)
     helpers: set[str] = field(default_factory=set)
+    plan_facts: KernelFacts = field(init=False)
+    rotating: dict[str, ArgType] = field(default_factory=dict)
+    fresh_arrays: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         params = {p.name for p in self.kernel.params}
@@ -289,6 +297,8 @@ class _Lowering:
         if clash:
             raise _Refuse(f"the kernel binds `{clash[0]}`, a name the CUDA lowering needs")
         self.types = dict(self.facts.arg_types)
+        self.rotating = _rotating_arrays(self.body, params, self.types)
+        self.fresh_arrays = self.facts.fresh_arrays | frozenset(self.rotating)
         for stmt in self.body.args:
             if stmt.op == "assign" and stmt.args[0].op == "var":
                 target = str(stmt.args[0].value)
@@ -297,7 +307,18 @@ class _Lowering:
                     ndim = len(self.facts.array_dims.get(target, ()))
                     if dtype is not None and ndim:
                         self.types[target] = ArgType("array", dtype, ndim)
-        self.kinds = _local_kinds(self.body, self.types, self.facts.fresh_arrays)
+        self.types.update(self.rotating)
+        self.kinds = _local_kinds(self.body, self.types, self.fresh_arrays)
+        self.plan_facts = replace(
+            self.facts,
+            escaping=_escaping(self.body),
+            fresh_arrays=self.fresh_arrays,
+            local_kinds={**self.facts.local_kinds, **dict.fromkeys(self.rotating, "array")},
+            array_dims={
+                **self.facts.array_dims,
+                **{name: ("_",) * at.ndim for name, at in self.rotating.items()},
+            },
+        )
 
     def fresh(self, base: str) -> str:
         """`base`, or `base_2`, `base_3`...: a name neither the kernel nor the lowering uses yet."""
@@ -339,7 +360,12 @@ class _Lowering:
             if steps is not None:
                 nests = []
                 for step in steps:
-                    nests.append(self.nest(step, len(kernels)) if step.op == "for" else None)
+                    if step.op == "for":
+                        nests.append(self.nest(step, len(kernels)))
+                    elif self.is_element_store(step):
+                        nests.append(self.serial_nest(step, len(kernels)))
+                    else:
+                        nests.append(None)
                     if nests[-1] is not None:
                         kernels.append(self.kernel_source(nests[-1], block_1d))
                 host.loop(stmt, list(zip(steps, nests, strict=True)), block_2d, block_1d)
@@ -363,7 +389,7 @@ class _Lowering:
     def host_loop(self, loop: Term) -> tuple[Term, ...] | None:
         """The statements of a sequential loop that stays on the host and launches the parallel nests
         in its body each iteration (time steps), or None when `loop` is to be a nest itself."""
-        plan = parallel_plan(loop, self.facts, allow_reassoc=True)
+        plan = parallel_plan(loop, self.plan_facts, allow_reassoc=True)
         body = loop.args[4]
         steps = body.args if body.op == "seq" else (body,)
         if plan is not None or not any(s.op == "for" for s in steps):
@@ -373,12 +399,27 @@ class _Lowering:
                 continue
             if any(t.op == "for" for t in step.walk()):
                 raise _Refuse("a loop inside a branch of a sequential loop")
+            if self.is_rotation(step):
+                continue
             touched = sorted(n for n in _data_names(step) if self.kind(n) == "array")
-            if touched:
+            if touched and not self.is_element_store(step):
                 raise _Refuse(
                     f"a statement between the nests of a sequential loop uses the array `{touched[0]}`"
                 )
         return steps
+
+    def is_rotation(self, stmt: Term) -> bool:
+        """`a, b = b, a`: fresh arrays trading names (ping-pong buffers), on host and device alike."""
+        return (
+            stmt.op == "assign"
+            and stmt.args[0].op == "tuple"
+            and all(t.op == "var" and str(t.value) in self.rotating for t in stmt.args[0].args)
+        )
+
+    def is_element_store(self, stmt: Term) -> bool:
+        """`x[0] = y[0]`: a statement that stores array elements and binds no name; it runs on the
+        device in a single thread, so the arrays can stay there across the steps."""
+        return stmt.op in ("assign", "augassign") and stmt.args[0].op == "index" and not names_assigned(stmt)
 
     # -- one nest ----------------------------------------------------------------------------------
 
@@ -447,6 +488,25 @@ class _Lowering:
             reductions,
         )
 
+    def serial_nest(self, stmt: Term, index: int) -> _Nest:
+        """A statement between the nests of a time loop, run by one thread in the step's order (a
+        launch waits for the one before it), so its arrays need not come back to the host."""
+        device_body = _Device(self).block(stmt, 1)
+        arrays, scalars = set(), set()
+        for name in sorted(_free_names(device_body)):
+            kind = self.kind(name)
+            if kind == "array":
+                arrays.add(name)
+            elif kind in SCALAR_KINDS:
+                scalars.add(name)
+            else:
+                raise _Refuse(f"`{name}` is read between the nests of a time loop and its type is not known")
+        for array in sorted(arrays):
+            self.check_device_array(array)
+        writes = frozenset(arrays_written(stmt)) & arrays
+        kernel_name = f"_{self.wrapper.lstrip('_')}_nest{index}"
+        return _Nest(kernel_name, (), (), device_body, tuple(sorted(arrays)), tuple(sorted(scalars)), writes)
+
     def reductions(self, loop: Term, names: tuple[str, ...]) -> tuple[_Reduction, ...]:
         """The grid loop's reductions as block sums plus atomics, or a refusal saying why not."""
         v = str(loop.args[0].value)
@@ -480,7 +540,7 @@ class _Lowering:
     def check_grid_loop(self, loop: Term) -> tuple[str, ...]:
         """The loop's reductions (scalars summed over it), after checking that it can be a grid loop."""
         v = str(loop.args[0].value)
-        plan = parallel_plan(loop, self.facts, allow_reassoc=True)
+        plan = parallel_plan(loop, self.plan_facts, allow_reassoc=True)
         if plan is None and not is_pure_expr(loop.args[4]):
             raise _Refuse(f"the loop over `{v}` calls a function whose effects are not known")
         if plan is None:
@@ -516,7 +576,7 @@ class _Lowering:
             return None
         if any(str(inner.args[0].value) in names_read(stmt) for stmt in sunk):
             return None
-        plan = parallel_plan(inner, self.facts, allow_reassoc=True)
+        plan = parallel_plan(inner, self.plan_facts, allow_reassoc=True)
         if plan is None or plan.reductions:
             return None
         return tuple(sunk), inner
@@ -527,7 +587,7 @@ class _Lowering:
             raise _Refuse(f"`{name}` is used in a loop but its dtype is not known")
         if at.dtype not in DEVICE_DTYPES:
             raise _Refuse(f"`{name}` is {at.dtype}: only float64, int64 and bool arrays are lowered")
-        if name not in self.facts.arg_types and name not in self.facts.fresh_arrays:
+        if name not in self.facts.arg_types and name not in self.fresh_arrays:
             raise _Refuse(f"`{name}` is an array bound on the host that may alias another")
 
     def kernel_source(self, nest: _Nest, block_1d: int) -> str:
@@ -542,6 +602,10 @@ class _Lowering:
             header.append(Term("assign", (var(g.var), Term("add", (var(g.lo_name), position)))))
         for g in nest.outer_first:
             guards.append(Term("lt", (var(g.var), var(g.hi_name))))
+        if not nest.grid:  # a serial step: one thread
+            return lower_function(
+                nest.kernel_name, [Param(p) for p in params], nest.thread_body, None, ["cuda.jit"]
+            )
         cond = guards[0]
         for guard in guards[1:]:
             cond = Term("and", (cond, guard))
@@ -620,7 +684,7 @@ class _Host:
             return
         target, value = stmt.args
         for name in sorted(rebound):
-            if target.op == "var" and name in lowering.facts.fresh_arrays:
+            if target.op == "var" and name in lowering.fresh_arrays:
                 self.fill[name] = _fill_value(value)
             elif lowering.kind(name) not in SCALAR_KINDS and self.arrays_in(value):
                 raise _Refuse(f"`{name}` is bound to a view or alias of an array on the host")
@@ -629,13 +693,15 @@ class _Host:
         for array in nest.arrays:
             self.to_device(array)
         self.lowering.helpers.add("_optc_blocks")
-        blocks: tuple[int, ...] = block_2d if len(nest.grid) == 2 else (block_1d,)
+        blocks: tuple[int, ...] = block_2d if len(nest.grid) == 2 else (block_1d,) if nest.grid else ()
         extents = [Term("sub", (var(g.hi_name), var(g.lo_name))) for g in nest.grid]
         grid = [
             _call(var("_optc_blocks"), extent, const(size))
             for extent, size in zip(extents, blocks, strict=True)
         ]
-        if len(nest.grid) == 2:
+        if not nest.grid:
+            shape = Term("tuple", (const(1), const(1)))
+        elif len(nest.grid) == 2:
             shape = Term(
                 "tuple", (Term("tuple", tuple(grid)), Term("tuple", tuple(const(b) for b in blocks)))
             )
@@ -681,14 +747,26 @@ class _Host:
     ) -> None:
         """A sequential loop on the host around launches: its arrays go to the device once, before it,
         and stay there (statements in it touch no array, `host_loop` checked)."""
-        for array in sorted({a for _, nest in steps if nest is not None for a in nest.arrays}):
+        rotations = [step for step, nest in steps if nest is None and self.lowering.is_rotation(step)]
+        rotated = {str(t.value) for step in rotations for t in step.args[0].args}
+        for array in sorted({a for _, nest in steps if nest is not None for a in nest.arrays} | rotated):
             self.to_device(array)
         outside, self.lines = self.lines, []
         for step, nest in steps:
-            if nest is None:
-                self.lines.append(step)
-            else:
+            if nest is not None:
                 self.launch(nest, block_2d, block_1d)
+                continue
+            self.lines.append(step)
+            if step in rotations:
+                # the device copies trade names with the host arrays, so each name keeps its pair;
+                # either may hold what a launch wrote, so the device side is the current one
+                targets, values = step.args
+                device_targets = Term("tuple", tuple(var(self.dev(str(t.value))) for t in targets.args))
+                device_values = Term("tuple", tuple(var(self.dev(str(t.value))) for t in values.args))
+                self.lines.append(Term("assign", (device_targets, device_values)))
+                for array in rotated:
+                    self.where[array] = "device"
+                    self.fill.pop(array, None)
         body, self.lines = self.lines, outside
         self.lines.append(Term("for", (*loop.args[:4], seq(*body)), "range"))
 
@@ -876,6 +954,31 @@ def _block_sums(nest: _Nest, block: int) -> list[Term]:
     return out
 
 
+def _escaping(body: Term) -> dict[str, frozenset[str]]:
+    """`KernelFacts.escaping` for this body, without counting a loop variable as read after its loop
+    where the read is inside another loop over the same name (which rebinds it first): time-step
+    bodies reuse `i` in consecutive nests, and each nest is still parallel."""
+    out: dict[str, set[str]] = {}
+    for loop in (t for t in body.walk() if t.op == "for"):
+        outside = _reads_skipping(body, loop)
+        out.setdefault(str(loop.args[0].value), set()).update(names_assigned(loop) & outside)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def _reads_skipping(term: Term, skip: Term) -> set[str]:
+    """Names read in `term` outside the loop `skip` (the very node), a loop's variable not counted as
+    read in that loop's own body."""
+    if term is skip:
+        return set()
+    if term.op == "for":
+        loop_var, lo, hi, step, body = term.args
+        inner = _reads_skipping(body, skip) - {str(loop_var.value)}
+        return inner.union(*(names_read(b) for b in (lo, hi, step)))
+    if term.op in ("seq", "if", "while"):  # statements around statements; their conditions are reads
+        return set().union(*(_reads_skipping(a, skip) for a in term.args))
+    return names_read(term)
+
+
 def _rename(term: Term, names: Mapping[str, str]) -> Term:
     if term.op == "var" and str(term.value) in names:
         return var(names[str(term.value)])
@@ -1001,6 +1104,69 @@ def _dtype_name(term: Term) -> str | None:
     if name == "bool_" or text == "bool":
         return "bool"
     return None
+
+
+def _rotating_arrays(body: Term, params: set[str], types: Mapping[str, ArgType]) -> dict[str, ArgType]:
+    """Locals that trade places in `a, b = b, a` (ping-pong buffers of time steps): each bound
+    once, at the top level, to a fresh allocation, and otherwise only permuted among themselves, so
+    each always names one of those allocations and no two the same one. name -> its type."""
+    rotations = [t for t in body.walk() if _is_permutation(t)]
+    names = {str(e.value) for t in rotations for e in t.args[0].args}
+    allocations: dict[str, ArgType] = {}
+    for stmt in body.args:
+        if stmt.op == "assign" and stmt.args[0].op == "var" and str(stmt.args[0].value) in names:
+            dtype, ndim = _fresh_dtype(stmt.args[1], types), _fresh_ndim(stmt.args[1], types)
+            if dtype is not None and ndim:
+                allocations[str(stmt.args[0].value)] = ArgType("array", dtype, ndim)
+    out: dict[str, ArgType] = {}
+    for name in names - params:
+        binds = [
+            t
+            for t in body.walk()
+            if (t.op in ("assign", "augassign") and name in names_assigned(Term(t.op, (t.args[0], const(0)))))
+            or (t.op == "for" and t.args[0].value == name)
+        ]
+        if name in allocations and len(binds) == 1 + sum(1 for t in rotations if t in binds):
+            out[name] = allocations[name]
+    for t in rotations:  # a permutation mixes types or includes another name: none of it rotates
+        group = [str(e.value) for e in t.args[0].args]
+        if any(g not in out for g in group) or len({out[g] for g in group}) > 1:
+            for g in group:
+                out.pop(g, None)
+    return out
+
+
+def _is_permutation(t: Term) -> bool:
+    if t.op != "assign" or t.args[0].op != "tuple" or t.args[1].op != "tuple":
+        return False
+    targets, values = t.args[0].args, t.args[1].args
+    if not all(e.op == "var" for e in (*targets, *values)):
+        return False
+    names = [str(e.value) for e in targets]
+    return len(set(names)) == len(names) and sorted(names) == sorted(str(e.value) for e in values)
+
+
+def _fresh_ndim(value: Term, types: Mapping[str, ArgType]) -> int:
+    """The number of dimensions of a fresh allocation (0: not known)."""
+    if value.op != "call":
+        return 0
+    func = value.args[0]
+    positional = [a for a in value.args[1:] if a.op != "kw"]
+    source = None
+    if func.op == "attr" and func.value == "copy" and func.args[0].op == "var":
+        source = str(func.args[0].value)
+    elif (
+        (call_name(value) or "").rpartition(".")[2] in LIKE_ALLOCATORS
+        and positional
+        and positional[0].op == "var"
+    ):
+        source = str(positional[0].value)
+    if source is not None:
+        at = types.get(source)
+        return at.ndim if at is not None and at.kind == "array" else 0
+    if not positional:
+        return 0
+    return len(positional[0].args) if positional[0].op == "tuple" else 1
 
 
 def _fill_value(value: Term) -> object:

@@ -149,6 +149,48 @@ def energy_and_scale(A, y):
     return e
 
 
+def wave_steps(u0: np.ndarray, u1: np.ndarray, steps: int, courant: float):
+    """Three buffers rotated each step and single-element boundary stores: all stay on the device."""
+    n = u0.shape[0]
+    prev = u0.copy()
+    cur = u1.copy()
+    nxt = np.zeros(n)
+    c2 = courant * courant
+    for _ in range(steps):
+        nxt[0] = cur[0]
+        nxt[n - 1] = cur[n - 1] * 0.5
+        for i in range(1, n - 1):
+            nxt[i] = 2.0 * cur[i] - prev[i] + c2 * (cur[i + 1] - 2.0 * cur[i] + cur[i - 1])
+        prev, cur, nxt = cur, nxt, prev
+    return cur
+
+
+def heat_swap(u, steps: int, alpha: float):
+    """Ping-pong buffers of a 2-D heat equation; `a` is the result (either allocation, by parity)."""
+    n, m = u.shape
+    a = u.copy()
+    b = u.copy()
+    for _ in range(steps):
+        for i in range(1, n - 1):
+            for j in range(1, m - 1):
+                b[i, j] = a[i, j] + alpha * (a[i - 1, j] + a[i + 1, j] + a[i, j - 1] + a[i, j + 1] - 4.0 * a[i, j])
+        a, b = b, a
+    return a
+
+
+def relax_reused_index(u, steps: int, alpha: float):
+    """Consecutive nests reuse the loop variable `i`: each is still parallel."""
+    n = u.shape[0]
+    a = u.copy()
+    b = u.copy()
+    for _ in range(steps):
+        for i in range(1, n - 1):
+            b[i] = a[i] + alpha * (a[i - 1] - 2.0 * a[i] + a[i + 1])
+        for i in range(1, n - 1):
+            a[i] = b[i]
+    return a
+
+
 def skip_negative(x, y):
     for i in range(x.shape[0]):
         if x[i] < 0.0:
@@ -171,6 +213,9 @@ CALLS: dict[str, list[tuple[tuple[int, ...] | int, ...]]] = {
     "sum_squares": [((1000,),), ((33,),), ((0,),)],
     "count_positive": [((701,), 5), ((0,), 2)],
     "energy_and_scale": [((70, 9), (9,))],
+    "wave_steps": [((50,), (50,), 7, ()), ((3,), (3,), 2, ()), ((40,), (40,), 0, ())],
+    "heat_swap": [((12, 17), 3, ()), ((9, 6), 4, ()), ((5, 5), 0, ())],
+    "relax_reused_index": [((45,), 5, ())],
 }
 # reassociated float sums: equal within the float policy's tolerance, not bit-identical
 REASSOC = {"sum_squares", "energy_and_scale"}
@@ -190,6 +235,9 @@ OPTIONS: dict[str, dict[str, object]] = {
     "sum_squares": {"block_1d": 64},
     "count_positive": SMALL_BLOCKS,
     "energy_and_scale": SMALL_BLOCKS,
+    "wave_steps": SMALL_BLOCKS,
+    "heat_swap": SMALL_BLOCKS,
+    "relax_reused_index": SMALL_BLOCKS,
 }
 FORTRAN = {"jacobi_into", "row_scale"}  # also called with Fortran-ordered arrays
 
@@ -370,6 +418,15 @@ def test_a_sequential_loop_around_nests_stays_on_the_host() -> None:
     assert loop.count("_jacobi_steps_nest") == 2
 
 
+def test_rotated_buffers_and_boundary_stores_stay_on_the_device() -> None:
+    source = lowered("wave_steps")
+    assert source is not None
+    loop = source[source.index("for _ in range(steps):") :]
+    assert "prev_dev, cur_dev, nxt_dev = cur_dev, nxt_dev, prev_dev" in loop
+    assert "[1, 1](cur_dev, nxt_dev" in loop  # `nxt[0] = cur[0]`: one thread on the device
+    assert loop.count("_optc_to_host") == 1 and "_optc_to_device" not in loop
+
+
 def test_arrays_stay_on_the_device_between_nests_until_the_host_reads_them() -> None:
     source = lowered("two_passes")
     assert source is not None
@@ -416,8 +473,30 @@ def test_arrays_stay_on_the_device_between_nests_until_the_host_reads_them() -> 
             "effects are not known",
         ),
         ("def f(x):\n    return x[0] * 2.0\n", "no top-level loop"),
+        (
+            "def f(x, y, steps: int):\n    for t in range(steps):\n        for i in range(x.shape[0]):\n"
+            "            y[i] = x[i] * 0.5\n        x, y = y, x\n    return x\n",
+            "uses the array `x`",
+        ),
+        (
+            "def f(u, steps: int):\n    a = u.copy()\n    b = a\n    for t in range(steps):\n"
+            "        for i in range(1, u.shape[0]):\n            b[i] = a[i - 1]\n        a, b = b, a\n    return a\n",
+            "",
+        ),
     ],
-    ids=["recurrence", "reduction", "while", "break", "exp", "cube", "float32", "method-call", "no-loop"],
+    ids=[
+        "recurrence",
+        "reduction",
+        "while",
+        "break",
+        "exp",
+        "cube",
+        "float32",
+        "method-call",
+        "no-loop",
+        "rotated-params",
+        "rotated-alias",
+    ],
 )
 def test_refuses(source: str, words: str) -> None:
     reason = refusal(source)
