@@ -1244,6 +1244,53 @@ def load_in_bounds(load: Term, facts: KernelFacts) -> bool:
     return all(p.op == "var" and (str(p.value), name, d) in facts.in_bounds for d, p in enumerate(parts))
 
 
+def array_dtype(name: str, body: Term, facts: KernelFacts) -> str | None:
+    """The dtype of array `name`: a parameter's, or a fresh local's when its allocation states it
+    (`np.zeros(shape)` and friends are float64 unless given `dtype=np.<name>`; `np.zeros_like(A)`
+    and `A.copy()` take A's). None when not known."""
+    if name in facts.arg_types:
+        return facts.arg_types[name].dtype or None
+    if name not in facts.fresh_arrays:
+        return None
+    value = next(
+        (t.args[1] for t in body.walk() if t.op == "assign" and t.args[0] == Term("var", (), name)), None
+    )
+    if value is None or value.op != "call":
+        return None
+    keywords = {str(a.value): a.args[0] for a in value.args[1:] if a.op == "kw"}
+    positional = [a for a in value.args[1:] if a.op != "kw"]
+    explicit = keywords.get("dtype")
+    if explicit is not None:
+        if (
+            explicit.op == "attr"
+            and explicit.args[0].op == "var"
+            and str(explicit.args[0].value) in NUMPY_MODULES
+        ):
+            return (
+                str(explicit.value)
+                if str(explicit.value) in ("float64", "float32", "int64", "int32")
+                else None
+            )
+        return None
+    func = value.args[0]
+    if func.op == "attr" and func.value == "copy" and func.args[0].op == "var" and not positional:
+        source = str(func.args[0].value)
+        return None if source == name else array_dtype(source, body, facts)
+    module, _, func_name = (call_name(value) or "").rpartition(".")
+    if module not in NUMPY_MODULES:
+        return None
+    if func_name in ("zeros", "ones", "empty") and len(positional) == 1:
+        return "float64"
+    if (
+        func_name in ("zeros_like", "ones_like", "empty_like")
+        and len(positional) == 1
+        and positional[0].op == "var"
+    ):
+        source = str(positional[0].value)
+        return None if source == name else array_dtype(source, body, facts)
+    return None
+
+
 def alias_guard_pairs(facts: KernelFacts, body: Term) -> tuple[tuple[str, str], ...]:
     """Pairs (written parameter, other parameter) that a reordering variant assumes are distinct."""
     used = sorted({a.array for a in accesses(body)} & set(facts.array_params))

@@ -27,16 +27,16 @@ Legal when
     `A @ A` or `x @ x` as operands is fine, both are only read). Target and operands may not
     share memory: a fresh local array aliases nothing, and two array parameters are guarded by
     the pipeline (`numpy.may_share_memory` → the original); any other array refuses. Target and
-    operands are all float64 or all float32 (a dot's target a float scalar), the dtypes BLAS
-    takes and for which Numba's `@` types. No loop variable is read after the nest.
+    operands are all float64 or all float32 (a dot's float64 and its target a float scalar),
+    the dtypes BLAS takes and for which Numba's `@` types. No loop variable is read after the nest.
 Refuses when
     A loop covers part of an extent (`range(1, n - 1)`, `range(n - 1)`), bounds are triangular
     (`range(i)`), a result dimension or the target's size is not proved (an int parameter `n`),
     neither operand's summed dimension is proved (slicing both could hide a short operand),
     the nest holds another statement or is not perfect, a subscript is not a bare loop variable
     (`x[i + 1]`, `x[idx[i]]`), the target is also an operand (`C[i, j] += C[i, k] * B[k, j]`),
-    dtypes are integer, mixed or unknown, an array is a local that is neither a fresh
-    allocation nor a parameter (a view), or the loop is a `prange`.
+    dtypes are integer, mixed or unknown (for a dot, anything but float64), an array is a local
+    that is neither a fresh allocation nor a parameter (a view), or the loop is a `prange`.
 Float safety
     BLAS sums the products in another order (blocked, pairwise within SIMD lanes, FMA-contracted)
     and adds the finished sum to the target instead of accumulating into it: a reassociation,
@@ -382,6 +382,10 @@ def _arrays_ok(pattern: _Pattern, facts: KernelFacts, dtypes: Mapping[str, str])
     elif any(facts.may_alias(target, name) and not _guarded(target, name, facts) for name in operands):
         return False
     wanted = {dtypes[name] for name in arrays}
+    if pattern.kind == "dot" and wanted != {"float64"}:
+        # A float32 product makes a Python-float accumulator a float32 only when the loop runs;
+        # `s += x @ y` makes it one even for empty vectors (found by the differential fuzzer).
+        return False
     return len(wanted) == 1 and wanted <= BLAS_DTYPES
 
 

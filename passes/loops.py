@@ -19,11 +19,15 @@ Legal when
     run-time overlap guard), and each load's subscripts are loop variables proved to stay in
     the array's bounds, so executing it when the loop runs zero times reads valid memory.
     Scalar replacement: every access to the array in the loop uses the same invariant
-    subscripts, the element is in bounds, the loop has no early exit.
+    subscripts, the element is in bounds, the loop has no early exit, and the array is float64
+    or int64 and every update (`x op= e`, `x = x op e`) keeps a scalar of that dtype one.
 Refuses when
     A dependence would be reversed (e.g. `u[i-1, j+1]` read while writing `u[i, j]`), bounds are
     triangular, a scalar accumulates across the swapped loops, a loop variable or temporary is
-    read after the nest, a subscript is not affine, or a hoisted load could be out of bounds.
+    read after the nest, a subscript is not affine, or a hoisted load could be out of bounds;
+    scalar replacement of a float32 element updated with a float64 (the scalar would sum in
+    float64 and round once; the original rounds at every store) or of an int element updated
+    with a float (the original truncates at every store).
 Float safety
     Exact: every floating-point operation runs with the same operands in the same order;
     interchange never reorders the updates of a single element (the direction-vector test
@@ -34,6 +38,8 @@ from __future__ import annotations
 
 from optcompiler.analysis import (
     accesses,
+    array_dtype,
+    expr_kind,
     has_early_exit,
     index_parts,
     interchange_legal,
@@ -84,8 +90,12 @@ def rules(ctx: PassContext) -> list[Rewrite]:
     def licm(egraph: EGraph, id: Id, subst: dict[str, Id]) -> Term | None:
         return hoist_invariants(_matched_loop(egraph, subst), ctx)
 
+    whole: list[Term] = []
+
     def scalar_replace(egraph: EGraph, id: Id, subst: dict[str, Id]) -> Term | None:
-        return replace_scalars(_matched_loop(egraph, subst), ctx)
+        if not whole:  # allocations are top-level statements no rule rewrites: any variant will do
+            whole.append(egraph.extract_term(ctx.root))
+        return replace_scalars(_matched_loop(egraph, subst), ctx, whole[0])
 
     return [
         rule(
@@ -156,8 +166,9 @@ def _substitute(term: Term, mapping: dict[Term, Term]) -> Term:
 # ---- scalar replacement ---------------------------------------------------------------------------------
 
 
-def replace_scalars(loop: Term, ctx: PassContext) -> Term | None:
-    """`for v: X[c] += e` → `acc = X[c]; for v: acc += e; X[c] = acc` for an invariant, in-bounds X[c]."""
+def replace_scalars(loop: Term, ctx: PassContext, kernel_body: Term) -> Term | None:
+    """`for v: X[c] += e` → `acc = X[c]; for v: acc += e; X[c] = acc` for an invariant, in-bounds X[c]
+    whose updates keep X's dtype (`kernel_body` holds the allocations that tell local dtypes)."""
     body = loop.args[4]
     if has_early_exit(body) or not is_pure_expr(body):
         return None
@@ -177,6 +188,8 @@ def replace_scalars(loop: Term, ctx: PassContext) -> Term | None:
             continue
         if not all(_distinct_or_guarded(array, other, ctx) for other in by_array if other != array):
             continue
+        if not _keeps_dtype(body, element, array_dtype(array, kernel_body, ctx.facts), ctx):
+            continue
         acc_var = var(ctx.fresh_name(element))
         new_body = _substitute_element(body, element, acc_var)
         return seq(
@@ -185,6 +198,47 @@ def replace_scalars(loop: Term, ctx: PassContext) -> Term | None:
             Term("assign", (element, acc_var)),
         )
     return None
+
+
+# Updates after which a float64 (int64) scalar is still a float64 (int64), whatever the other
+# operand's real (integer) type: `acc = X[c]` starts as X's dtype and must stay it, because the
+# original rounds (or wraps) to that dtype at every store. A float32 element updated with a
+# float64 would accumulate in float64 in the scalar and round once at the end.
+_KEEPS = {
+    "float64": (
+        frozenset({"add", "sub", "mul", "truediv", "floordiv", "mod"}),
+        frozenset({"int", "float", "bool"}),
+    ),
+    "int64": (frozenset({"add", "sub", "mul", "floordiv", "mod"}), frozenset({"int", "bool"})),
+}
+
+
+def _keeps_dtype(body: Term, element: Term, dtype: str | None, ctx: PassContext) -> bool:
+    """Every write of `element` in `body` is `element op= e` or `element = element op e` (either
+    operand order) with an operator and an operand kind under which a scalar of `dtype` keeps it."""
+    if dtype not in _KEEPS:
+        return False
+    ops, kinds = _KEEPS[dtype]
+
+    def operand_ok(e: Term) -> bool:
+        if expr_kind(e, ctx.facts.arg_types, ctx.facts.local_kinds) not in kinds:
+            return False
+        unsigned = (a for a in names_read(e) if ctx.facts.arg_types.get(a, None) is not None)
+        return not any(ctx.facts.arg_types[a].dtype.startswith("uint") for a in unsigned)
+
+    for term in body.walk():
+        if term.op == "augassign" and term.args[0] == element:
+            if term.value not in ops or not operand_ok(term.args[1]):
+                return False
+        elif term.op == "assign" and element in term.args[0].walk():
+            value = term.args[1]
+            if term.args[0] != element or value.op not in ops or len(value.args) != 2:
+                return False
+            left, right = value.args
+            other = right if left == element else left if right == element else None
+            if other is None or not operand_ok(other):
+                return False
+    return True
 
 
 def _distinct_or_guarded(a: str, b: str, ctx: PassContext) -> bool:

@@ -117,7 +117,7 @@ MATVEC_ROWS = """
 
 def test_scalar_replacement_of_an_accumulated_element() -> None:
     k = _kernel(MATVEC_ROWS)
-    out = replace_scalars(_loop(k, (2, 0)), _ctx(k))
+    out = replace_scalars(_loop(k, (2, 0)), _ctx(k), k.body)
     assert _text(out) == textwrap.dedent(
         """\
         y_i = y[i]
@@ -129,7 +129,7 @@ def test_scalar_replacement_of_an_accumulated_element() -> None:
 
 def test_scalar_replacement_refuses_a_varying_element() -> None:
     k = _kernel(MATVEC_ROWS)
-    assert replace_scalars(_loop(k, (2,)), _ctx(k)) is None  # y[i] varies with the i loop
+    assert replace_scalars(_loop(k, (2,)), _ctx(k), k.body) is None  # y[i] varies with the i loop
 
 
 def test_scalar_replacement_refuses_two_subscripts_of_one_array() -> None:
@@ -145,7 +145,7 @@ def test_scalar_replacement_refuses_two_subscripts_of_one_array() -> None:
             return y
         """
     )
-    assert replace_scalars(_loop(k, (2, 0)), _ctx(k)) is None
+    assert replace_scalars(_loop(k, (2, 0)), _ctx(k), k.body) is None
 
 
 def test_scalar_replacement_refuses_early_exit() -> None:
@@ -163,4 +163,41 @@ def test_scalar_replacement_refuses_early_exit() -> None:
             return y
         """
     )
-    assert replace_scalars(_loop(k, (2, 0)), _ctx(k)) is None
+    assert replace_scalars(_loop(k, (2, 0)), _ctx(k), k.body) is None
+
+
+ACCUMULATE = """
+    import numpy as np
+    def f(A, x):
+        n, m = A.shape
+        y = {allocation}
+        for i in range(n):
+            for j in range(m):
+                {update}
+        return y
+"""
+
+
+def _replaced(allocation: str, update: str) -> bool:
+    k = _kernel(ACCUMULATE.format(allocation=allocation, update=update))
+    return replace_scalars(_loop(k, (2, 0)), _ctx(k), k.body) is not None
+
+
+def test_scalar_replacement_keeps_a_float64_element_a_float64() -> None:
+    assert _replaced("np.zeros(n)", "y[i] = y[i] + A[i, j] * x[j]")
+    assert _replaced("np.zeros(n)", "y[i] = A[i, j] - y[i]")
+    assert _replaced("np.zeros(n)", "y[i] -= 2")
+    assert _replaced("np.zeros(n, dtype=np.int64)", "y[i] += j * 2")
+
+
+def test_scalar_replacement_refuses_updates_that_change_the_scalars_type() -> None:
+    # float32: a float64 operand makes the scalar a float64 (one rounding instead of one per store)
+    assert not _replaced("np.zeros(n, dtype=np.float32)", "y[i] += A[i, j] * x[j]")
+    # int64: a float operand makes the scalar a float; the original truncates at every store
+    assert not _replaced("np.zeros(n, dtype=np.int64)", "y[i] += A[i, j] * 0.5")
+    assert not _replaced("np.zeros(n, dtype=np.int64)", "y[i] /= 2")
+    # a plain store of any expression: the scalar takes the expression's type, not the array's
+    assert not _replaced("np.zeros(n)", "y[i] = j")
+    assert not _replaced("np.zeros(n)", "y[i] = max(y[i], A[i, j])")
+    # a local view's dtype is not known
+    assert not _replaced("A[:, 0]", "y[i] += x[j]")
