@@ -647,9 +647,23 @@ def _escaping_names(body: Term) -> dict[str, frozenset[str]]:
     out: dict[str, set[str]] = {}
     for loop in (t for t in body.walk() if t.op == "for"):
         inside = names_assigned(loop)
-        outside = names_read(_replace(body, loop, Term("pass")))
+        outside = _reads_not_rebound(_replace(body, loop, Term("pass")))
         out.setdefault(loop_var(loop), set()).update(inside & outside)
     return {k: frozenset(v) for k, v in out.items()}
+
+
+def _reads_not_rebound(term: Term) -> set[str]:
+    """`names_read`, except that a loop variable read inside its own loop's body is not counted:
+    there it always holds that loop's value, never one left by an earlier loop."""
+    if term.op == "for":
+        bounds = names_read(Term("tuple", term.args[1:4]))
+        return bounds | (_reads_not_rebound(term.args[4]) - {loop_var(term)})
+    if term.op in ("seq", "if", "while"):
+        out: set[str] = set()
+        for child in term.args:
+            out |= _reads_not_rebound(child)
+        return out
+    return names_read(term)
 
 
 def _replace(term: Term, old: Term, new: Term) -> Term:
@@ -1064,6 +1078,13 @@ def carried_scalars(body: Term, extra_live: Iterable[str] = ()) -> set[str]:
     exposed: set[str] = set()
     _upward_exposed(body, set(), exposed)
     return (assigned & exposed) | (assigned & set(extra_live))
+
+
+def upward_exposed(body: Term) -> set[str]:
+    """Names `body` reads before (or without) binding them itself: the inputs of a code region."""
+    exposed: set[str] = set()
+    _upward_exposed(body, set(), exposed)
+    return exposed
 
 
 def _upward_exposed(term: Term, defined: set[str], exposed: set[str]) -> set[str]:

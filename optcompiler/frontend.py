@@ -117,7 +117,7 @@ def find_kernels(module: cst.Module, path: str, exclude: Sequence[str] = ()) -> 
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     last_binding: dict[str, int] = {}
     for stmt in module.body:
-        for bound in _bound_names(stmt):
+        for bound in bound_names(stmt):
             last_binding[bound] = positions[stmt].start.line
     sites = []
     for node in module.body:
@@ -136,7 +136,7 @@ def find_kernels(module: cst.Module, path: str, exclude: Sequence[str] = ()) -> 
     return tuple(sites)
 
 
-def _bound_names(stmt: cst.CSTNode) -> list[str]:
+def bound_names(stmt: cst.CSTNode) -> list[str]:
     """Names a top-level statement binds directly (not inside `if`/`try` blocks)."""
     if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
         return [stmt.name.value]

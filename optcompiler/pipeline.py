@@ -17,13 +17,14 @@ from types import ModuleType
 
 import libcst as cst
 
-from optcompiler import __version__, emit, frontend, verify
+from optcompiler import __version__, emit, frontend, outline, verify
 from optcompiler.analysis import KernelFacts, alias_guard_pairs, all_names, analyze, contains_loop, names_read
 from optcompiler.config import Config
 from optcompiler.costmodel.analytic import estimate_seconds
 from optcompiler.costmodel.hardware import Hardware, detect
 from optcompiler.errors import OptcError, Unsupported
 from optcompiler.ir import Candidate, Kernel, Target, Term, Variant, lift, lower_function, seq
+from optcompiler.llm.suggest import SuggestionReport
 from optcompiler.passes import REGISTRY, PassContext, all_rules, why
 from optcompiler.passes.egraph import (
     EGraph,
@@ -53,6 +54,7 @@ class Emitted:
     compile_seconds: float | None = None  # the chosen candidate's Numba compile + verification, in the worker
     measured_speedup: float | None = None  # vs plain numba.njit of the original, same process and inputs
     measured_at: str = ""  # the sizes it was measured at
+    llm: SuggestionReport | None = None  # what the model suggested, when --llm is on
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,9 @@ class Unchanged:
     kernel: str
     line: int
     reason: str
+    # the function cannot be compiled as a whole (outside the IR subset, or Numba rejects it): its
+    # loop regions may still be compiled on their own (`optcompiler.outline`)
+    blocked: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,8 @@ def optimize_source(
     module = frontend.parse(source, path)
     sites = frontend.find_kernels(module, path, config.exclude)
     results: list[KernelResult] = []
+    outlined: list[tuple[cst.FunctionDef, list[outline.Region]]] = []
+    taken = {name for stmt in module.body for name in frontend.bound_names(stmt)}
     for site in sites:
         if site.skip_reason is not None:
             results.append(Unchanged(site.name, site.line, site.skip_reason))
@@ -114,12 +121,68 @@ def optimize_source(
         if only is not None and site.name not in only:
             results.append(Unchanged(site.name, site.line, "not hot in the traced run"))
             continue
-        results.append(optimize_site(site, module, path, config, (examples or {}).get(site.name, ())))
+        result = optimize_site(site, module, path, config, (examples or {}).get(site.name, ()))
+        if isinstance(result, Unchanged) and result.blocked:
+            result, kept = optimize_regions(site, module, path, config, result, taken)
+            if kept:
+                outlined.append((site.node, [region for region, _ in kept]))
+                results.extend(emitted for _, emitted in kept)
+        results.append(result)
     emitted = [r for r in results if isinstance(r, Emitted)]
     if not emitted:
         return FileResult(path, source, source, tuple(results))
+    for function, regions in outlined:
+        module = outline.outline(module, function, regions)
     output = emit.emit_module(module, path, emitted, __version__)
     return FileResult(path, source, output, tuple(results))
+
+
+def optimize_regions(
+    site: frontend.KernelSite,
+    module: cst.Module,
+    path: str,
+    config: Config,
+    blocked: Unchanged,
+    taken: set[str],
+) -> tuple[Unchanged, list[tuple[outline.Region, Emitted]]]:
+    """A function that cannot be compiled whole: compile its loop regions as helpers instead.
+
+    Each region's helper goes through the whole flow; only those that come out optimized are
+    outlined, so a function none of whose regions pays is emitted exactly as written."""
+    regions, refusals = outline.plan_regions(site.node, module, path, site.line, taken)
+    if not regions:
+        why = f"; no loop could be compiled on its own: {refusals[0]}" if refusals else ""
+        return replace(blocked, reason=blocked.reason + why), []
+    trial = frontend.parse(outline.outline(module, site.node, regions).code, path)
+    helpers = {s.name: s for s in frontend.find_kernels(trial, path)}
+    own_sizes = dict(config.kernel_sizes).get(site.name)
+    kept: list[tuple[outline.Region, Emitted]] = []
+    for region in regions:
+        hints = [
+            (f"{region.name}.{p}", hint)
+            for p in region.inputs
+            if (hint := config.arg_type_hint(site.name, p)) is not None
+        ]
+        region_config = replace(
+            config,
+            arg_types=config.arg_types + tuple(hints),
+            kernel_sizes=config.kernel_sizes + (((region.name, own_sizes),) if own_sizes else ()),
+        )
+        result = optimize_site(helpers[region.name], trial, path, region_config)
+        span = f"lines {region.first_line}-{region.last_line}"
+        if isinstance(result, Emitted):
+            kept.append((region, replace(result, line=region.first_line)))
+        else:
+            refusals.append(f"the loop at {span} stays in Python: {result.reason}")
+    construct = blocked.reason.removesuffix(" is outside the kernel subset optc rewrites")
+    if kept:
+        done = ", ".join(f"lines {r.first_line}-{r.last_line} as {r.name}" for r, _ in kept)
+        reason = f"{construct} (line {blocked.line}) cannot be compiled; compiled {done} on their own"
+    else:
+        reason = blocked.reason
+    if refusals:
+        reason += "; " + "; ".join(refusals)
+    return replace(blocked, reason=reason), kept
 
 
 def optimize_site(
@@ -134,7 +197,7 @@ def optimize_site(
         kernel = lift(site.node, path, module, site.line)
     except Unsupported as exc:
         line = exc.line if exc.line is not None else site.line
-        return Unchanged(site.name, line, f"{exc.construct} is outside the kernel subset optc rewrites")
+        return Unchanged(site.name, line, f"{exc.construct} is outside the kernel subset optc rewrites", True)
     if not contains_loop(kernel.body):
         return Unchanged(site.name, site.line, "no loops: nothing for optc to speed up")
     try:
@@ -168,6 +231,28 @@ def optimize_kernel(
     hardware = detect()
     ranked = rank(variants, facts, config, hardware)
     lap("rank")
+    llm_report = None
+    if config.llm.enabled:  # off by default: suggestions are verified, then join the e-graph
+        from optcompiler.llm.suggest import suggest
+
+        profile = config.sizes_for(kernel.name)
+        accepted, llm_report = suggest(
+            kernel,
+            facts,
+            config.llm,
+            prelude,
+            sizes={s: profile.get(s, config.default_size) for s in facts.size_symbols},
+            best=ranked[0][0].variant.body,
+            best_label=ranked[0][0].label,
+            predicted_seconds=ranked[0][1],
+            strict_fp=config.strict_fp,
+            timeout=config.verify_timeout,
+            examples=examples,
+        )
+        if accepted:
+            variants, report = explore(kernel, facts, config, suggestions=accepted)
+            ranked = rank(variants, facts, config, hardware)
+        lap("llm")
     baseline = estimate_seconds(
         kernel.body,
         Target("njit"),
@@ -191,6 +276,7 @@ def optimize_kernel(
             run_report=report,
             candidates_considered=len(ranked),
             timings=tuple(timings),
+            llm=llm_report,
         )
 
     if not config.verify:
@@ -222,8 +308,9 @@ def optimize_kernel(
     passed = [(c, s, r) for (c, s), r in zip(contenders, results, strict=False) if r.ok]
     if not passed:
         first = results[0].reason if results else "no candidate"
+        blocked = bool(results) and all(r.reason.startswith("numba compile error") for r in results)
         return Unchanged(
-            kernel.name, kernel.line, f"no variant passed verification ({first}); left as written"
+            kernel.name, kernel.line, f"no variant passed verification ({first}); left as written", blocked
         )
     candidate, seconds, result = pick_measured(passed)
     measured_baseline = next(
@@ -294,7 +381,11 @@ def measurement_sizes(
 
 
 def explore(
-    kernel: Kernel, facts: KernelFacts, config: Config, passes: Sequence[ModuleType] = REGISTRY
+    kernel: Kernel,
+    facts: KernelFacts,
+    config: Config,
+    passes: Sequence[ModuleType] = REGISTRY,
+    suggestions: Sequence[Term] = (),
 ) -> tuple[list[Variant], RunReport]:
     """Saturate the kernel's e-graph, then extract alternatives statement by statement.
 
@@ -304,6 +395,13 @@ def explore(
     """
     egraph = EGraph()
     root = egraph.add_term(kernel.body)
+    shape = kernel.body  # the statements extracted one by one (verified suggestions group some)
+    if config.llm.enabled:
+        from optcompiler.llm.suggest import load_rules
+        from optcompiler.passes.llm import LearnedRules, merge_suggestions
+
+        shape = merge_suggestions(egraph, root, kernel.body, suggestions)
+        passes = (*passes, LearnedRules(load_rules(config.llm)))  # type: ignore[arg-type]
     ctx = PassContext(
         facts=facts,
         root=root,
@@ -314,7 +412,7 @@ def explore(
     limits = Limits(node_limit=config.node_limit, iter_limit=config.iter_limit, time_limit=config.time_limit)
     report = run(egraph, all_rules(ctx, passes), limits)
 
-    root_seq = _root_seq(egraph, root, kernel.body)
+    root_seq = _root_seq(egraph, root, shape)
     hardware = detect()
     per_stmt: list[list[Term]] = []
     prefix: list[Term] = []
@@ -348,11 +446,11 @@ def explore(
             body = Term("seq", tuple(alt if j == i else o[0] for j, o in enumerate(per_stmt)))
             if body not in bodies:
                 bodies.append(body)
-    if kernel.body not in bodies:
+    if kernel.body not in bodies and shape not in bodies:
         bodies.append(kernel.body)
     variants = []
     for body in bodies[: config.top_k + 1]:
-        steps = derivation(egraph, body) if body != kernel.body else ()
+        steps = derivation(egraph, body) if body not in (kernel.body, shape) else ()
         variants.append(Variant(kernel.name, normalize(body), steps))
     if not any(not v.derivation for v in variants):
         variants.append(Variant(kernel.name, kernel.body, ()))
@@ -517,6 +615,8 @@ def describe_search(result: Emitted) -> str:
         parts.append(
             f"e-graph: {r.iterations} iterations, {r.nodes} nodes, {r.seconds * 1000:.0f} ms, {r.stop_reason}; fired {fired}"
         )
+    if result.llm is not None:
+        parts.append(result.llm.describe())
     if result.timings:
         parts.append("stages: " + ", ".join(f"{s} {t * 1000:.0f} ms" for s, t in result.timings))
     return "; ".join(parts)

@@ -1,0 +1,27 @@
+import numpy as np
+
+
+def first_negative(x: np.ndarray):
+    """The loop returns from the function: it stays in Python."""
+    print(f"scanning {x.shape[0]} values")
+    for i in range(x.shape[0]):
+        if x[i] < 0:
+            return i
+    return -1
+
+
+def _count_until_negative_region1(x: np.ndarray):
+    """Lines 16-20 of `count_until_negative`, compiled on their own by optc."""
+    count = 0
+    for i in range(x.shape[0]):
+        if x[i] < 0:
+            break
+        count += 1
+    return count
+
+
+def count_until_negative(x: np.ndarray):
+    """A break leaves only the loop: the loop is compiled."""
+    print(f"scanning {x.shape[0]} values")
+    count = _count_until_negative_region1(x)
+    return count

@@ -1,0 +1,13 @@
+import numpy as np
+
+
+def normalize_rows(A: np.ndarray):
+    """A raise before the loop keeps njit from compiling any of it."""
+    if A.ndim != 2:
+        raise ValueError(f"expected a matrix, got {A.ndim} dimensions")
+    n, m = A.shape
+    norms = np.zeros(n)
+    for j in range(m):
+        for i in range(n):
+            norms[i] += A[i, j] * A[i, j]
+    return norms
