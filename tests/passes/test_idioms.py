@@ -19,7 +19,7 @@ from optcompiler import frontend
 from optcompiler.analysis import all_names, analyze
 from optcompiler.ir import Kernel, Term, lower_block, lower_function
 from optcompiler.passes import PassContext, all_rules, idioms
-from optcompiler.passes.idioms import array_dtypes, blas_form
+from optcompiler.passes.idioms import array_dtypes, blas_form, reduction_form
 
 
 def _kernel(source: str) -> Kernel:
@@ -440,6 +440,180 @@ def test_refuses_an_integer_accumulator() -> None:
     assert _rewrite(source) is None
 
 
+# ---- reductions: sum, max, min ------------------------------------------------------------------
+
+
+def _reduce(source: str) -> str | None:
+    """What `reduction_form` puts in place of the kernel's last top-level nest, or None."""
+    kernel = _kernel(source)
+    facts = analyze(kernel)
+    found = reduction_form(_nest(kernel), facts, array_dtypes(kernel.body, facts))
+    return None if found is None else "\n".join(lower_block(found[1], indent=""))
+
+
+def _fold(statement: str, dtype: str = "np.float64", start: str = "0.0", header: str = "") -> str:
+    return f"""
+        import numpy as np
+        import numpy.typing as npt
+        def f(x: npt.NDArray[{dtype}]):
+            n = len(x)
+            s = {start}
+            {header or "for i in range(n):"}
+                {statement}
+            return s
+    """
+
+
+@pytest.mark.parametrize("statement", ["s += x[i]", "s = s + x[i]", "s = x[i] + s"])
+def test_a_float_sum_becomes_the_array_sum(statement: str) -> None:
+    assert _reduce(_fold(statement)) == "s += x.sum()"
+
+
+def test_a_loop_from_a_constant_start_sums_a_suffix() -> None:
+    assert _reduce(_fold("s += x[i]", header="for i in range(1, n):")) == "s += x[1:].sum()"
+
+
+def test_the_usual_maximum_from_the_first_element() -> None:
+    source = _fold("if x[i] > s:\n                    s = x[i]", dtype="np.int64", start="x[0]")
+    source = source.replace("for i in range(n):", "for i in range(1, n):")
+    assert _reduce(source) == _if("n > 1", "s = max(s, x[1:].max())")
+
+
+def test_a_running_difference_subtracts_the_sum() -> None:
+    assert _reduce(_fold("s = s - x[i]")) == "s -= x.sum()"
+
+
+def test_a_matrix_sum_in_either_loop_order() -> None:
+    source = """
+        import numpy as np
+        def total(A):
+            n, m = A.shape
+            s = 0.0
+            for j in range(m):
+                for i in range(n):
+                    s += A[i, j]
+            return s
+    """
+    assert _reduce(source) == "s += A.sum()"
+
+
+@pytest.mark.parametrize(
+    "statement,header",
+    [
+        ("s += x[i]", "for i in range(n - 1):"),  # part of the array
+        ("s += x[i]", "for i in range(-1, n):"),  # x[-1] is the last element
+        ("s += x[i]", "for i in range(1, n, 2):"),
+        ("s += x[i + 1]", ""),  # not each element once
+        ("s += x[i] * 2.0", ""),  # not a bare element
+        ("s += x[0]", ""),
+    ],
+)
+def test_sum_refuses_what_is_not_every_element_once(statement: str, header: str) -> None:
+    assert _reduce(_fold(statement, header=header)) is None
+
+
+def test_sum_refuses_an_extent_not_proved_to_be_the_arrays() -> None:
+    source = """
+        def f(x, n: int):
+            s = 0.0
+            for i in range(n):
+                s += x[i]
+            return s
+    """
+    assert _reduce(source) is None  # x.sum() would add len(x) elements, not n, and never raise
+
+
+@pytest.mark.parametrize("dtype", ["np.float32", "np.int64"])
+def test_sum_refuses_other_dtypes(dtype: str) -> None:
+    # float32: x.sum() adds in float32 where `s + x[i]` adds in float64; int64: nothing to gain
+    assert _reduce(_fold("s += x[i]", dtype=dtype, start="0.0" if "float" in dtype else "0")) is None
+
+
+def test_sum_refuses_an_integer_accumulator() -> None:
+    assert _reduce(_fold("s += x[i]", start="0")) is None
+
+
+@pytest.mark.parametrize(
+    "statement,want",
+    [
+        ("s = max(s, x[i])", "max"),
+        ("s = max(x[i], s)", "max"),
+        ("if x[i] > s:\n                    s = x[i]", "max"),
+        ("if x[i] >= s:\n                    s = x[i]", "max"),
+        ("if s < x[i]:\n                    s = x[i]", "max"),
+        ("s = min(s, x[i])", "min"),
+        ("if x[i] < s:\n                    s = x[i]", "min"),
+        ("if s > x[i]:\n                    s = x[i]", "min"),
+    ],
+)
+def test_an_integer_extremum_becomes_the_arrays_guarded(statement: str, want: str) -> None:
+    got = _reduce(_fold(statement, dtype="np.int64", start="x[0]"))
+    assert got == _if("n > 0", f"s = {want}(s, x.{want}())")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "s = max(s, x[i])",
+        "if x[i] > s:\n                    s = x[i]",
+    ],
+)
+def test_a_float_extremum_is_refused(statement: str) -> None:
+    # NaN: `x[i] > s` is False, so the loop skips a NaN that x.max() would return
+    assert _reduce(_fold(statement, dtype="np.float64", start="-np.inf")) is None
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "if x[i] > s:\n                    s = x[i]\n                else:\n                    s = 0",
+        "if x[i] > s:\n                    s = x[i] + 1",
+        "if x[i] > 0:\n                    s = x[i]",
+        "s = max(s, x[i], 3)",
+        "s = max(0, x[i])",
+    ],
+    ids=["else", "other-value", "other-test", "three-args", "no-accumulator"],
+)
+def test_extremum_refuses_other_shapes(statement: str) -> None:
+    assert _reduce(_fold(statement, dtype="np.int64", start="x[0]")) is None
+
+
+_EXTREMA = [
+    (_fold("s = max(s, x[i])", dtype="np.int64", start="-5"), (0,)),  # empty: s stays -5
+    (_fold("s = max(s, x[i])", dtype="np.int64", start="-5"), (7,)),
+    (_fold("if x[i] < s:\n                    s = x[i]", dtype="np.int64", start="float('nan')"), (4,)),
+    (_fold("if x[i] < s:\n                    s = x[i]", dtype="np.int64", start="2.5"), (6,)),
+    (_fold("s = min(s, x[i])", dtype="np.int64", start="10**30"), (3,)),  # a Python int past int64
+    (_fold("s += x[i]"), (0,)),
+    (_fold("s = max(s, x[i])", dtype="np.int64", start="-99", header="for i in range(2, n):"), (2,)),
+    (_fold("s = max(s, x[i])", dtype="np.int64", start="-99", header="for i in range(2, n):"), (1,)),
+    (_fold("s = max(s, x[i])", dtype="np.int64", start="-99", header="for i in range(2, n):"), (5,)),
+    (_fold("s += x[i]", header="for i in range(3, n):"), (1,)),
+    (_fold("s += x[i]"), (9,)),
+]
+
+
+@pytest.mark.parametrize("source,shape", _EXTREMA, ids=[str(i) for i in range(len(_EXTREMA))])
+def test_the_reduction_forms_compute_what_the_loops_do(source: str, shape: tuple[int, ...]) -> None:
+    kernel = _kernel(source)
+    facts = analyze(kernel)
+    nest = _nest(kernel)
+    found = reduction_form(nest, facts, array_dtypes(kernel.body, facts))
+    assert found is not None
+    body = Term("seq", tuple(found[1] if stmt == nest else stmt for stmt in kernel.body.args))
+    variant = lower_function("f", kernel.params, body)
+    rng = np.random.default_rng(5)
+    dtype = np.int64 if "int64" in source else np.float64
+    x = rng.integers(-50, 50, shape).astype(dtype) if dtype is np.int64 else rng.random(shape)
+    want, got = _function(textwrap.dedent(source))(x), _function(variant)(x)
+    # an empty sum: the loop leaves the Python float 0.0, `s += x.sum()` makes np.float64(0.0)
+    assert type(got) is type(want) or {type(got), type(want)} == {float, np.float64}
+    if dtype is np.int64:
+        assert got == want or (got != got and want != want)  # NaN stays NaN
+    else:
+        assert got == pytest.approx(want, rel=1e-12)
+
+
 # ---- dtypes and the float policy ---------------------------------------------------------------
 
 
@@ -461,14 +635,15 @@ def test_allocation_dtypes() -> None:
     assert dtypes == {"A": "float64", "Z": "float64", "S": "float32", "L": "float32", "K": "float64"}
 
 
-def test_strict_fp_drops_every_idiom() -> None:
+def test_strict_fp_drops_every_idiom_that_reorders_a_sum() -> None:
     kernel = _kernel(_gemm("ijk"))
     names = frozenset(all_names(kernel.body))
     facts = analyze(kernel)
     default = {r.name for r in all_rules(PassContext(facts, 0, names), [idioms])}
     strict = {r.name for r in all_rules(PassContext(facts, 0, names, allow_reassoc=False), [idioms])}
-    assert default == {"idioms.matmul", "idioms.matvec", "idioms.dot"}
-    assert strict == set()
+    reordering = {"idioms.matmul", "idioms.matvec", "idioms.dot", "idioms.sum"}
+    assert default == reordering | {"idioms.max", "idioms.min"}
+    assert strict == {"idioms.max", "idioms.min"}  # integer extrema are exact
 
 
 # ---- Numba runs the lowered forms on every layout verification uses ----------------------------
