@@ -31,6 +31,10 @@ Legal when
     locals bound once to fresh allocations and only ever permuted) trade their device copies with
     their names, and a statement that only stores array elements (`x[0] = y[0]`) runs in one
     device thread, in order with the launches around it (one stream).
+    With `tile=T` (T x T blocks), a 2-D nest whose thread runs a loop over k reading 2-D arrays at
+    `X[g, k]` / `X[k, g]` (g a grid variable; arrays the nest does not write; outside branches;
+    k's bounds the same for the whole block) stages T values of k of each such operand in shared
+    memory per step, each thread loading one element: `_tiled` says why that is exact.
     Array arguments are assumed distinct, as for every reordering variant: the emitted alias
     guard (`analysis.alias_guard_pairs`) routes overlapping calls to the original.
 Refuses when
@@ -185,15 +189,17 @@ def lower_cuda(
     block_1d: int = 256,
     inexact_math: bool = False,
     allow_reassoc: bool = True,
+    tile: int | None = None,
 ) -> str | None:
     """Python source of the CUDA kernels and the host wrapper (named `name`, by default the kernel's
     own name, with its signature) for `body`, a variant of `kernel`; None when it cannot be lowered.
 
     The source needs the kernel's module prelude (its imports and constants) before it. `block_2d`
     is (x, y) threads per block for 2-D grids, x running along the last array index; `block_1d`
-    the threads per block of 1-D grids.
+    the threads per block of 1-D grids. `tile`: stage the operands of matmul-like nests in shared
+    memory, `tile` x `tile` at a time (needs `block_2d == (tile, tile)`; None when nothing to tile).
     """
-    lowered = _lower(kernel, body, facts, name, block_2d, block_1d, inexact_math, allow_reassoc)
+    lowered = _lower(kernel, body, facts, name, block_2d, block_1d, inexact_math, allow_reassoc, tile)
     return lowered if isinstance(lowered, str) else None
 
 
@@ -205,9 +211,11 @@ def refusal_reason(
     inexact_math: bool = False,
     allow_reassoc: bool = True,
     block_1d: int = 256,
+    tile: int | None = None,
 ) -> str | None:
     """Why `lower_cuda` returns None for `body`, in one line; None when it lowers."""
-    lowered = _lower(kernel, body, facts, None, (16, 16), block_1d, inexact_math, allow_reassoc)
+    block_2d = (tile, tile) if tile else (16, 16)
+    lowered = _lower(kernel, body, facts, None, block_2d, block_1d, inexact_math, allow_reassoc, tile)
     return lowered.reason if isinstance(lowered, _Refuse) else None
 
 
@@ -226,9 +234,14 @@ def _lower(
     block_1d: int,
     inexact_math: bool,
     allow_reassoc: bool,
+    tile: int | None,
 ) -> str | _Refuse:
     try:
-        lowering = _Lowering(kernel, _as_range(body), facts, name or kernel.name, inexact_math, allow_reassoc)
+        if tile is not None and block_2d != (tile, tile):
+            raise _Refuse(f"tiles of {tile} need {tile}x{tile} blocks, not {block_2d[0]}x{block_2d[1]}")
+        lowering = _Lowering(
+            kernel, _as_range(body), facts, name or kernel.name, inexact_math, allow_reassoc, tile
+        )
         return lowering.source(block_2d, block_1d)
     except _Refuse as refusal:
         return refusal
@@ -281,6 +294,8 @@ class _Lowering:
     wrapper: str
     inexact_math: bool
     allow_reassoc: bool
+    tile: int | None = None
+    tiled: int = 0  # nests whose operands are staged in shared memory
     types: dict[str, ArgType] = field(default_factory=dict)  # params, and fresh arrays with a dtype
     kinds: dict[str, str] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)
@@ -379,6 +394,8 @@ class _Lowering:
                 host.statement(stmt)
         if not statements or statements[-1].op != "return":
             host.finish(None)
+        if self.tile is not None and not self.tiled:
+            raise _Refuse("no matmul-like nest to tile: no 2-D nest reads rows and columns along a loop")
         wrapper = lower_function(
             self.wrapper, self.kernel.params, seq(*host.lines), self.kernel.docstring, (), self.kernel.returns
         )
@@ -620,7 +637,9 @@ class _Lowering:
             )
             body = seq(*header, *zeros, Term("if", (cond, seq(*rest), seq())), *_block_sums(nest, block_1d))
         else:
-            body = seq(*header, Term("if", (cond, nest.thread_body, seq())))
+            tiled = _tiled(nest, cond, self.tile, self.types) if self.tile and len(nest.grid) == 2 else None
+            self.tiled += tiled is not None
+            body = seq(*header, *(tiled or [Term("if", (cond, nest.thread_body, seq()))]))
         return lower_function(nest.kernel_name, [Param(p) for p in params], body, None, ["cuda.jit"])
 
 
@@ -952,6 +971,135 @@ def _block_sums(nest: _Nest, block: int) -> list[Term]:
     ]
     out.append(Term("if", (Term("eq", (t, const(0))), seq(*atomics), seq())))
     return out
+
+
+def _tiled(nest: _Nest, inside: Term, tile: int, types: Mapping[str, ArgType]) -> list[Term] | None:
+    """The thread body of a 2-D nest with its first top-level loop tiled (None: not matmul-like).
+
+    Legal when that loop's bounds are the same for every thread of a block and it reads 2-D arrays
+    the nest never writes at `X[g, k]` or `X[k, g]` (g a grid variable, k the loop's), outside any
+    branch. Then the block loads `tile` values of k at a time of each such operand into shared
+    memory, each thread one element, and every thread runs its iterations of k in the original order
+    on those copies: the same values, the same operations, bit-identical results. Only elements the
+    original reads are loaded (g and k both in range). Threads past the end still load and meet the
+    barriers, so the guard `inside` wraps the statements before and after the loop and its body.
+    """
+    body = nest.thread_body.args
+    if any(t.op == "return" for t in nest.thread_body.walk()):
+        return None  # a thread leaving early would miss the barriers
+    position = next((n for n, stmt in enumerate(body) if stmt.op == "for"), None)
+    if position is None:
+        return None
+    loop = body[position]
+    k, lo, hi, step, inner = loop.args
+    gx, gy = nest.grid[0].var, nest.grid[1].var
+    assigned = names_assigned(nest.thread_body) | {gx, gy}
+    if step != const(1) or any(names_read(b) & assigned for b in (lo, hi)):
+        return None
+    if names_assigned(inner) & {gx, gy, str(k.value)}:
+        return None
+    written = arrays_written(nest.thread_body)
+    # an access under a condition may be one the original never makes (out of bounds, say)
+    conditional = {
+        id(t) for branch in inner.walk() if branch.op in ("if", "ifexp", "and", "or") for t in branch.walk()
+    }
+    staged: dict[Term, tuple[str, str, int]] = {}  # access -> (tile array, grid var, its position)
+    for t in inner.walk():
+        if t.op != "index" or t.args[0].op != "var" or t.args[1].op != "tuple" or len(t.args[1].args) != 2:
+            continue
+        name = str(t.args[0].value)
+        a, b = t.args[1].args
+        for g in (gx, gy):
+            spot = 0 if (a == var(g) and b == k) else 1 if (a == k and b == var(g)) else None
+            if spot is None or name in written or id(t) in conditional:
+                continue
+            if types.get(name) is None or types[name].ndim != 2:
+                continue
+            staged.setdefault(t, (f"_optc_{name}_{'row' if spot == 0 else 'col'}_{g}", g, spot))
+    if not staged:
+        return None
+    tx, ty, k0, k1 = var("_optc_tx"), var("_optc_ty"), var("_optc_k0"), var("_optc_k1")
+    numba_types = {"float64": "float64", "int64": "int64", "bool": "boolean"}
+    out: list[Term] = [
+        Term("assign", (tx, _attr(_attr(var("cuda"), "threadIdx"), "x"))),
+        Term("assign", (ty, _attr(_attr(var("cuda"), "threadIdx"), "y"))),
+    ]
+    loads: list[Term] = []
+    replaced: dict[Term, Term] = {}
+    made: set[str] = set()
+    for access, (tile_name, g, spot) in staged.items():
+        array = str(access.args[0].value)
+        # thread (ty, tx) loads the element of its own g at k0 + its other index into [ty, tx], so a
+        # warp (consecutive tx) loads consecutive addresses when the array runs along tx; reading it
+        # back, a warp reads one address (g along y) or consecutive ones (g along x): no bank conflicts
+        other = ty if g == gx else tx
+        kk = Term("add", (k0, other))
+        hi_name = nest.grid[0].hi_name if g == gx else nest.grid[1].hi_name
+        if tile_name not in made:
+            made.add(tile_name)
+            dtype = numba_types[types[array].dtype]
+            shape = Term("tuple", (const(tile), const(tile)))
+            out.append(
+                Term(
+                    "assign",
+                    (
+                        var(tile_name),
+                        _call(
+                            _attr(_attr(var("cuda"), "shared"), "array"), shape, _attr(var("numba"), dtype)
+                        ),
+                    ),
+                )
+            )
+            source = (var(g), kk) if spot == 0 else (kk, var(g))
+            load = Term(
+                "assign",
+                (
+                    _index(var(tile_name), Term("tuple", (ty, tx))),
+                    _index(var(array), Term("tuple", source)),
+                ),
+            )
+            in_range = Term("and", (Term("lt", (var(g), var(hi_name))), Term("lt", (kk, hi))))
+            loads.append(Term("if", (in_range, seq(load), seq())))
+        offset = Term("sub", (k, k0))
+        replaced[access] = _index(var(tile_name), Term("tuple", (offset, tx) if g == gx else (ty, offset)))
+    sync = Term("expr", (_call(_attr(var("cuda"), "syncthreads")),))
+    before, after = body[:position], body[position + 1 :]
+    # leading constant initialisations (`acc = 0.0`) run in every thread, so no variable is
+    # defined on one path only; the rest, which may read arrays, only inside the ranges
+    plain = 0
+    while (
+        plain < len(before)
+        and before[plain].op == "assign"
+        and before[plain].args[0].op == "var"
+        and before[plain].args[1].op == "const"
+    ):
+        plain += 1
+    out.extend(before[:plain])
+    if before[plain:]:
+        out.append(Term("if", (inside, seq(*before[plain:]), seq())))
+    steps = [
+        *loads,
+        sync,
+        Term("assign", (k1, Term("add", (k0, const(tile))))),
+        Term("if", (Term("gt", (k1, hi)), seq(Term("assign", (k1, hi))), seq())),
+        Term(
+            "if",
+            (inside, seq(Term("for", (k, k0, k1, const(1), _substitute(inner, replaced)), "range")), seq()),
+        ),
+        sync,
+    ]
+    out.append(Term("for", (k0, lo, hi, const(tile), seq(*steps)), "range"))
+    if after:
+        out.append(Term("if", (inside, seq(*after), seq())))
+    return out
+
+
+def _substitute(term: Term, replacements: Mapping[Term, Term]) -> Term:
+    if term in replacements:
+        return replacements[term]
+    if not term.args:
+        return term
+    return Term(term.op, tuple(_substitute(a, replacements) for a in term.args), term.value)
 
 
 def _escaping(body: Term) -> dict[str, frozenset[str]]:

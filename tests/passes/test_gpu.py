@@ -82,6 +82,20 @@ def gemm_local(A, B, C):
             C[i, j] = acc
 
 
+def gemm_tn(A, B):
+    """A transposed: its tile is loaded along its rows (k) and read across them."""
+    m, n = A.shape
+    p = B.shape[1]
+    C = np.zeros((n, p))
+    for i in range(n):
+        for j in range(p):
+            s = 0.0
+            for k in range(m):
+                s += A[k, i] * B[k, j]
+            C[i, j] = s
+    return C
+
+
 def row_norms(A):
     n, m = A.shape
     norms = np.empty(n)
@@ -216,6 +230,10 @@ CALLS: dict[str, list[tuple[tuple[int, ...] | int, ...]]] = {
     "wave_steps": [((50,), (50,), 7, ()), ((3,), (3,), 2, ()), ((40,), (40,), 0, ())],
     "heat_swap": [((12, 17), 3, ()), ((9, 6), 4, ()), ((5, 5), 0, ())],
     "relax_reused_index": [((45,), 5, ())],
+    # `kernel#variant`: the same kernel lowered with other options (OPTIONS)
+    "gemm#tiled": [((7, 5), (5, 19)), ((17, 9), (9, 6)), ((4, 0), (0, 3))],
+    "gemm_local#tiled": [((9, 4), (4, 18), (9, 18)), ((13, 11), (11, 5), (13, 5))],
+    "gemm_tn#tiled": [((6, 11), (6, 9))],
 }
 # reassociated float sums: equal within the float policy's tolerance, not bit-identical
 REASSOC = {"sum_squares", "energy_and_scale"}
@@ -238,6 +256,9 @@ OPTIONS: dict[str, dict[str, object]] = {
     "wave_steps": SMALL_BLOCKS,
     "heat_swap": SMALL_BLOCKS,
     "relax_reused_index": SMALL_BLOCKS,
+    "gemm#tiled": {"block_2d": (4, 4), "tile": 4},
+    "gemm_local#tiled": {"block_2d": (4, 4), "tile": 4},
+    "gemm_tn#tiled": {"block_2d": (4, 4), "tile": 4},
 }
 FORTRAN = {"jacobi_into", "row_scale"}  # also called with Fortran-ordered arrays
 
@@ -303,9 +324,10 @@ def _simulate(name: str) -> dict[str, object]:
     started = time.perf_counter()
     original: dict[str, object] = {}
     exec(compile(SOURCE, "kernels.py", "exec"), original)
-    source = lowered(name, **OPTIONS[name])
+    source = lowered(name.split("#")[0], **OPTIONS[name])
     if source is None:
         return {"ok": False, "why": "not lowered", "seconds": 0.0}
+    function = name.split("#")[0]
     namespace: dict[str, object] = {}
     exec(compile("import math\nimport numpy as np\n" + source, f"<cuda {name}>", "exec"), namespace)
     calls = [(shapes, False) for shapes in CALLS[name]]
@@ -314,8 +336,8 @@ def _simulate(name: str) -> dict[str, object]:
     for seed, (shapes, fortran) in enumerate(calls):
         expected_args = _arguments(name, shapes, fortran, seed)
         got_args = _arguments(name, shapes, fortran, seed)
-        expected = original[name](*expected_args)  # type: ignore[operator]
-        got = namespace[name](*got_args)  # type: ignore[operator]
+        expected = original[function](*expected_args)  # type: ignore[operator]
+        got = namespace[function](*got_args)  # type: ignore[operator]
         where = f"shapes {shapes}{' (Fortran order)' if fortran else ''}"
         same = _close if name in REASSOC else _identical
         if not same(expected, got):
@@ -425,6 +447,25 @@ def test_rotated_buffers_and_boundary_stores_stay_on_the_device() -> None:
     assert "prev_dev, cur_dev, nxt_dev = cur_dev, nxt_dev, prev_dev" in loop
     assert "[1, 1](cur_dev, nxt_dev" in loop  # `nxt[0] = cur[0]`: one thread on the device
     assert loop.count("_optc_to_host") == 1 and "_optc_to_device" not in loop
+
+
+def test_tiles_stage_rows_and_columns_in_shared_memory() -> None:
+    source = lowered("gemm_local", block_2d=(16, 16), tile=16)
+    assert source is not None
+    assert "cuda.shared.array((16, 16), numba.float64)" in source
+    assert "for _optc_k0 in range(0, m, 16):" in source
+    assert source.count("cuda.syncthreads()") == 2
+    assert (
+        "acc += _optc_mul(_optc_A_row_i[_optc_ty, k - _optc_k0], _optc_B_col_j[k - _optc_k0, _optc_tx])"
+        in source
+    )
+    # nothing matmul-like to tile, or blocks that are not tile x tile: no tiled variant
+    scale = "def f(A, d):\n    for i in range(A.shape[0]):\n        for j in range(A.shape[1]):\n            A[i, j] *= d[i]\n"
+    reason = refusal(scale, tile=16)
+    assert reason is not None and "no matmul-like nest" in reason
+    kernel = lift_function(SOURCE, "kernels.py", "gemm")
+    assert gpu.refusal_reason(kernel, kernel.body, analyze(kernel), tile=16) is None
+    assert gpu.lower_cuda(kernel, kernel.body, analyze(kernel), block_2d=(32, 8), tile=16) is None
 
 
 def test_arrays_stay_on_the_device_between_nests_until_the_host_reads_them() -> None:
