@@ -11,8 +11,9 @@ runs as the Python it was.
 
 Inputs and outputs, from the analyses:
 - inputs: names the region reads before writing them that are locals of the function (parameters
-  or names assigned in it). Each must be *definitely* bound before the region (a parameter, or the
-  target of an unconditional top-level assignment earlier): otherwise the call itself could raise
+  or names assigned in it). Each must be *definitely* bound before the region (a parameter, the
+  target of an unconditional top-level assignment earlier, bound in both branches of an if/else,
+  or in a try body whose handlers all raise or return): otherwise the call itself could raise
   where the original would not have read the name on that path.
 - outputs: names the region assigns that the function reads anywhere outside it. Each must be
   definitely bound at the region's end: assigned by one of its top-level statements, or bound
@@ -245,6 +246,12 @@ def _definitely_bound(stmts: Sequence[cst.BaseStatement]) -> set[str]:
     """Names every path through `stmts` binds: targets of unconditional top-level assignments."""
     out: set[str] = set()
     for stmt in stmts:
+        if isinstance(stmt, cst.Try) and stmt.handlers and all(_leaves(h.body) for h in stmt.handlers):
+            out |= _definitely_bound(_block(stmt.body))  # only a completed try body falls through
+            continue
+        if isinstance(stmt, cst.If) and isinstance(stmt.orelse, cst.Else):
+            out |= _definitely_bound(_block(stmt.body)) & _definitely_bound(_block(stmt.orelse.body))
+            continue
         if not isinstance(stmt, cst.SimpleStatementLine):
             continue
         for small in stmt.body:
@@ -256,6 +263,18 @@ def _definitely_bound(stmts: Sequence[cst.BaseStatement]) -> set[str]:
             elif isinstance(small, cst.AugAssign):
                 out.update(_target_names(small.target))
     return out
+
+
+def _block(suite: cst.BaseSuite) -> list[cst.BaseStatement]:
+    return list(suite.body) if isinstance(suite, cst.IndentedBlock) else []
+
+
+def _leaves(suite: cst.BaseSuite) -> bool:
+    """Does the block end by raising or returning (never falling through to what follows)?"""
+    stmts = _block(suite)
+    if not stmts or not isinstance(stmts[-1], cst.SimpleStatementLine):
+        return False
+    return isinstance(stmts[-1].body[-1], (cst.Raise, cst.Return))
 
 
 def _target_names(target: cst.BaseExpression) -> set[str]:

@@ -1,0 +1,26 @@
+import numpy as np
+
+
+def column_means(A: np.ndarray):
+    """`n, m` are bound by the try body; its handler raises, so they are bound after it."""
+    try:
+        n, m = A.shape
+    except ValueError:
+        raise TypeError("expected a 2-D array") from None
+    means = np.zeros(m)
+    for i in range(n):
+        for j in range(m):
+            means[j] += A[i, j]
+    return {"means": means}
+
+
+def maybe_shape(A: np.ndarray):
+    """The handler falls through, leaving `m` unbound: not outlined."""
+    try:
+        n, m = A.shape
+    except ValueError:
+        print("not a matrix")
+    total = 0.0
+    for j in range(m):
+        total += A[0, j]
+    return {"total": total}
