@@ -273,12 +273,13 @@ def lowerings(source: str, path: Path) -> dict[str, dict[str, str | None]]:
 # (label, threads per block of 2-D grids (x, y), threads per block of 1-D grids): the launch
 # configurations offered as variants. Kernels with only 1-D grids get distinct sources only from
 # the 1-D figure; duplicates are dropped.
-LAUNCH_CONFIGS: tuple[tuple[str, tuple[int, int], int], ...] = (
-    ("32x8", (32, 8), 256),
-    ("16x16", (16, 16), 128),
-    ("64x4", (64, 4), 512),
+LAUNCH_CONFIGS: tuple[tuple[str, tuple[int, int], int, int | None], ...] = (
+    ("32x8", (32, 8), 256, None),
+    ("16x16", (16, 16), 128, None),
+    ("64x4", (64, 4), 512, None),
 )
-QUICK_LAUNCH_CONFIGS = (("8x4", (8, 4), 32),)  # the simulator runs a Python thread per GPU thread
+TILE = 16  # the tiled variant's tile (and block) side
+QUICK_LAUNCH_CONFIGS = (("8x4", (8, 4), 32, 4),)  # the simulator runs a Python thread per GPU thread
 RTOL = 1e-9  # the float64 policy: reassociated sums (marked reassoc) must agree to this
 
 
@@ -289,15 +290,30 @@ class GpuVariant:
     exact: bool  # bit-identical to the original by construction (else: within RTOL)
 
 
-def corpus_lowerings(names: list[str], configs: tuple, inexact: bool) -> tuple[dict, dict]:
-    """kernel -> its CUDA variants (one a launch configuration), and kernel -> why it has none."""
+def corpus_lowerings(
+    names: list[str], configs: tuple, inexact: bool, explored: int, most: int
+) -> tuple[dict, dict]:
+    """kernel -> its CUDA variants, and kernel -> why it has none.
+
+    The original body under each launch configuration (and tiled, where a nest is matmul-like),
+    then up to `explored` other bodies from optc's exploration (`pipeline.explore`: interchanged
+    loops, for instance, which can turn a 1-D grid into a 2-D one), each under the first
+    configuration and tiled; at most `most` variants a kernel, distinct sources only.
+    """
     from optcompiler import corpus
     from optcompiler.analysis import analyze
+    from optcompiler.config import Config
     from optcompiler.frontend import lift_function
     from optcompiler.passes import gpu
+    from optcompiler.pipeline import explore
 
     variants: dict[str, list[GpuVariant]] = {}
     refused: dict[str, str] = {}
+    # the strictest policy that lowers: exact, then reordered float sums, then libdevice math
+    policies = [("", {"allow_reassoc": False, "inexact_math": False})]
+    policies.append((" reassoc", {"allow_reassoc": True, "inexact_math": False}))
+    if inexact:
+        policies.append((" inexact-math", {"allow_reassoc": True, "inexact_math": True}))
     for name in names:
         ck = corpus.load(name)
         try:
@@ -306,29 +322,44 @@ def corpus_lowerings(names: list[str], configs: tuple, inexact: bool) -> tuple[d
             refused[name] = f"not lifted: {type(exc).__name__}: {exc}"
             continue
         facts = analyze(kernel)
-        # the strictest policy that lowers: exact, then reordered float sums, then libdevice math
-        policies = [("", {"allow_reassoc": False, "inexact_math": False})]
-        policies.append((" reassoc", {"allow_reassoc": True, "inexact_math": False}))
-        if inexact:
-            policies.append((" inexact-math", {"allow_reassoc": True, "inexact_math": True}))
-        for suffix, policy in policies:
-            reason = gpu.refusal_reason(kernel, kernel.body, facts, **policy)
-            if reason is not None:
-                refused.setdefault(name, reason)  # the strictest policy's reason
-                continue
-            refused.pop(name, None)
-            seen: set[str] = set()
-            found = []
-            for label, block_2d, block_1d in configs:
-                source = gpu.lower_cuda(
-                    kernel, kernel.body, facts, block_2d=block_2d, block_1d=block_1d, **policy
-                )
-                if source is None or source in seen:
+        bodies = [("", kernel.body)]
+        if explored:
+            try:
+                found_variants, _ = explore(kernel, facts, Config(quiet=True))
+            except Exception as exc:  # exploration failing leaves the original body
+                print(f"  {name}: explore failed: {type(exc).__name__}: {exc}", flush=True)
+                found_variants = []
+            for v in found_variants:
+                if len(bodies) > explored:
+                    break
+                if v.body != kernel.body and gpu.refusal_reason(kernel, v.body, facts) is None:
+                    rules = "+".join(dict.fromkeys(r.split(".")[-1] for r in v.derivation)) or "variant"
+                    bodies.append((f" [{rules[:40]}]", v.body))
+        seen: set[str] = set()
+        found: list[GpuVariant] = []
+        for index, (derived, body) in enumerate(bodies):
+            for suffix, policy in policies:
+                reason = gpu.refusal_reason(kernel, body, facts, **policy)
+                if reason is not None:
+                    if index == 0:
+                        refused.setdefault(name, reason)  # the strictest policy's reason
                     continue
-                seen.add(source)
-                found.append(GpuVariant(f"cuda {label}{suffix}", source, exact=not suffix))
+                tile = configs[0][3] or TILE
+                options = [(label, b2, b1, None) for label, b2, b1, _ in configs[: 1 if index else None]]
+                options.append((f"tile{tile}", (tile, tile), configs[0][2], tile))
+                for label, block_2d, block_1d, t in options:
+                    source = gpu.lower_cuda(
+                        kernel, body, facts, block_2d=block_2d, block_1d=block_1d, tile=t, **policy
+                    )
+                    if source is None or source in seen or len(found) >= most:
+                        continue
+                    seen.add(source)
+                    exact = not suffix and index == 0  # explored bodies may reassociate: tolerance
+                    found.append(GpuVariant(f"cuda {label}{suffix}{derived}", source, exact))
+                break
+        if found:
+            refused.pop(name, None)
             variants[name] = found
-            break
     return variants, refused
 
 
@@ -511,7 +542,9 @@ def corpus_main(options: argparse.Namespace) -> int:
         device = dev_name.decode() if isinstance(dev_name, bytes) else str(dev_name)
     names = options.kernels.split(",") if options.kernels else corpus.names()
     configs = QUICK_LAUNCH_CONFIGS if options.quick else LAUNCH_CONFIGS[: options.launch_configs]
-    variants, refused = corpus_lowerings(names, configs, inexact=True)
+    variants, refused = corpus_lowerings(
+        names, configs, inexact=True, explored=options.explored, most=options.most_variants
+    )
     (out / "gpu_lowering.json").write_text(
         json.dumps(
             {
@@ -663,6 +696,9 @@ def corpus_main(options: argparse.Namespace) -> int:
                 print(f"{name} size {size}: fastest {fastest[0]} {fastest[1] * 1e3:.3f} ms", flush=True)
     except Deadline:
         print(f"time budget of {options.budget:.0f} s spent: stopping, results so far are kept", flush=True)
+        # the kernel in progress did not crash: a rerun (with these records) measures its other sizes
+        kept = [k for k in started_path.read_text().split() if k != name]
+        started_path.write_text("".join(f"{k}\n" for k in kept))
     summary = {
         "device": device,
         "host": {"cpus": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine()},
@@ -675,6 +711,7 @@ def corpus_main(options: argparse.Namespace) -> int:
         "optc_cpu": {k: {"label": v[0], "optimize_seconds": v[1]} for k, v in cpu_labels.items()},
         "kernels_with_cuda_variant": len(variants),
         "measured_this_run": measured,
+        "not_measured": sorted(set(variants) - {k for k, _ in _record_keys(records_path)}),
         "seconds": time.monotonic() - started,
     }
     (out / "gpu_corpus_run.json").write_text(json.dumps(summary, indent=1, default=str))
@@ -687,6 +724,14 @@ def corpus_main(options: argparse.Namespace) -> int:
     return 0
 
 
+def _record_keys(path: Path) -> set[tuple[str, int]]:
+    if not path.exists():
+        return set()
+    return {
+        (r["kernel"], r["size"]) for r in map(json.loads, filter(str.strip, path.read_text().splitlines()))
+    }
+
+
 def _prelude(source: str) -> str:
     """The corpus module's imports, which the generated source may need (numpy as np, math)."""
     lines = [ln for ln in source.splitlines() if ln.startswith(("import ", "from "))]
@@ -694,7 +739,10 @@ def _prelude(source: str) -> str:
 
 
 def corpus_markdown(summary: dict, records: list[dict]) -> str:
+    missing = ", ".join(summary.get("not_measured", [])) or "none"
     lines = [
+        f"Kernels with a CUDA variant: {summary['kernels_with_cuda_variant']}; not measured (time budget): {missing}.",
+        "",
         f"Device: {summary['device']}; host: {summary['host']['cpus']} CPUs; numba {summary['versions']['numba']}, "
         f"numba-cuda {summary['versions']['numba-cuda']}, numpy {summary['versions']['numpy']}.",
         "Times are the minimum over the timed calls (fresh inputs each), GPU times include every "
@@ -752,6 +800,8 @@ def main(argv: list[str] | None = None) -> int:
         "--max-call", type=float, default=1.0, help="slower warm-up: larger sizes skipped"
     )
     corpus_options.add_argument("--launch-configs", type=int, default=2, help="how many block shapes to try")
+    corpus_options.add_argument("--explored", type=int, default=1, help="explored bodies lowered per kernel")
+    corpus_options.add_argument("--most-variants", type=int, default=4, help="CUDA variants per kernel")
     corpus_options.add_argument(
         "--optc-jobs", type=int, default=0, help="optimize for the CPU N at once (0: no)"
     )

@@ -23,6 +23,12 @@ PYTHON=${PYTHON:-python3}
 QUICK=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 mkdir -p "$OUT"
+# A second run resumes the first: with its records committed under bench/results/gpu, it measures
+# only the kernels and sizes they lack.
+SEED=$ROOT/bench/results/gpu
+if [ -f "$SEED/gpu_corpus.jsonl" ] && [ "$(cd "$OUT" && pwd)" != "$(cd "$SEED" && pwd)" ]; then
+    cp -r "$SEED/." "$OUT/"
+fi
 
 if [ -z "${NUMBA_ENABLE_CUDASIM:-}" ] && [ -d .whl ]; then
     "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target .site .whl/*.whl \
@@ -53,14 +59,15 @@ export PYTHONDONTWRITEBYTECODE=1
 } > "$OUT/host.txt" 2>&1
 
 if [ "$QUICK" = 1 ]; then
-    ARGS=(--quick --shrink 16 --sizes 2 --repeats 2 --kernels gemm,clipped_sum,jacobi2d,count_in_range
+    ARGS=(--quick --shrink 16 --sizes 2 --repeats 2 --kernels gemm,clipped_sum,wave1d,count_in_range
           --optc-jobs 2 --optc-budget 60)
 else
-    # 6 optc CPU optimizations at once on the 16 cores (each verifies in its own worker), then the
-    # measurements one at a time; per contender at most ~0.25 s of timed calls per size, and a
-    # warm call over 1 s is the only timing and ends that contender's larger sizes.
-    ARGS=(--sizes 4 --repeats 7 --call-budget 0.25 --max-call 1.0 --launch-configs 2
-          --optc-jobs 6 --optc-budget 110)
+    # 8 optc CPU optimizations at once on the 16 cores (each verifies in its own worker), then the
+    # measurements one at a time; per contender at most ~0.15 s of timed calls per size, and a
+    # warm call over 0.5 s is the only timing and ends that contender's larger sizes. CUDA variants:
+    # two launch configurations, a 16x16 tiled one where a nest is matmul-like, and one explored body.
+    ARGS=(--sizes 4 --repeats 5 --call-budget 0.15 --max-call 0.5 --launch-configs 2 --explored 1
+          --most-variants 4 --optc-jobs 8 --optc-budget 90)
 fi
 
 for attempt in 1 2 3; do
