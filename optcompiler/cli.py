@@ -119,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="NUMBA_NUM_THREADS for verification subprocesses",
     )
+    parser.add_argument(
+        "--llm",
+        action="store_true",
+        default=None,
+        help="ask the model of [tool.optc.llm] for rewrites (verified before use) and apply learned rules",
+    )
     talk = parser.add_mutually_exclusive_group()
     talk.add_argument(
         "-v", "--verbose", action="count", default=0, help="per-kernel lines; twice: tracebacks too"
@@ -236,6 +242,7 @@ def _options(args: argparse.Namespace) -> Options:
         "verbose": args.verbose,
         "quiet": args.quiet,
         "check_threshold": args.threshold,
+        "llm": args.llm,
     }
     return Options(
         inputs=_unique([Path(f) for f in files]),

@@ -24,6 +24,7 @@ from optcompiler.costmodel.analytic import estimate_seconds
 from optcompiler.costmodel.hardware import Hardware, detect
 from optcompiler.errors import OptcError, Unsupported
 from optcompiler.ir import Candidate, Kernel, Target, Term, Variant, lift, lower_function, seq
+from optcompiler.llm.suggest import SuggestionReport
 from optcompiler.passes import REGISTRY, PassContext, all_rules, why
 from optcompiler.passes.egraph import (
     EGraph,
@@ -53,6 +54,7 @@ class Emitted:
     compile_seconds: float | None = None  # the chosen candidate's Numba compile + verification, in the worker
     measured_speedup: float | None = None  # vs plain numba.njit of the original, same process and inputs
     measured_at: str = ""  # the sizes it was measured at
+    llm: SuggestionReport | None = None  # what the model suggested, when --llm is on
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,33 @@ def optimize_kernel(
     hardware = detect()
     ranked = rank(variants, facts, config, hardware)
     lap("rank")
+    llm_report = None
+    if config.llm.enabled:  # off by default: suggestions are verified, then join the e-graph
+        from optcompiler.llm.suggest import suggest
+
+        profile = config.sizes_for(kernel.name)
+        # the prompt shows the best the built-in rules found (not learned rules, whose library
+        # grows): the same kernel asks the same question, so reruns are answered from the cache
+        best, seconds = next(
+            (r for r in ranked if not any(s.startswith("llm.") for s in r[0].variant.derivation)), ranked[0]
+        )
+        accepted, llm_report = suggest(
+            kernel,
+            facts,
+            config.llm,
+            prelude,
+            sizes={s: profile.get(s, config.default_size) for s in facts.size_symbols},
+            best=best.variant.body,
+            best_label=best.label,
+            predicted_seconds=seconds,
+            strict_fp=config.strict_fp,
+            timeout=config.verify_timeout,
+            examples=examples,
+        )
+        if accepted:
+            variants, report = explore(kernel, facts, config, suggestions=accepted)
+            ranked = rank(variants, facts, config, hardware)
+        lap("llm")
     baseline = estimate_seconds(
         kernel.body,
         Target("njit"),
@@ -252,6 +281,7 @@ def optimize_kernel(
             run_report=report,
             candidates_considered=len(ranked),
             timings=tuple(timings),
+            llm=llm_report,
         )
 
     if not config.verify:
@@ -356,7 +386,11 @@ def measurement_sizes(
 
 
 def explore(
-    kernel: Kernel, facts: KernelFacts, config: Config, passes: Sequence[ModuleType] = REGISTRY
+    kernel: Kernel,
+    facts: KernelFacts,
+    config: Config,
+    passes: Sequence[ModuleType] = REGISTRY,
+    suggestions: Sequence[Term] = (),
 ) -> tuple[list[Variant], RunReport]:
     """Saturate the kernel's e-graph, then extract alternatives statement by statement.
 
@@ -366,6 +400,13 @@ def explore(
     """
     egraph = EGraph()
     root = egraph.add_term(kernel.body)
+    shape = kernel.body  # the statements extracted one by one (verified suggestions group some)
+    if config.llm.enabled:
+        from optcompiler.llm.suggest import load_rules
+        from optcompiler.passes.llm import LearnedRules, merge_suggestions
+
+        shape = merge_suggestions(egraph, root, kernel.body, suggestions)
+        passes = (*passes, LearnedRules(load_rules(config.llm), kernel.body))  # type: ignore[arg-type]
     ctx = PassContext(
         facts=facts,
         root=root,
@@ -376,7 +417,7 @@ def explore(
     limits = Limits(node_limit=config.node_limit, iter_limit=config.iter_limit, time_limit=config.time_limit)
     report = run(egraph, all_rules(ctx, passes), limits)
 
-    root_seq = _root_seq(egraph, root, kernel.body)
+    root_seq = _root_seq(egraph, root, shape)
     hardware = detect()
     per_stmt: list[list[Term]] = []
     prefix: list[Term] = []
@@ -410,11 +451,11 @@ def explore(
             body = Term("seq", tuple(alt if j == i else o[0] for j, o in enumerate(per_stmt)))
             if body not in bodies:
                 bodies.append(body)
-    if kernel.body not in bodies:
+    if kernel.body not in bodies and shape not in bodies:
         bodies.append(kernel.body)
     variants = []
     for body in bodies[: config.top_k + 1]:
-        steps = derivation(egraph, body) if body != kernel.body else ()
+        steps = derivation(egraph, body) if body not in (kernel.body, shape) else ()
         variants.append(Variant(kernel.name, normalize(body), steps))
     if not any(not v.derivation for v in variants):
         variants.append(Variant(kernel.name, kernel.body, ()))
@@ -579,6 +620,8 @@ def describe_search(result: Emitted) -> str:
         parts.append(
             f"e-graph: {r.iterations} iterations, {r.nodes} nodes, {r.seconds * 1000:.0f} ms, {r.stop_reason}; fired {fired}"
         )
+    if result.llm is not None:
+        parts.append(result.llm.describe())
     if result.timings:
         parts.append("stages: " + ", ".join(f"{s} {t * 1000:.0f} ms" for s, t in result.timings))
     return "; ".join(parts)
