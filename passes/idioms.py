@@ -3,8 +3,10 @@
 What
     `idioms.matmul`: a perfect 3-deep nest, loops in any order, whose only statement is
     `C[i, j] += A[i, k] * B[k, j]` (or `C[i, j] = C[i, j] + ...`, either factor order, `-=`
-    likewise) becomes `C += A @ B`. `idioms.matvec`: a 2-deep nest of `y[i] += A[i, j] * x[j]`
-    becomes `y += A @ x`, and the transposed `y[j] += A[i, j] * x[i]` becomes `y += x @ A`.
+    likewise) becomes `C += A @ B`; an operand read transposed, `A[k, i]` or `B[j, k]`, becomes
+    `A.T` or `B.T` (`G[i, j] += X[i, k] * X[j, k]` is `G += X @ X.T`). `idioms.matvec`: a
+    2-deep nest of `y[i] += A[i, j] * x[j]` becomes `y += A @ x`, and the transposed
+    `y[j] += A[i, j] * x[i]` becomes `y += x @ A`.
     `idioms.dot`: `s += x[i] * y[i]` becomes `s += x @ y` (1-D @ 1-D is `np.dot`).
     `idioms.sum`: a nest whose only statement is `s += x[i]` (`A[i, j]` in a deeper nest, any
     loop order; `s = s + x[i]`, `s = x[i] + s`, `-=` likewise) becomes `s += x.sum()`.
@@ -25,9 +27,10 @@ Why faster
 Legal when
     Every loop is `range(0, N, 1)` with N a bare size (a name, `A.shape[d]` or `len(x)`) that
     does not change in the nest. Subscripts are exactly the loop variables, in the pattern's
-    positions, on arrays whose rank is the number of subscripts. Extents: N is *proved* equal
-    to a dimension when it is a declared size of it (`n, m = A.shape`, `A.shape[d]`, `len(x)`,
-    a fresh allocation's size argument: `KernelFacts.in_bounds`). Every dimension of the
+    positions (a gemm operand's two in either order, read through `.T` when reversed), on
+    arrays whose rank is the number of subscripts. Extents: N is *proved* equal to a dimension
+    when it is a declared size of it (`n, m = A.shape`, `A.shape[d]`, `len(x)`, a fresh
+    allocation's size argument: `KernelFacts.in_bounds`). Every dimension of the
     target, and every operand dimension that becomes a result dimension (i and j of a gemm), is
     proved. On the summed dimension (k of a gemm) one operand is proved and the other, if it is
     not, is read through a slice to N (`A @ B[:m]`): exactly the rows the nest reads when it
@@ -98,7 +101,8 @@ BLAS) and copies any other layout, a strided view or a column slice like `A[:, :
 contiguous temporary first, with a NumbaPerformanceWarning when it compiles that signature. The
 verifier's Fortran-ordered and strided inputs therefore pass, so no layout guard is emitted: the
 copy costs O(operand), small next to an O(n^3) gemm, and about doubles the traffic of a strided
-gemv or dot, which the strided loop does not beat either. Row prefixes `B[:m]` stay C-contiguous.
+gemv or dot, which the strided loop does not beat either. Row prefixes `B[:m]` stay C-contiguous,
+and `.T` of a C-ordered array is a Fortran-ordered view, which BLAS reads with a transpose flag.
 """
 
 from __future__ import annotations
@@ -198,6 +202,10 @@ def blas_form(loop: Term, facts: KernelFacts, dtypes: Mapping[str, str]) -> Blas
         return None
     left = _operand(pattern.left, sliced.get(pattern.left, {}), pattern.rank(pattern.left))
     right = _operand(pattern.right, sliced.get(pattern.right, {}), pattern.rank(pattern.right))
+    left, right = (
+        Term("attr", (term,), "T") if flip else term
+        for term, flip in zip((left, right), pattern.transposed, strict=True)
+    )
     statement = Term("augassign", (var(pattern.target), Term("matmul", (left, right))), update.op)
     if sliced and pattern.kind != "dot":
         statement = Term("if", (_nonempty(pattern, extents), seq(statement), seq()))
@@ -398,6 +406,7 @@ class _Pattern:
     right: str
     summed: str  # the loop variable the product sums over
     subscripts: tuple[tuple[str, int, str], ...]  # (array, dimension, loop variable), every one
+    transposed: tuple[bool, bool] = (False, False)  # `left.T`, `right.T`: a gemm reads A[k, i]
 
     def rank(self, array: str) -> int:
         uses = (array == self.target) + (array == self.left) + (array == self.right)
@@ -432,13 +441,15 @@ def _match(update: _Update, variables: list[str]) -> _Pattern | None:
     t, ts = target
     if len(loops) == 3 and len(ts) == 2 and len(ps) == 2 and len(qs) == 2:
         i, j = ts
-        if ps[0] != i:  # B[k, j] * A[i, k]: A first
+        if i not in ps:  # B[k, j] * A[i, k]: A first
             (p, ps), (q, qs) = (q, qs), (p, ps)
-        k = ps[1]
-        if {i, j, k} != loops or ps != (i, k) or qs != (k, j):
+        k = next((v for v in ps if v != i), "")
+        if {i, j, k} != loops or set(ps) != {i, k} or set(qs) != {k, j}:
             return None
-        subscripts = ((t, 0, i), (t, 1, j), (p, 0, i), (p, 1, k), (q, 0, k), (q, 1, j))
-        return _Pattern("matmul", t, p, q, k, subscripts)
+        # A[k, i] is row i of A.T, B[j, k] column j of B.T: `A.T @ B`, `X @ X.T` (a Gram matrix)
+        subscripts = ((t, 0, i), (t, 1, j), (p, ps.index(i), i), (p, ps.index(k), k))
+        subscripts += ((q, qs.index(k), k), (q, qs.index(j), j))
+        return _Pattern("matmul", t, p, q, k, subscripts, (ps == (k, i), qs == (j, k)))
     if len(loops) == 2 and len(ts) == 1:
         if len(ps) == 1:  # x[j] * A[i, j]: the matrix first
             (p, ps), (q, qs) = (q, qs), (p, ps)

@@ -86,6 +86,55 @@ def test_gemm_subtracting_becomes_minus_equals() -> None:
     assert _rewrite(_gemm("ijk", statement)) == _if("n > 0 and p > 0", "C -= A @ B[:m]")
 
 
+@pytest.mark.parametrize(
+    "header,statement,want",
+    [
+        ("m, n = A.shape\n    p = B.shape[1]", "C[i, j] += A[k, i] * B[k, j]", "A.T @ B[:m]"),
+        ("n, m = A.shape\n    p = B.shape[0]", "C[i, j] += A[i, k] * B[j, k]", "A @ B[:, :m].T"),
+        ("n, m = A.shape\n    p = B.shape[0]", "C[i, j] += B[j, k] * A[i, k]", "A @ B[:, :m].T"),
+        ("m, n = A.shape\n    p = B.shape[0]", "C[i, j] += A[k, i] * B[j, k]", "A.T @ B[:, :m].T"),
+    ],
+    ids=["AtB", "ABt", "ABt-swapped", "AtBt"],
+)
+def test_transposed_operands_read_through_T(header: str, statement: str, want: str) -> None:
+    source = f"""
+import numpy as np
+def g(A, B):
+    {header}
+    C = np.zeros((n, p))
+    for i in range(n):
+        for j in range(p):
+            for k in range(m):
+                {statement}
+    return C
+"""
+    assert _rewrite(source) == _if("n > 0 and p > 0", f"C += {want}")
+
+
+def test_a_gram_matrix_reads_one_array_twice() -> None:
+    source = """
+        import numpy as np
+        def gram(X):
+            n, d = X.shape
+            G = np.zeros((n, n))
+            for i in range(n):
+                for j in range(n):
+                    for k in range(d):
+                        G[i, j] += X[i, k] * X[j, k]
+            return G
+    """
+    assert _rewrite(source) == "G += X @ X.T"  # every extent declared: nothing sliced, no guard
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["C[i, j] += A[i, k] * B[i, k]", "C[i, j] += A[k, k] * B[k, j]", "C[i, j] += A[i, j] * B[k, j]"],
+    ids=["row-dot", "diagonal", "no-sum"],
+)
+def test_refuses_products_that_are_not_a_matrix_product(statement: str) -> None:
+    assert _rewrite(_gemm("ijk", statement)) is None
+
+
 def test_an_undeclared_summed_column_extent_is_sliced_on_the_left() -> None:
     source = """
         import numpy as np
@@ -196,7 +245,25 @@ _DOT = """
             s += x[i] * y[i]
         return s
 """
+_ATB = """
+    import numpy as np
+    def f(A, B):
+        m, n = A.shape
+        p = B.shape[1]
+        C = np.zeros((n, p))
+        for i in range(n):
+            for j in range(p):
+                for k in range(m):
+                    C[i, j] += A[k, i] * B[k, j]
+        return C
+"""
+_ABT = _ATB.replace("m, n = A.shape", "n, m = A.shape").replace("B.shape[1]", "B.shape[0]")
+_ABT = _ABT.replace("A[k, i] * B[k, j]", "A[i, k] * B[j, k]")
 _EDGES = [  # (kernel, argument shapes): the short operand's length is what the nest never checks
+    (_ATB, ((3, 0), (1, 4))),  # A.T @ B[:m]: no rows in the result, B shorter than m
+    (_ATB, ((3, 2), (5, 4))),
+    (_ABT, ((0, 3), (2, 1))),  # A @ B[:, :m].T: no rows in the result, B narrower than m
+    (_ABT, ((2, 3), (4, 5))),
     (_gemm("ijk"), ((0, 3), (1, 4))),  # no rows in the result, B shorter than m
     (_gemm("kji"), ((2, 3), (1, 0))),  # no columns in the result, B shorter than m
     (_gemm("ijk"), ((2, 0), (5, 3))),  # nothing summed: zeros, B longer than m
@@ -669,15 +736,21 @@ def test_numba_runs_the_blas_forms_on_contiguous_and_non_contiguous_arrays() -> 
         v += A @ y[:m]
         s = 0.0
         s += x @ x
-        return C, v, s
+        G = np.zeros((n, n))
+        G += A @ A.T
+        T = np.zeros((m, B.shape[1]))
+        T += A.T @ B[:n]
+        return C, v, s, G, T
 
     rng = np.random.default_rng(7)
     A, B, x, y = rng.random((5, 4)), rng.random((6, 3)), rng.random(5), rng.random(4)
-    want = (A @ B[:4], A @ y, float(x @ x))
+    want = (A @ B[:4], A @ y, float(x @ x), A @ A.T, A.T @ B[:5])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", numba.NumbaPerformanceWarning)  # non-contiguous: a copy
         for args in ((A, B, x, y), tuple(_non_contiguous(a) for a in (A, B, x, y))):
-            C, v, s = blas(*args)
+            C, v, s, G, T = blas(*args)
             np.testing.assert_allclose(C, want[0], rtol=1e-12)
             np.testing.assert_allclose(v, want[1], rtol=1e-12)
             assert s == pytest.approx(want[2], rel=1e-12)
+            np.testing.assert_allclose(G, want[3], rtol=1e-12)
+            np.testing.assert_allclose(T, want[4], rtol=1e-12)
