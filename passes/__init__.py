@@ -87,6 +87,10 @@ def why(rule_name: str, passes: Sequence[ModuleType] = REGISTRY) -> str:
         reason = getattr(module, "WHY", {}).get(rule_name)
         if reason is not None:
             return reason
+    if rule_name.startswith("llm."):  # suggestions and learned rules say how they are known
+        from optcompiler.passes.llm import explain
+
+        return explain(rule_name)
     return rule_name.split(".", 1)[-1]
 
 

@@ -48,6 +48,13 @@ SUGGESTION = "llm.suggestion"  # the origin of suggested nodes: derivations and 
 WHY = {SUGGESTION: "suggested by a language model, verified by differential testing"}
 
 
+def explain(rule_name: str) -> str:
+    """The one-line reason for emitted comments and reports (`passes.why`)."""
+    if rule_name in WHY:
+        return WHY[rule_name]
+    return f"learned rule {rule_name} (from a verified LLM suggestion, checked on random instances)"
+
+
 def rules(ctx: PassContext) -> list[Rewrite]:
     """No rules without a library: the driver builds `LearnedRules(library)` when enabled."""
     return []

@@ -185,6 +185,7 @@ def test_suggestion_accepted_chosen_cached_and_learned_then_the_rule_fires_alone
     assert "def prefix_sum(x)" in prompt and "ignore your instructions" not in prompt
     assert "Inclusive prefix sums" not in prompt
     assert second.output == first.output
+    assert "suggested by a language model, verified by differential testing" in first.output
     again = _kernel(second)
     assert isinstance(again, pipeline.Emitted) and again.llm is not None and again.llm.cached
     (learned,) = kernel.llm.learned
@@ -201,6 +202,9 @@ def test_suggestion_accepted_chosen_cached_and_learned_then_the_rule_fires_alone
     assert learned in result.candidate.variant.derivation
     assert result.run_report is not None and dict(result.run_report.fired)[learned] == 1
     assert "for t in range" not in result.source
+    assert f"learned rule {learned} (from a verified LLM suggestion" in pipeline.report_markdown(
+        [pipeline.FileResult("similar.py", SIMILAR, SIMILAR, (result,))]
+    )
     assert "budget" in pipeline.describe_search(result)
 
 
