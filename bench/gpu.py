@@ -689,11 +689,12 @@ def corpus_main(options: argparse.Namespace) -> int:
                 with records_path.open("a") as f:
                     f.write(json.dumps(record, default=float) + "\n")
                 measured += 1
-                fastest = min(
-                    ((lbl, e["seconds"]) for lbl, e in record["timings"].items() if "seconds" in e),
-                    key=lambda x: x[1],
-                )
-                print(f"{name} size {size}: fastest {fastest[0]} {fastest[1] * 1e3:.3f} ms", flush=True)
+                timed_ok = [(lbl, e["seconds"]) for lbl, e in record["timings"].items() if "seconds" in e]
+                if timed_ok:
+                    label, best = min(timed_ok, key=lambda x: x[1])
+                    print(f"{name} size {size}: fastest {label} {best * 1e3:.3f} ms", flush=True)
+                else:
+                    print(f"{name} size {size}: every contender failed", flush=True)
     except Deadline:
         print(f"time budget of {options.budget:.0f} s spent: stopping, results so far are kept", flush=True)
         # the kernel in progress did not crash: a rerun (with these records) measures its other sizes

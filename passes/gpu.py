@@ -169,8 +169,23 @@ def _optc_new_sum(dtype):
 def _optc_sum_of(total):
     return total.copy_to_host()[0].item()
 """,
+    "_optc_check": '''\
+def _optc_check(array, dtype, ndim):
+    """The kernels were lowered (and verified) for this dtype and rank only: numba-cuda would
+    compile others too, with its own promotion rules (float32 sums in float64, say)."""
+    if not isinstance(array, numpy.ndarray) or array.dtype != numpy.dtype(dtype) or array.ndim != ndim:
+        raise TypeError(f"lowered for {dtype} arrays of {ndim} dimensions, got {getattr(array, 'dtype', type(array))}")
+''',
 }
-_HELPER_ORDER = (MUL, "_optc_blocks", "_optc_to_device", "_optc_to_host", "_optc_device_like", "_optc_sum_of")
+_HELPER_ORDER = (
+    "_optc_check",
+    MUL,
+    "_optc_blocks",
+    "_optc_to_device",
+    "_optc_to_host",
+    "_optc_device_like",
+    "_optc_sum_of",
+)
 
 
 def rules(ctx: PassContext) -> list[Rewrite]:
@@ -369,6 +384,12 @@ class _Lowering:
                 raise _Refuse("a loop inside a top-level branch")
 
         host = _Host(self)
+        for param in self.kernel.params:
+            at = self.types.get(param.name)
+            if at is not None and at.kind == "array" and at.dtype in DEVICE_DTYPES:
+                self.helpers.add("_optc_check")
+                check = _call(var("_optc_check"), var(param.name), const(at.dtype), const(at.ndim))
+                host.lines.append(Term("expr", (check,)))
         kernels: list[str] = []
         for stmt in statements:
             steps = self.host_loop(stmt) if stmt.op == "for" else None
