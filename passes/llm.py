@@ -30,12 +30,14 @@ rule sets, and the driver adds it only when enabled.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 import libcst as cst
 
+from optcompiler.analysis import names_assigned
 from optcompiler.errors import Unsupported
 from optcompiler.ir import Kernel, Term, lift
 from optcompiler.llm.learn import LearnedRule, kind_of, names_outside
@@ -102,7 +104,49 @@ def read_suggestion(source: str, kernel: Kernel, prelude: str = "") -> Term | Re
         )
     if lifted.body == kernel.body:
         return Rejected("unchanged", "the same code as the original")
+    unknown = _unknown_name(lifted.body, kernel, prelude)
+    if unknown is not None:
+        return Rejected("outside the subset", unknown)
     return lifted.body
+
+
+# The model's code runs in the verification worker (a subprocess with a timeout, not a sandbox).
+# The subset already has no strings; on top, a suggestion may name only what the original names,
+# its own locals, the module's imports and a few pure builtins, and no private or I/O attribute.
+SAFE_BUILTINS = frozenset({"range", "len", "min", "max", "abs", "float", "int", "bool", "round"})
+DENIED_ATTRIBUTES = frozenset(
+    {"tofile", "tobytes", "tostring", "save", "savez", "savez_compressed", "savetxt", "load", "loadtxt"}
+    | {"genfromtxt", "fromfile", "fromstring", "frombuffer", "memmap", "ctypes", "lib", "testing", "f2py"}
+    | {"decode", "encode", "char", "rec", "system", "popen", "DataSource", "info", "source", "who"}
+)
+
+
+def _unknown_name(body: Term, kernel: Kernel, prelude: str) -> str | None:
+    allowed = (
+        {str(t.value) for t in kernel.body.walk() if t.op == "var"}
+        | {p.name for p in kernel.params}
+        | names_assigned(body)
+        | SAFE_BUILTINS
+        | _imported(prelude)
+    )
+    for t in body.walk():
+        if t.op == "var" and t.value not in allowed:
+            return f"name {t.value!r}, which the original does not use"
+        if t.op in ("attr", "kw") and (str(t.value).startswith("_") or t.value in DENIED_ATTRIBUTES):
+            return f"attribute {t.value!r}"
+    return None
+
+
+def _imported(prelude: str) -> set[str]:
+    try:
+        tree = ast.parse(prelude)
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
 
 
 # ---- merging verified suggestions -----------------------------------------------------------------------
@@ -228,7 +272,15 @@ def to_rewrite(learned: LearnedRule, ctx: PassContext, body: Term | None = None)
         if bound is None:
             return None
         renamed = {t: t if t not in ctx.names else ctx.fresh_name(Term("var", (), f"{t}_new")) for t in fresh}
-        return _build(rhs, bound, renamed)
+        built = _build(rhs, bound, renamed)
+        # a library file is input too: its right-hand sides may name only what the kernel names
+        allowed = ctx.names | set(renamed.values()) | SAFE_BUILTINS
+        for t in built.walk():
+            if (t.op == "var" and t.value not in allowed) or (
+                t.op in ("attr", "kw") and (str(t.value).startswith("_") or t.value in DENIED_ATTRIBUTES)
+            ):
+                return None
+        return built
 
     return Rewrite(learned.name, lhs, apply, when, learned.safety)  # type: ignore[arg-type]
 

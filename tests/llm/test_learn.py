@@ -161,25 +161,15 @@ def test_learned_rule_fires_on_a_similar_kernel() -> None:
 
 
 @pytest.mark.parametrize(
-    ("change", "why"),
+    ("source", "why"),
     [
-        ("        totals[k] = acc\n    return totals * scale", "acc read after the site"),
-        ("            acc += values[t]\n", "aliasing: the same array read and written"),
-        ("        acc = 0.0\n", "an int accumulator"),
+        (SIMILAR.replace("return totals * scale", "return totals * acc"), "acc is read after the site"),
+        (SIMILAR.replace("acc += values[t]", "acc += totals[t]"), "one array both read and written"),
+        (SIMILAR.replace("acc = 0.0", "acc = 0"), "an int accumulator"),
     ],
 )
-def test_learned_rule_refuses(change: str, why: str) -> None:
-    sources = {
-        "acc read after the site": SIMILAR.replace(
-            "        totals[k] = acc\n    return totals * scale",
-            "        totals[k] = acc\n    return totals * acc",
-        ),
-        "aliasing: the same array read and written": SIMILAR.replace(
-            "            acc += values[t]\n", "            acc += totals[t]\n"
-        ),
-        "an int accumulator": SIMILAR.replace("        acc = 0.0\n", "        acc = 0\n"),
-    }
-    _, report, _ = _saturate(sources[why], (_learned().rule,))
+def test_learned_rule_refuses(source: str, why: str) -> None:
+    _, report, _ = _saturate(source, (_learned().rule,))
     assert dict(report.fired) == {}, why
 
 
@@ -256,3 +246,10 @@ def test_to_rewrite_checks_variables() -> None:
     kernel = _kernel(SIMILAR)
     with pytest.raises(ValueError):
         to_rewrite(rule, PassContext(analyze(kernel), 0, frozenset()))
+
+
+def test_a_tampered_library_cannot_bring_in_new_names() -> None:
+    rule = _learned().rule
+    evil = replace(rule, rhs=rule.rhs.replace("(assign ?s 0.0)", "(assign ?s (call var:exit))", 1))
+    _, report, _ = _saturate(SIMILAR, (evil,))
+    assert dict(report.fired) == {}

@@ -120,6 +120,11 @@ def _kernel(result: pipeline.FileResult) -> pipeline.KernelResult:
         ("import os\n\n" + GOOD, "outside the subset"),  # code the kernel's module does not have
         (GOOD + "\n\ndef helper(y):\n    return y\n", "outside the subset"),
         (KERNEL.split("\n\n\n")[1], "unchanged"),
+        # no strings in the subset, and no names or attributes the original has no use for:
+        ("def prefix_sum(x):\n    __import__(chr(111) + chr(115))\n    return x\n", "outside the subset"),
+        ("def prefix_sum(x):\n    y = x.__class__\n    return x\n", "outside the subset"),
+        ("def prefix_sum(x):\n    np.save(x, x)\n    return x\n", "outside the subset"),
+        ('def prefix_sum(x):\n    open("f")\n    return x\n', "outside the subset"),
     ],
 )
 def test_read_suggestion_refuses(source: str, reason: str) -> None:
