@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import product
 
@@ -294,6 +294,8 @@ class KernelFacts:
     # loop var -> its (start, stop, step), for loop vars bound by one range only and never assigned
     loop_bounds: Mapping[str, tuple[Term, Term, Term]] = field(default_factory=dict)
     sizes: frozenset[str] = field(default_factory=frozenset)  # names bound once to a len or a shape
+    size_sources: Mapping[str, tuple[str, int]] = field(default_factory=dict)  # size name -> (array, dim)
+    allocations: Mapping[str, tuple[Term, ...] | str] = field(default_factory=dict)  # fresh array -> shape
 
     def kind(self, name: str) -> Kind:
         if name in self.arg_types:
@@ -479,6 +481,8 @@ def analyze(kernel: Kernel, hints: Mapping[str, str] | None = None) -> KernelFac
             if len(set(ranges)) == 1 and assign_counts.get(v, 0) == len(ranges)
         },
         sizes=frozenset(n for n in shape_of if assign_counts.get(n) == 1),
+        size_sources={n: src for n, src in shape_of.items() if assign_counts.get(n) == 1},
+        allocations=dict(fresh),
     )
 
 
@@ -990,6 +994,200 @@ def nonnegative(expr: Term, facts: KernelFacts) -> bool:
         elif c < 0 or not _known_nonnegative(key, facts):
             return False
     return True
+
+
+@dataclass(frozen=True)
+class BoundsGuard:
+    """When the original indexes in bounds, as conditions a dispatcher can test before the call.
+
+    `conditions` are Python expressions over the kernel's parameters (`B.shape[0] > A.shape[1] - 1`);
+    when they all hold, every subscript the original evaluates is inside its array, so a compiled
+    variant (which does not check bounds) computes what the original does. When they fail the
+    original runs and raises its IndexError where it always did. `complete` is False when some
+    subscript could not be covered (data-dependent, a rebound array, a loop variable with several
+    ranges): then the variant must check bounds itself (`boundscheck=True`).
+    """
+
+    conditions: tuple[str, ...]
+    complete: bool
+
+
+def bounds_guard(body: Term, params: Sequence[str], facts: KernelFacts) -> BoundsGuard:
+    """The conditions under which every subscript in `body` is in range, from loop-range boxes.
+
+    A subscript's range over the box of its loops' ranges is reached when it is evaluated in every
+    iteration, so its conditions are also necessary for the original not to raise (on inputs
+    where the loops run). Under an `if` or in a `while` it may never reach that range: a condition
+    there could send valid calls to the slow original, so such a subscript counts as uncovered
+    unless it is in range for every input."""
+    rebound = names_assigned(body)
+    conditions: dict[str, None] = {}
+    complete = True
+
+    def visit(term: Term, conditional: bool) -> None:
+        nonlocal complete
+        if term.op == "if":
+            visit(term.args[0], conditional)
+            visit(term.args[1], True)
+            visit(term.args[2], True)
+            return
+        if term.op == "while":
+            conditional = True
+        if term.op == "index" and term.args[0].op != "attr":
+            covered = _index_conditions(term, params, rebound, facts)
+            if covered is None or (covered and conditional):
+                complete = False
+            else:
+                conditions.update(dict.fromkeys(covered))
+        for child in term.args:
+            visit(child, conditional)
+
+    visit(body, False)
+    return BoundsGuard(tuple(conditions), complete)
+
+
+def _index_conditions(
+    term: Term, params: Sequence[str], rebound: set[str], facts: KernelFacts
+) -> list[str] | None:
+    parts = index_parts(term)
+    if all(p.op == "slice" or (p.op == "const" and p.value is None) for p in parts):
+        return []  # slices clip, newaxis adds a dimension: neither raises
+    dims = _array_dims(term.args[0], params, rebound, facts)
+    used = [p for p in parts if not (p.op == "const" and p.value is None)]
+    if dims is None or len(used) > len(dims):
+        return None
+    out: list[str] = []
+    for part, dim in zip(used, dims, strict=False):
+        if part.op == "slice":
+            continue
+        covered = _subscript_conditions(part, dim, params, rebound, facts)
+        if covered is None:
+            return None
+        out += covered
+    return out
+
+
+_Linear = dict[object, int]  # canonical symbol (or None for the constant) -> coefficient
+
+
+def _array_dims(
+    base: Term, params: Sequence[str], rebound: set[str], facts: KernelFacts
+) -> list[_Linear] | None:
+    """Each dimension of the indexed array as a linear form over canonical symbols."""
+    if base.op != "var":
+        return None
+    name = str(base.value)
+    if name in params and name not in rebound and facts.kind(name) == "array":
+        return [{("shape", name, d): 1} for d in range(facts.arg_types[name].ndim)]
+    alloc = facts.allocations.get(name)
+    if isinstance(alloc, str):
+        return _array_dims(Term("var", (), alloc), params, rebound, facts)
+    if alloc is None:
+        return None
+    out = []
+    for size in alloc:
+        form = _canonical(_bound(size, facts, True, 0), params, rebound, facts)
+        if form is None or form != _canonical(_bound(size, facts, False, 0), params, rebound, facts):
+            return None
+        out.append(form)
+    return out
+
+
+def _canonical(
+    bound: dict[Term | None, int] | None, params: Sequence[str], rebound: set[str], facts: KernelFacts
+) -> _Linear | None:
+    """Rename a bound's symbols to ('shape', array, dim) or ('param', name); None if one is neither."""
+    if bound is None:
+        return None
+    out: _Linear = {}
+    for key, c in bound.items():
+        if key is None:
+            out[None] = out.get(None, 0) + c
+            continue
+        canon = _canonical_symbol(key, params, rebound, facts)
+        if canon is None:
+            return None
+        out[canon] = out.get(canon, 0) + c
+    return {k: c for k, c in out.items() if c or k is None}
+
+
+def _canonical_symbol(
+    symbol: Term, params: Sequence[str], rebound: set[str], facts: KernelFacts
+) -> object | None:
+    source = _shape_source(symbol)
+    if source is None and symbol.op == "var" and str(symbol.value) in facts.size_sources:
+        source = facts.size_sources[str(symbol.value)]
+    if source is not None:
+        array, d = source
+        return ("shape", array, d) if array in params and array not in rebound else None
+    if symbol.op == "var" and str(symbol.value) in params and str(symbol.value) not in rebound:
+        if facts.kind(str(symbol.value)) == "int":
+            return ("param", str(symbol.value))
+    return None
+
+
+def _subscript_conditions(
+    part: Term, dim: _Linear, params: Sequence[str], rebound: set[str], facts: KernelFacts
+) -> list[str] | None:
+    """`-dim <= lowest` and `highest < dim`, each left out when it holds symbolically."""
+    low = _canonical(_bound(part, facts, True, 0), params, rebound, facts)
+    high = _canonical(_bound(part, facts, False, 0), params, rebound, facts)
+    if low is None or high is None:
+        return None
+    out = []
+    # -dim <= low: any low >= 0 will do, an array's length is never negative
+    if not (
+        _provably_negative(_negated(low), strict=False)
+        or _provably_negative(_minus(_negated(dim), low), strict=False)
+    ):
+        below = _minus(_negated(dim), low)
+        out.append(f"{_render(low)} >= -({_render(dim)})" if _has_shape(below) else f"{_render(below)} <= 0")
+    above = _minus(high, dim)
+    if not _provably_negative(above):  # high < dim
+        out.append(f"{_render(high)} < {_render(dim)}" if _has_shape(above) else f"{_render(above)} < 0")
+    return out
+
+
+def _has_shape(form: _Linear) -> bool:
+    return any(key is not None and key[0] == "shape" for key in form)  # type: ignore[index]
+
+
+def _negated(form: _Linear) -> _Linear:
+    return {k: -c for k, c in form.items()}
+
+
+def _minus(a: _Linear, b: _Linear) -> _Linear:
+    out = dict(a)
+    for k, c in b.items():
+        out[k] = out.get(k, 0) - c
+    return {k: c for k, c in out.items() if c or k is None}
+
+
+def _provably_negative(form: _Linear, strict: bool = True) -> bool:
+    """Is the form < 0 (or <= 0) for all non-negative symbol values? Sizes are >= 0; an int
+    parameter's sign is unknown, so any parameter term defeats the proof."""
+    const = form.get(None, 0)
+    for key, c in form.items():
+        if key is None:
+            continue
+        if key[0] != "shape" or c > 0:  # type: ignore[index]
+            return False
+    return const < 0 if strict else const <= 0
+
+
+def _render(form: _Linear) -> str:
+    pieces = []
+    for key, c in sorted(((k, c) for k, c in form.items() if k is not None), key=repr):
+        name = f"{key[1]}.shape[{key[2]}]" if key[0] == "shape" else key[1]  # type: ignore[index]
+        pieces.append((c, name))
+    const = form.get(None, 0)
+    text = ""
+    for c, name in pieces:
+        term = name if abs(c) == 1 else f"{abs(c)} * {name}"
+        text += (" - " if c < 0 else " + ") + term if text else ("-" if c < 0 else "") + term
+    if const or not text:
+        text += (f" - {-const}" if const < 0 else f" + {const}") if text else str(const)
+    return text
 
 
 def _known_nonnegative(symbol: Term, facts: KernelFacts) -> bool:

@@ -39,7 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ENTRY_FILE = "entry.json"
-FORMAT = 1  # bump when the entry layout changes; old entries then read as corrupt and are rebuilt
+FORMAT = 2  # bump when the entry layout changes; old entries then read as corrupt and are rebuilt
 
 
 def cache_root() -> Path:
@@ -176,6 +176,7 @@ class Entry:
     module_sha256: str = ""
     guard: str = ""  # the module's function to call
     alias_pairs: tuple[tuple[str, str], ...] = ()  # arguments that must not overlap (else: the original)
+    bounds: tuple[str, ...] = ()  # shape conditions for the original to index in range (else: the original)
     target: str = ""
     derivation: tuple[str, ...] = ()
     why: tuple[str, ...] = ()  # one legality line per derivation step
@@ -235,6 +236,7 @@ def load(root: Path, key: str) -> Entry | Missing | Corrupt:
     if data["key"] != key:
         return Corrupt(path, "key mismatch: the entry was stored under another key")
     data["alias_pairs"] = tuple(tuple(p) for p in data["alias_pairs"])
+    data["bounds"] = tuple(data["bounds"])
     data["derivation"] = tuple(data["derivation"])
     data["why"] = tuple(data["why"])
     try:

@@ -364,7 +364,8 @@ class OptimizedKernel:
             return found.guard(*args)
         except GuardMiss:
             # Same signature, yet refused: arrays that overlap where the variant assumes they do
-            # not, or values Numba types differently (an int beyond int64). The original is right.
+            # not, shapes with which the original indexes out of bounds, or values Numba types
+            # differently (an int beyond int64). The original is right.
             return self.func(*args)
 
     def run_unsupported(self) -> None:
@@ -493,6 +494,7 @@ class OptimizedKernel:
             module_file=f"{module_name}.py",
             guard=f"_{kernel.name}_guard",
             alias_pairs=tuple(result.alias_pairs),
+            bounds=tuple(result.bounds),
             target=result.candidate.target.name,
             derivation=derivation,
             why=tuple(why(step) for step in dict.fromkeys(derivation)),
@@ -707,6 +709,8 @@ def variant_module(entry: cache.Entry, params: Sequence[str], signature: Signatu
         ]
     for a, b in entry.alias_pairs:
         checks += [f"    if _optc_overlap({a}, {b}):", "        raise _optc_GuardMiss"]
+    for condition in entry.bounds:  # shapes with which the original raises IndexError: it runs
+        checks += [f"    if not ({condition}):", "        raise _optc_GuardMiss"]
     from optcompiler.emit import variant_name
 
     variant = entry.variant_source.strip()

@@ -78,6 +78,7 @@ def dispatcher_body(emitted: Emitted, params: Sequence[str], numpy: str = "numpy
     """The public function's new body: run the variant for verified types, else the original."""
     conds = type_guard(params, emitted.facts, numpy)
     conds += [f"not {numpy}.may_share_memory({a}, {b})" for a, b in emitted.alias_pairs]
+    conds += list(emitted.bounds)
     call_args = ", ".join(params)
     lines = []
     if conds:
@@ -101,6 +102,14 @@ def variant_comment(emitted: Emitted) -> list[str]:
     lines += [f"#   - {why(step)}" for step in steps] or ["#   - none: the original body, compiled"]
     if emitted.alias_pairs:
         lines.append("#   overlapping array arguments go to the original (rewrites assume distinct arrays).")
+    if emitted.bounds:
+        lines.append(
+            "#   shapes that would make the original index out of bounds go to it (it raises IndexError)."
+        )
+    if emitted.boundscheck:
+        lines.append(
+            "#   compiled with boundscheck: not every subscript is provably in range, so a bad index raises."
+        )
     lines.append(f"#   verified for {types}: {emitted.verified}.")
     # Only the prediction: the emitted bytes follow from input and settings alone (measured times
     # vary from run to run; `-v` and `--report` show them).

@@ -18,7 +18,15 @@ from types import ModuleType
 import libcst as cst
 
 from optcompiler import __version__, emit, frontend, outline, verify
-from optcompiler.analysis import KernelFacts, alias_guard_pairs, all_names, analyze, contains_loop, names_read
+from optcompiler.analysis import (
+    KernelFacts,
+    alias_guard_pairs,
+    all_names,
+    analyze,
+    bounds_guard,
+    contains_loop,
+    names_read,
+)
 from optcompiler.config import Config
 from optcompiler.costmodel.analytic import estimate_seconds
 from optcompiler.costmodel.hardware import Hardware, detect
@@ -54,6 +62,9 @@ class Emitted:
     compile_seconds: float | None = None  # the chosen candidate's Numba compile + verification, in the worker
     measured_speedup: float | None = None  # vs plain numba.njit of the original, same process and inputs
     measured_at: str = ""  # the sizes it was measured at
+    # dispatcher conditions under which the original indexes in bounds (`analysis.bounds_guard`)
+    bounds: tuple[str, ...] = ()
+    boundscheck: bool = False  # some subscript is not covered: the variant checks bounds itself
     llm: SuggestionReport | None = None  # what the model suggested, when --llm is on
 
 
@@ -267,14 +278,18 @@ def optimize_kernel(
         config.default_size,
     )
 
+    guard = bounds_guard(kernel.body, [p.name for p in kernel.params], facts)
+
     def emitted(candidate: Candidate, seconds: float, verified: str) -> Emitted:
         pairs = alias_guard_pairs(facts, kernel.body) if candidate.variant.derivation else ()
         return Emitted(
             kernel=kernel.name,
             line=kernel.line,
             candidate=candidate,
-            source=variant_source(kernel, candidate),
+            source=variant_source(kernel, candidate, boundscheck=not guard.complete),
             alias_pairs=pairs,
+            bounds=guard.conditions,
+            boundscheck=not guard.complete,
             facts=facts,
             predicted_speedup=baseline / seconds if seconds > 0 else None,
             verified=verified,
@@ -292,7 +307,9 @@ def optimize_kernel(
     sizes = measurement_sizes(kernel, facts, config, hardware)
     sources = [
         verify.CandidateSource(
-            f"c{i}", variant_source(kernel, c, name=f"_optc_candidate_{i}"), f"_optc_candidate_{i}"
+            f"c{i}",
+            variant_source(kernel, c, name=f"_optc_candidate_{i}", boundscheck=not guard.complete),
+            f"_optc_candidate_{i}",
         )
         for i, (c, _) in enumerate(contenders)
     ]
@@ -547,8 +564,14 @@ def normalize(term: Term) -> Term:
     return Term(term.op, args, term.value)
 
 
-def variant_source(kernel: Kernel, candidate: Candidate, name: str | None = None) -> str:
+def variant_source(
+    kernel: Kernel, candidate: Candidate, name: str | None = None, boundscheck: bool = False
+) -> str:
+    """The candidate as a compiled function; `boundscheck` when some subscript of the kernel could
+    not be proved in range by the dispatcher's guard (`analysis.bounds_guard`)."""
     options = ["cache=True"]
+    if boundscheck:
+        options.append("boundscheck=True")
     if candidate.target.parallel:
         options.append("parallel=True")
     if candidate.target.fastmath:

@@ -9,6 +9,7 @@ from optcompiler.analysis import (
     ANON_DIM,
     affine,
     analyze,
+    bounds_guard,
     carried_scalars,
     direction_vectors,
     interchange_legal,
@@ -257,3 +258,76 @@ def test_index_arrays_are_inferred_integer_and_newaxis_is_not_a_dimension() -> N
     assert facts.arg_types["indices"].dtype == "int64"
     assert facts.arg_types["data"].dtype == "float64"
     assert facts.arg_types["X"].ndim == 2
+
+
+# ---- bounds guards ---------------------------------------------------------------------------------
+
+
+def _guard(source: str):
+    kernel = kernel_of(source)
+    return bounds_guard(kernel.body, [p.name for p in kernel.params], analyze(kernel))
+
+
+def test_bounds_guard_states_what_the_loops_need_of_the_shapes() -> None:
+    guard = _guard(GEMM)
+    assert guard.complete and guard.conditions == ("A.shape[1] - 1 < B.shape[0]",)
+
+
+def test_bounds_guard_needs_nothing_for_subscripts_proved_in_range() -> None:
+    guard = _guard(
+        """
+        import numpy as np
+        def stencil(u: np.ndarray) -> np.ndarray:
+            n = u.shape[0]
+            out = np.zeros(n)
+            for i in range(1, n - 1):
+                out[i] = u[i - 1] + u[i + 1]
+            for j in range(n - 1, -1, -1):
+                out[j] += u[n - 1 - j]
+            return out
+        """
+    )
+    assert guard == type(guard)((), True)
+
+
+def test_bounds_guard_keeps_negative_wraparound_legal() -> None:
+    guard = _guard(
+        """
+        import numpy as np
+        def prev(x: np.ndarray, k: int) -> np.ndarray:
+            n = x.shape[0]
+            out = np.zeros(n)
+            for i in range(n):
+                out[i] = x[i - k]
+            return out
+        """
+    )
+    # x[i - k] may wrap (x[-1] is the last element) but not beyond -len(x)
+    assert guard.complete
+    assert guard.conditions == ("-k >= -(x.shape[0])", "-k - 1 < 0")
+
+
+def test_bounds_guard_leaves_data_dependent_and_conditional_subscripts_to_boundscheck() -> None:
+    histogram = _guard(
+        """
+        import numpy as np
+        def hist(idx: np.ndarray, bins: int) -> np.ndarray:
+            h = np.zeros(bins)
+            for i in range(idx.shape[0]):
+                h[idx[i]] += 1.0
+            return h
+        """
+    )
+    assert not histogram.complete
+    guarded_by_if = _guard(
+        """
+        import numpy as np
+        def left(x: np.ndarray, out: np.ndarray):
+            for i in range(x.shape[0]):
+                if i > 0:
+                    out[i] = x[i - 1]
+        """
+    )
+    # `out[i]` under the if would need out.shape[0] >= x.shape[0]; as a dispatcher condition it
+    # could refuse valid calls, so the variant checks bounds itself instead
+    assert not guarded_by_if.complete

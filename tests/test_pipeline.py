@@ -165,3 +165,46 @@ def test_measured_contenders_include_a_sequential_variant_and_the_original() -> 
         ("loops.interchange",),
         (),
     ]
+
+
+BOUNDS = """
+import numpy as np
+
+
+def gemm(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    n, m = A.shape
+    p = B.shape[1]
+    C = np.zeros((n, p))
+    for i in range(n):
+        for j in range(p):
+            for k in range(m):
+                C[i, j] += A[i, k] * B[k, j]
+    return C
+
+
+def scatter_add(idx: np.ndarray, w: np.ndarray, bins: int) -> np.ndarray:
+    h = np.zeros(bins)
+    for i in range(idx.shape[0]):
+        h[idx[i]] += w[i]
+    return h
+"""
+
+
+def test_out_of_bounds_inputs_raise_index_error_as_the_original_does(tmp_path: Path) -> None:
+    """Compiled code does not check bounds; a shape guard or boundscheck keeps the original's error."""
+    out = optimize_source(
+        BOUNDS, "bounds.py", Config(sizes=(("m", 64), ("n", 64), ("p", 64)), default_size=64)
+    )
+    gemm, scatter = (r for r in out.kernels if isinstance(r, Emitted))
+    assert gemm.bounds == ("A.shape[1] - 1 < B.shape[0]",) and not gemm.boundscheck
+    assert scatter.boundscheck and "boundscheck=True" in scatter.source
+    (tmp_path / "bounds_fast.py").write_text(out.output)
+    fast = _load(tmp_path / "bounds_fast.py", "optc_test_bounds_fast")
+    A = np.ones((4, 5))
+    np.testing.assert_array_equal(fast.gemm(A, np.ones((5, 3))), np.full((4, 3), 5.0))
+    with pytest.raises(IndexError):
+        fast.gemm(A, np.ones((4, 3)))  # B is one row short: the original raises, so must optc's
+    idx = np.array([0, 2, 1, 2])
+    np.testing.assert_array_equal(fast.scatter_add(idx, np.ones(4), 3), [1.0, 1.0, 2.0])
+    with pytest.raises(IndexError):
+        fast.scatter_add(np.array([0, 7]), np.ones(2), 3)
