@@ -253,6 +253,13 @@ def _text(value: object, example: str) -> str:
     return value.strip()
 
 
+def _url(value: object) -> str:
+    text = _text(value, "http://127.0.0.1:8080/v1")
+    if not re.match(r"https?://[^/\s]+", text):
+        raise _Invalid(f"expected an http(s) URL like 'http://127.0.0.1:8080/v1', got {text!r}")
+    return text
+
+
 def _temperature(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 2:
         raise _Invalid(f"expected a number from 0 to 2, got {_describe(value)}")
@@ -266,7 +273,7 @@ def _calls(value: object) -> int:
 
 _LLM_KEYS: dict[str, tuple[str, Callable[[object], object]]] = {
     "enabled": ("enabled", _flag),
-    "endpoint": ("endpoint", lambda v: _text(v, "http://127.0.0.1:8080/v1")),
+    "endpoint": ("endpoint", _url),
     "model": ("model", lambda v: _text(v, "qwen2.5-coder")),
     "api-key-env": ("api_key_env", lambda v: _text(v, "OPENAI_API_KEY")),
     "max-calls": ("max_calls", _calls),

@@ -39,6 +39,7 @@ def test_table_and_flag(tmp_path: Path) -> None:
     [
         ('[tool.optc.llm]\nendpont = "x"\n', "unknown key 'endpont'"),
         ("[tool.optc.llm]\ntimeout = -1\n", "timeout: expected a positive number"),
+        ('[tool.optc.llm]\nendpoint = "localhost:8080"\n', "endpoint: expected an http(s) URL"),
         ("[tool.optc.llm]\ntemperature = 5\n", "temperature: expected a number from 0 to 2"),
         ('[tool.optc.llm]\napi-key = "sk-123"\n', "unknown key 'api-key'"),
         ('[tool.optc]\nllm = "yes"\n', "expected a table"),
