@@ -330,7 +330,9 @@ def test_numba_runs_the_guarded_forms_on_empty_and_short_operands() -> None:
         original_source, variant_source = _variant(source)
         args = _arguments(shapes)
         want = _function(original_source)(*args)
-        got = _function(variant_source, numba.njit)(*args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", numba.NumbaPerformanceWarning)  # B[:, :m]: a copy
+            got = _function(variant_source, numba.njit)(*args)
         assert np.shape(got) == np.shape(want), (shapes, variant_source)
         np.testing.assert_allclose(got, want, rtol=1e-12)
 
