@@ -7,11 +7,12 @@ come from a config file in the temporary folder (default size 64), not from the 
 pyproject.toml.
 
 What timing can still change. With verification on, the final pick among candidates that passed
-is made on measured times (`pipeline.pick_measured`): two candidates that measure close together
-can swap from run to run on a loaded machine. That is a property of measuring, not of the code
-under test, so the verified run here fixes the measurements (`ORDER_BY_MODEL`: every candidate is
-taken as equally fast, which leaves the model's order) and compares the rest of the verified path:
-input generation, verification, the emitted comments and guards.
+is made on measured times (`pipeline.pick_measured`): the model's choice stands unless another
+candidate measures more than `SWITCH` faster, so only a candidate right at that margin can swap
+from run to run. That is a property of measuring, not of the code under test, so the verified run
+here fixes the measurements (`ORDER_BY_MODEL`: every candidate is taken as equally fast, which
+leaves the model's order) and compares the rest of the verified path: input generation,
+verification, the emitted comments and guards.
 """
 
 from __future__ import annotations
@@ -122,3 +123,24 @@ def test_verified_output_is_the_same_across_hash_seeds_and_a_fixed_point(tmp_pat
     emitted = run_twice(tmp_path, names, script=ORDER_BY_MODEL)
     assert any(b"verified for" in text for text in emitted.values())
     assert_idempotent(tmp_path, emitted)
+
+
+def test_the_measured_pick_keeps_the_models_choice_within_run_to_run_noise() -> None:
+    """Timings that differ by less than SWITCH leave the model's first choice, however they fall;
+    a clearly faster candidate (or a model choice clearly slower than plain njit) still wins."""
+    from optcompiler.ir import Candidate, Target, Variant, const, seq
+    from optcompiler.pipeline import SWITCH, pick_measured
+    from optcompiler.verify import VerifyResult
+
+    first, second, plain = (
+        Candidate(Variant("k", seq(const(i)), (f"rule{i}",) if i else ()), Target("njit")) for i in (1, 2, 0)
+    )
+
+    def timed(*seconds: float) -> list[tuple[Candidate, float, VerifyResult]]:
+        results = [VerifyResult("c", True, "matched", 0.1, 3, s) for s in seconds]
+        return list(zip((first, second, plain), (1.0, 2.0, 3.0), results, strict=True))
+
+    for noisy in ((0.010, 0.009, 0.0095), (0.010, 0.011, 0.0085), (0.0105, 0.0101, 0.0099)):
+        assert pick_measured(timed(*noisy))[0] is first
+    assert pick_measured(timed(0.010, 0.010 / (1 + SWITCH) * 0.9, 0.020))[0] is second
+    assert pick_measured(timed(0.030, 0.050, 0.020))[0] is plain
