@@ -50,6 +50,8 @@ class SuggestionReport:
             text += "; rejected: " + ", ".join(f"{reason} ×{n}" for reason, n in self.rejected)
         if self.learned:
             text += f"; learned {', '.join(self.learned)}"
+        elif self.not_learned:
+            text += f"; no rule learned: {self.not_learned[0]}"
         return text
 
 
@@ -174,7 +176,12 @@ def suggest(
         details=tuple(details),
     )
     if llm.learn and accepted:
-        learned, not_learned = learn_rules(kernel, facts, llm, prelude, accepted, completion.model, timeout)
+        try:
+            learned, not_learned = learn_rules(
+                kernel, facts, llm, prelude, accepted, completion.model, timeout
+            )
+        except Exception as error:  # learning is a bonus: a bug in it must not cost the kernel its speed-up
+            learned, not_learned = (), (f"internal error while learning: {type(error).__name__}: {error}",)
         report = replace(report, learned=learned, not_learned=not_learned)
     return tuple(accepted), report
 
