@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 Message = Mapping[str, str]  # {"role": "system" | "user", "content": ...}
+MAX_ANSWER_BYTES = 8 * 2**20  # a few rewrites of one kernel; anything larger is not an answer
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ class ChatCompletions:
         )
         try:
             with _opener(parsed.hostname).open(request, timeout=self.timeout) as response:
-                raw = response.read()
+                raw = response.read(MAX_ANSWER_BYTES + 1)
         except urllib.error.HTTPError as error:
             raise ProviderError("http", _redact(_http_message(self.url, error), key)) from None
         except TimeoutError:
@@ -104,6 +105,10 @@ class ChatCompletions:
             raise ProviderError("connection", _redact(f"{self.url}: {error.reason}", key)) from None
         except OSError as error:  # reset connection, broken pipe mid-read
             raise ProviderError("connection", _redact(f"{self.url}: {error}", key)) from None
+        if len(raw) > MAX_ANSWER_BYTES:
+            raise ProviderError(
+                "malformed", f"{self.url}: the answer is larger than {MAX_ANSWER_BYTES} bytes"
+            )
         return parse_completion(raw, self.model, self.url)
 
 

@@ -93,6 +93,16 @@ def test_endpoint_may_name_the_full_path() -> None:
     assert ChatCompletions("http://h:1/v1/", "m").url == "http://h:1/v1/chat/completions"
 
 
+def test_oversized_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    from optcompiler.llm import provider
+
+    monkeypatch.setattr(provider, "MAX_ANSWER_BYTES", 100)
+    with ScriptedServer(lambda body: completion("x" * 500)) as server:
+        with pytest.raises(ProviderError) as info:
+            _provider(server).complete(MESSAGES)
+    assert info.value.kind == "malformed" and "larger than 100 bytes" in str(info.value)
+
+
 def test_usage_is_optional() -> None:
     result = parse_completion(b'{"choices": [{"message": {"content": "x"}}]}', "m")
     assert result.texts == ("x",) and result.tokens == 0 and result.model == "m"
