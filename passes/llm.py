@@ -81,11 +81,10 @@ def read_suggestion(source: str, kernel: Kernel, prelude: str = "") -> Term | Re
     defs = [s for s in module.body if isinstance(s, cst.FunctionDef)]
     if not defs:
         return Rejected("no function", "the answer defines no function")
+    imports = {line.strip() for line in prelude.splitlines() if line.startswith(("import ", "from "))}
     for stmt in module.body:
         code = module.code_for_node(stmt).strip()
-        if not isinstance(stmt, cst.FunctionDef) and not (
-            code.startswith(("import ", "from ")) and code in prelude
-        ):
+        if not isinstance(stmt, cst.FunctionDef) and code not in imports:
             return Rejected("outside the subset", f"code outside the function: {code.splitlines()[0][:60]}")
     if len(defs) > 1:
         return Rejected("outside the subset", "helper functions next to the kernel")

@@ -118,6 +118,7 @@ def _kernel(result: pipeline.FileResult) -> pipeline.KernelResult:
         (SIGNATURE, "different signature"),
         ("def prefix_sum(x=None):\n    return x\n", "different signature"),
         ("import os\n\n" + GOOD, "outside the subset"),  # code the kernel's module does not have
+        ("import numpy\n\n" + GOOD, "outside the subset"),  # a prefix of the module's import is not it
         (GOOD + "\n\ndef helper(y):\n    return y\n", "outside the subset"),
         (KERNEL.split("\n\n\n")[1], "unchanged"),
         # no strings in the subset, and no names or attributes the original has no use for:
