@@ -174,6 +174,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from optcompiler import trace
 
         return trace.main(argv[1:])
+    if argv[:1] == ["warm"]:
+        from optcompiler import warm
+
+        return warm.main(argv[1:])
     try:
         try:
             args = build_parser().parse_args(argv)

@@ -111,6 +111,7 @@ def variant_comment(emitted: Emitted) -> list[str]:
             "#   compiled with boundscheck: not every subscript is provably in range, so a bad index raises."
         )
     lines.append(f"#   verified for {types}: {emitted.verified}.")
+    lines.append(f"#   {WARM_MARK} {numba_signature(emitted.facts)}")
     # Only the prediction: the emitted bytes follow from input and settings alone (measured times
     # vary from run to run; `-v` and `--report` show them).
     if emitted.predicted_speedup:
@@ -118,6 +119,24 @@ def variant_comment(emitted: Emitted) -> list[str]:
             f"#   vs plain numba.njit of the original: predicted {emitted.predicted_speedup:.1f}x (analytic model)."
         )
     return lines
+
+
+WARM_MARK = "numba signature (optc warm compiles it ahead):"
+
+
+def numba_signature(facts: KernelFacts) -> str:
+    """The verified argument types in Numba's signature syntax, arrays C-contiguous (the common
+    layout; others compile at their first call)."""
+    parts = []
+    for at in facts.arg_types.values():
+        if at.kind == "array":
+            dtype = "boolean" if at.dtype == "bool" else at.dtype
+            parts.append(f"{dtype}[{', '.join([':'] * (at.ndim - 1) + ['::1'])}]")
+        elif at.kind == "bool":
+            parts.append("boolean")
+        else:
+            parts.append(at.dtype or ("int64" if at.kind == "int" else "float64"))
+    return f"({', '.join(parts)}{',' if len(parts) == 1 else ''})"
 
 
 def _describe_type(name: str, at: ArgType) -> str:
