@@ -277,3 +277,33 @@ def test_learning_needs_a_local_difference(tmp_path: Path) -> None:
         kernel, analyze(kernel), LlmConfig(cache_dir=str(tmp_path)), "", [whole], "m"
     )
     assert learned == () and reasons == ("the suggestion is no local rewrite of the original",)
+
+
+def _stmt(name: str, value: int) -> Term:
+    return Term("assign", (Term("var", (), name), Term("const", (), value)))
+
+
+def test_merge_groups_the_span_every_suggestion_changes() -> None:
+    body = Term("seq", (_stmt("a", 1), _stmt("b", 2), _stmt("c", 3), Term("return", (Term("var", (), "c"),))))
+    first = Term("seq", (_stmt("a", 1), _stmt("b", 20), _stmt("c", 3), body.args[3]))
+    second = Term("seq", (_stmt("a", 1), _stmt("b", 2), _stmt("c", 30), _stmt("d", 4), body.args[3]))
+    egraph = EGraph()
+    root = egraph.add_term(body)
+    shape = merge_suggestions(egraph, root, body, [first, second])
+    group = Term("seq", body.args[1:3])
+    assert shape == Term("seq", (body.args[0], group, body.args[3]))
+    gid = egraph.find(egraph.add_term(group))
+    assert gid == egraph.find(egraph.add_term(Term("seq", first.args[1:3])))
+    assert gid == egraph.find(egraph.add_term(Term("seq", second.args[1:4])))
+    assert egraph.find(root) == egraph.find(egraph.add_term(shape))
+
+
+def test_merge_never_leaks_into_an_equal_statement_elsewhere() -> None:
+    twice = _stmt("a", 1)
+    body = Term("seq", (twice, _stmt("b", 2), twice))
+    changed = Term("seq", (_stmt("a", 10), _stmt("b", 2), twice))
+    egraph = EGraph()
+    root = egraph.add_term(body)
+    shape = merge_suggestions(egraph, root, body, [changed])
+    assert shape.args[0] == Term("seq", (twice,))  # wrapped: its own class
+    assert egraph.find(egraph.add_term(twice)) != egraph.find(egraph.add_term(_stmt("a", 10)))
