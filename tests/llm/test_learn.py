@@ -253,3 +253,22 @@ def test_a_tampered_library_cannot_bring_in_new_names() -> None:
     evil = replace(rule, rhs=rule.rhs.replace("(assign ?s 0.0)", "(assign ?s (call var:exit))", 1))
     _, report, _ = _saturate(SIMILAR, (evil,))
     assert dict(report.fired) == {}
+
+
+def test_an_expression_rewrite_is_learned_at_its_smallest_site_and_fires_elsewhere() -> None:
+    base = "def scale(x, y):\n    n = x.shape[0]\n    for i in range(n):\n        y[i] = x[i] * 2.0\n"
+    kernel = _kernel(base)
+    site = learn.find_site(kernel.body, _kernel(base.replace("x[i] * 2.0", "x[i] + x[i]")).body)
+    assert site is not None and site.original.op == "mul"
+    candidate = learn.generalize(kernel, analyze(kernel), site, {})
+    assert isinstance(candidate, learn.Candidate)
+    assert candidate.rule.lhs == "(mul (index ?x ?i) 2.0)"
+    assert candidate.rule.rhs == "(add (index ?x ?i) (index ?x ?i))"
+    safety, reason = learn.check(candidate, PRELUDE, timeout=60)
+    assert safety == "exact", reason  # x*2 and x+x are the same IEEE operation
+    rule = replace(candidate.rule, safety=safety)
+    other = (
+        "def shifted(a, b):\n    m = a.shape[0]\n    for k in range(m):\n        b[k] = a[k] * 2.0 - 1.0\n"
+    )
+    _, report, _ = _saturate(other, (rule,))
+    assert dict(report.fired) == {rule.name: 1}
