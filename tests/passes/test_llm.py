@@ -307,3 +307,17 @@ def test_merge_never_leaks_into_an_equal_statement_elsewhere() -> None:
     shape = merge_suggestions(egraph, root, body, [changed])
     assert shape.args[0] == Term("seq", (twice,))  # wrapped: its own class
     assert egraph.find(egraph.add_term(twice)) != egraph.find(egraph.add_term(_stmt("a", 10)))
+
+
+def test_cli_says_why_the_model_gave_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "kernels.py"
+    source.write_text(KERNEL)
+    with server.ScriptedServer(lambda body: server.Reply(429, b"slow down")) as scripted:
+        (tmp_path / "pyproject.toml").write_text(
+            f'[tool.optc]\nverify = false\n[tool.optc.llm]\nendpoint = "{scripted.endpoint}"\n'
+            f'cache-dir = "{tmp_path / "llm"}"\n'
+        )
+        code = cli.main([str(source), "--check", "--llm"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "prefix_sum: llm (default): no suggestions: http: " in err and "HTTP 429" in err
