@@ -668,7 +668,7 @@ class Run:
                 self.detail(line)
                 if kernel.run_report is not None:
                     self.detail(f"    {pipeline.describe_search(kernel)}")
-                if kernel.llm is not None and kernel.llm.error is not None and not self.options.verbose:
+                if kernel.llm is not None and kernel.llm.failed_call and not self.options.verbose:
                     if not self.options.quiet:  # --llm asked for suggestions: say why there are none
                         self.say(f"{where}: {kernel.llm.describe()}")
             elif isinstance(kernel, pipeline.Failed):

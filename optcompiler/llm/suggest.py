@@ -40,6 +40,12 @@ class SuggestionReport:
     learned: tuple[str, ...] = ()  # rules learned from this kernel's accepted suggestions
     not_learned: tuple[str, ...] = ()  # why an accepted suggestion gave no rule
     details: tuple[str, ...] = ()  # one line per rejected suggestion
+    error_kind: str | None = None  # ProviderError.kind
+
+    @property
+    def failed_call(self) -> bool:
+        """A call was made and failed; not a budget of 0 or no endpoint, which are choices."""
+        return self.error_kind in ("timeout", "connection", "http", "malformed")
 
     def describe(self) -> str:
         if self.error is not None:
@@ -126,7 +132,7 @@ def suggest(
     try:
         completion = session.ask(messages)
     except ProviderError as error:
-        return (), SuggestionReport(llm.model, error=f"{error.kind}: {error}")
+        return (), SuggestionReport(llm.model, error=f"{error.kind}: {error}", error_kind=error.kind)
     blocks = [b for text in completion.texts for b in extract_candidates(text)][: 2 * llm.candidates]
     rejected: Counter[str] = Counter()
     details: list[str] = []
