@@ -205,17 +205,6 @@ class LearnedRules:
     NAME: ClassVar[str] = "llm"
     PREVIEW: ClassVar[bool] = False
 
-    @property
-    def WHY(self) -> dict[str, str]:
-        out = dict(WHY)
-        for r in self.library:
-            source = dict(r.provenance)
-            out[r.name] = (
-                f"learned from a verified suggestion ({source.get('model', '?')} on {source.get('kernel', '?')}), "
-                f"checked on random instances ({r.safety})"
-            )
-        return out
-
     def rules(self, ctx: PassContext) -> list[Rewrite]:
         out = []
         for learned in self.library:
