@@ -69,6 +69,7 @@ FORMAT = "optc-profile"
 VERSION = 1
 DEFAULT_PROFILE = Path(".optc") / "profile.json"
 DEFAULT_BUDGET_MB = 64
+LOAD_SECONDS = 0.02  # loading one kernel's cached machine code in a new process, measured ~10-30 ms
 SAMPLES_PER_SIGNATURE = 2
 MAX_SHAPES = 32  # distinct shape tuples kept per signature; the rest are counted as "other"
 PROBE = "__optc_probe__"
@@ -653,8 +654,15 @@ def optimize_profile(
     in_place: bool = False,
     overrides: Mapping[str, object] | None = None,
     say: Callable[[str], None] = print,
+    startup: float | None = None,
 ) -> list[Row]:
-    """Optimize the profile's hot kernels file by file, verified on their recorded inputs too."""
+    """Optimize the profile's hot kernels file by file, verified on their recorded inputs too.
+
+    Compiled code is not free: each process imports Numba (`startup`, measured when None) and
+    loads each kernel's machine code (LOAD_SECONDS). A kernel the run spent less than that in is
+    left as written, and when the time the traced run would save falls short of the start-up,
+    nothing is written: a workload like the traced one would only get slower. `startup=0`
+    (`--ignore-startup`) is for runs known to be longer than the traced one."""
     from optcompiler import frontend, pipeline
     from optcompiler.config import load_config
     from optcompiler.emit import write_atomic
@@ -662,12 +670,22 @@ def optimize_profile(
     profile = read_profile(profile_path)
     root = Path(profile["program"]["root"])
     hot = hot_kernels(profile, profile_path, min_share, limit)
+    startup = startup_seconds() if startup is None and hot else (startup or 0.0)
     by_file: dict[Path, list[HotKernel]] = {}
-    for kernel in hot:
-        by_file.setdefault(kernel.file, []).append(kernel)
     rows: list[Row] = []
+    for kernel in hot:
+        if startup and kernel.self_seconds < LOAD_SECONDS:
+            rel = _rel(kernel.file, root)
+            why = (
+                f"left as written: the run spent {kernel.self_seconds * 1e3:.0f} ms in it, less than loading"
+                f" compiled code costs (~{LOAD_SECONDS * 1e3:.0f} ms)"
+            )
+            rows.append(Row(rel, kernel.name, kernel.share, why, None))
+            continue
+        by_file.setdefault(kernel.file, []).append(kernel)
+    outputs: list[tuple[Path, str, list[HotKernel]]] = []
     for path, kernels in by_file.items():
-        rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+        rel = _rel(path, root)
         source = frontend.read_source(path)
         config = load_config(path.parent, dict(overrides or {}))
         for kernel in kernels:
@@ -691,13 +709,32 @@ def optimize_profile(
                 rows.append(Row(rel, kernel.name, kernel.share, f"left as written: {reason}", None))
         if result.changed:
             target = path if in_place else (out_dir or profile_path.parent / "optimized") / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(target, result.output)
-            say(f"optc: wrote {target}")
-            warmed = warm_cache(target, profile_path, kernels[0].module, [k.name for k in kernels])
-            if warmed:
-                say(f"optc: compiled {', '.join(warmed)} into Numba's cache next to {target.name}")
+            outputs.append((target, result.output, kernels))
+    by_kernel = {(r.file, r.kernel): r for r in rows}
+    saved = sum(
+        k.self_seconds * (1 - 1 / r.speedup)
+        for _, _, kernels in outputs
+        for k in kernels
+        if (r := by_kernel.get((_rel(k.file, root), k.name))) is not None and r.speedup
+    )
+    if outputs and startup and saved < startup:
+        say(
+            f"optc: nothing written: a run like the traced one would save {saved:.2f} s, less than the"
+            f" {startup:.2f} s each process pays to import Numba (--ignore-startup writes anyway)"
+        )
+        return rows
+    for target, text, kernels in outputs:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, text)
+        say(f"optc: wrote {target}")
+        warmed = warm_cache(target, profile_path, kernels[0].module, [k.name for k in kernels])
+        if warmed:
+            say(f"optc: compiled {', '.join(warmed)} into Numba's cache next to {target.name}")
     return rows
+
+
+def _rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
 
 
 _WARM = """
@@ -894,6 +931,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="optimize functions with at least this share of the run (default 0.01)",
     )
     parser.add_argument(
+        "--ignore-startup",
+        action="store_true",
+        help="with --optimize: optimize and write even when the traced run is too short to pay for "
+        "importing Numba (for workloads known to run longer)",
+    )
+    parser.add_argument(
         "--in-place",
         action="store_true",
         help="with --optimize: rewrite the program's files instead of writing to .optc/optimized/",
@@ -944,15 +987,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if facts["exit_code"] not in (0, None):
         return int(facts["exit_code"])  # type: ignore[arg-type]
     if args.optimize:
+        startup = 0.0 if args.ignore_startup else startup_seconds()
         rows = optimize_profile(
             args.profile,
             min_share=args.min_share,
             out_dir=args.out_dir,
             in_place=args.in_place,
             say=lambda line: print(line, file=sys.stderr),
+            startup=startup,
         )
         wall = float(facts["wall_seconds"])  # type: ignore[arg-type]
-        startup = startup_seconds() if any(r.speedup for r in rows) else 0.0
         print(
             table(rows, wall, startup)
             if rows

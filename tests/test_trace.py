@@ -221,7 +221,10 @@ def test_missing_script_is_a_clear_error(tmp_path: Path) -> None:
 def test_trace_optimize_speeds_up_hot_kernels_verified_on_recorded_inputs(
     program: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result = _optc("trace", "--optimize", "--min-share", "0.02", "main.py", "60", cwd=program)
+    # a 60-point run is too short to pay for importing Numba; this test is about what gets written
+    result = _optc(
+        "trace", "--optimize", "--ignore-startup", "--min-share", "0.02", "main.py", "60", cwd=program
+    )
     assert result.returncode == 0, result.stderr
     assert "predicted whole-program speed-up (Amdahl" in result.stdout
     assert "kernels.py:pairwise_dist" in result.stdout
@@ -253,3 +256,24 @@ def test_trace_optimize_speeds_up_hot_kernels_verified_on_recorded_inputs(
                 np.testing.assert_allclose(got, want, rtol=1e-12)
             for name in want_args:
                 np.testing.assert_allclose(got_args[name], want_args[name], rtol=1e-12)
+
+
+def test_a_run_too_short_to_pay_for_numba_writes_nothing(
+    program: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tiny = _optc("trace", "--optimize", "--min-share", "0.02", "main.py", "30", cwd=program)
+    assert tiny.returncode == 0, tiny.stderr
+    assert "less than loading compiled code costs" in tiny.stdout  # each kernel ran for microseconds
+    assert not (program / ".optc" / "optimized").exists()
+    traced = _optc("trace", "main.py", "200", cwd=program)
+    assert traced.returncode == 0, traced.stderr
+    said: list[str] = []
+    monkeypatch.chdir(program)
+    rows = trace.optimize_profile(
+        program / ".optc" / "profile.json", min_share=0.02, say=said.append, startup=1000.0
+    )
+    assert any(r.speedup for r in rows)  # optimized and measured, yet:
+    assert any(
+        line.startswith("optc: nothing written: a run like the traced one would save") for line in said
+    )
+    assert not (program / ".optc" / "optimized").exists()
