@@ -272,3 +272,17 @@ def test_an_expression_rewrite_is_learned_at_its_smallest_site_and_fires_elsewhe
     )
     _, report, _ = _saturate(other, (rule,))
     assert dict(report.fired) == {rule.name: 1}
+
+
+def test_user_and_project_libraries_are_both_read(tmp_path: Path) -> None:
+    from optcompiler.llm.settings import LlmConfig
+    from optcompiler.llm.suggest import library_paths, load_rules
+
+    config = LlmConfig(cache_dir=str(tmp_path / "user"), rules=str(tmp_path / "project" / "optc-rules.json"))
+    user, project = library_paths(config)
+    assert user == tmp_path / "user" / "rules.json" and project == tmp_path / "project" / "optc-rules.json"
+    rule = _learned().rule
+    other = replace(rule, name="llm.learned.other", safety="reassoc")
+    learn.save_rule(user, rule)
+    learn.save_rule(project, other)
+    assert [r.name for r in load_rules(config)] == sorted([rule.name, other.name])
