@@ -116,6 +116,11 @@ def suggest(
     """Ask for rewrites of `kernel`; the bodies that verified, and the account."""
     from optcompiler.passes.llm import Rejected, read_suggestion
 
+    untyped = [p.name for p in kernel.params if p.name not in facts.arg_types]
+    if untyped:  # nothing could be verified: do not spend a call
+        return (), SuggestionReport(
+            llm.model, error=f"types of {', '.join(untyped)} unknown: nothing to verify on"
+        )
     session = session if session is not None else session_for(llm)
     shown = lower_function(kernel.name, kernel.params, kernel.body)  # no comments, no docstring
     best_source = lower_function(kernel.name, kernel.params, best) if best is not None else None
