@@ -94,7 +94,7 @@ class LearnedRule:
 
 @dataclass(frozen=True)
 class Site:
-    """A local difference: original subterm, suggested subterm, and whether it is a statement."""
+    """A local difference: the original's subterm and the suggestion's in its place."""
 
     original: Term
     suggested: Term
@@ -182,7 +182,7 @@ def generalize(
     reads = sorted((names_read(site.original) | names_read(site.suggested)) & set(generalized))
     params: list[tuple[str, ArgType]] = []
     for name in reads:
-        if name in loop_vars and name not in names_read(_without_loops(site.original)):
+        if name in loop_vars and name not in names_read(_outside_loops_of(site.original, name)):
             continue
         at = _arg_type(kernel, facts, name)
         if at is None:
@@ -233,12 +233,14 @@ def kind_of(facts: KernelFacts, name: str) -> str:
     return "array" if kind == "unknown" and name in facts.fresh_arrays else kind
 
 
-def _without_loops(term: Term) -> Term:
-    """`term` with loop headers' variables dropped, to see whether a loop variable is also read
-    outside the loops that bind it (then it is an input of the site)."""
-    if term.op == "for":
-        return Term("seq", (term.args[4],))
-    return Term(term.op, tuple(_without_loops(a) for a in term.args), term.value) if term.args else term
+def _outside_loops_of(term: Term, name: str) -> Term:
+    """`term` without the bodies of the loops that bind `name` (their bounds stay): is a loop
+    variable also read where no loop binds it? Then it is an input of the site."""
+    if term.op == "for" and term.args[0].value == name:
+        return Term("tuple", term.args[1:4])
+    if not term.args:
+        return term
+    return Term(term.op, tuple(_outside_loops_of(a, name) for a in term.args), term.value)
 
 
 def _arg_type(kernel: Kernel, facts: KernelFacts, name: str) -> ArgType | None:
