@@ -25,6 +25,9 @@ from optcompiler.llm.provider import ProviderError
 from optcompiler.llm.settings import LlmConfig
 
 MAX_SITES = 3  # enclosing sites tried per suggestion when learning (each costs a tester run)
+# Suggestions are checked as plain Python on the tester's small inputs: seconds at most. A model's
+# loop that never ends must not hold the kernel for the full per-candidate compile budget.
+SUGGESTION_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ def suggest(
     session: Session | None = None,
 ) -> tuple[tuple[Term, ...], SuggestionReport]:
     """Ask for rewrites of `kernel`; the bodies that verified, and the account."""
+    timeout = min(timeout, SUGGESTION_TIMEOUT)
     from optcompiler.passes.llm import Rejected, read_suggestion
 
     untyped = [p.name for p in kernel.params if p.name not in facts.arg_types]

@@ -321,3 +321,16 @@ def test_cli_says_why_the_model_gave_nothing(tmp_path: Path, capsys: pytest.Capt
     err = capsys.readouterr().err
     assert code == 1
     assert "prefix_sum: llm (default): no suggestions: http: " in err and "HTTP 429" in err
+
+
+def test_a_suggestion_that_never_returns_is_cut_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from optcompiler.llm import suggest
+
+    monkeypatch.setattr(suggest, "SUGGESTION_TIMEOUT", 3.0)
+    endless = "def prefix_sum(x):\n    n = x.shape[0]\n    while n == n:\n        n = n + 0\n    return x\n"
+    with server.ScriptedServer(lambda body: server.completion(server.fenced(endless))) as scripted:
+        config = Config(**{**_config(scripted.endpoint, tmp_path).__dict__, "verify": False})
+        kernel = _kernel(pipeline.optimize_source(KERNEL, "kernels.py", config))
+    assert isinstance(kernel, pipeline.Emitted) and kernel.llm is not None
+    assert dict(kernel.llm.rejected) == {"failed verification": 1}
+    assert any("timed out" in d or "did not finish" in d for d in kernel.llm.details), kernel.llm.details
