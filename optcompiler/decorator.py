@@ -595,7 +595,7 @@ class OptimizedKernel:
     def _lift_now(self) -> _Lifted:
         from optcompiler import frontend
         from optcompiler.analysis import contains_loop, names_assigned, names_read
-        from optcompiler.errors import OptcError, Unsupported
+        from optcompiler.errors import OptcError, Unsupported, unblock_hint
 
         path = inspect.getsourcefile(self.func) or self.func.__code__.co_filename
         module_of = inspect.getmodule(self.func)
@@ -608,7 +608,10 @@ class OptimizedKernel:
             module = frontend.parse(source, path)
         except Unsupported as error:
             line = f" (line {error.line})" if error.line is not None else ""
-            reason = f"{error.construct}{line} is outside the kernel subset optc rewrites"
+            hint = unblock_hint(error.construct)
+            reason = f"{error.construct}{line} is outside the kernel subset optc rewrites" + (
+                f"; {hint}" if hint else ""
+            )
             return _Lifted(cache.Lifted(unsupported=reason))
         except OptcError as error:
             return _Lifted(cache.Lifted(unsupported=str(error)))

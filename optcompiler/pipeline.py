@@ -30,7 +30,7 @@ from optcompiler.analysis import (
 from optcompiler.config import Config
 from optcompiler.costmodel.analytic import estimate_seconds
 from optcompiler.costmodel.hardware import Hardware, detect
-from optcompiler.errors import OptcError, Unsupported
+from optcompiler.errors import OptcError, Unsupported, unblock_hint
 from optcompiler.ir import Candidate, Kernel, Target, Term, Variant, lift, lower_function, seq
 from optcompiler.llm.suggest import SuggestionReport
 from optcompiler.passes import REGISTRY, PassContext, all_rules, why
@@ -76,6 +76,7 @@ class Unchanged:
     # the function cannot be compiled as a whole (outside the IR subset, or Numba rejects it): its
     # loop regions may still be compiled on their own (`optcompiler.outline`)
     blocked: bool = False
+    construct: str = ""  # what kept it from lifting, when that was the reason
 
 
 @dataclass(frozen=True)
@@ -185,10 +186,15 @@ def optimize_regions(
             kept.append((region, replace(result, line=region.first_line)))
         else:
             refusals.append(f"the loop at {span} stays in Python: {result.reason}")
-    construct = blocked.reason.removesuffix(" is outside the kernel subset optc rewrites")
     if kept:
         done = ", ".join(f"lines {r.first_line}-{r.last_line} as {r.name}" for r, _ in kept)
-        reason = f"{construct} (line {blocked.line}) cannot be compiled; compiled {done} on their own"
+        what = (
+            f"{blocked.construct} (line {blocked.line})" if blocked.construct else "the function as a whole"
+        )
+        reason = f"{what} cannot be compiled; compiled {done} on their own"
+        hint = unblock_hint(blocked.construct)
+        if hint:
+            reason += f" (to compile all of it: {hint})"
     else:
         reason = blocked.reason
     if refusals:
@@ -208,7 +214,7 @@ def optimize_site(
         kernel = lift(site.node, path, module, site.line)
     except Unsupported as exc:
         line = exc.line if exc.line is not None else site.line
-        return Unchanged(site.name, line, f"{exc.construct} is outside the kernel subset optc rewrites", True)
+        return Unchanged(site.name, line, exc.explain(), True, exc.construct)
     if not contains_loop(kernel.body):
         return Unchanged(site.name, site.line, "no loops: nothing for optc to speed up")
     try:

@@ -118,6 +118,9 @@ def test_pipeline_compiles_the_loop_of_a_function_njit_cannot_compile(tmp_path: 
     assert isinstance(by_name["_normalize_rows_region1"], pipeline.Emitted)
     reason = by_name["normalize_rows"].reason  # type: ignore[union-attr]
     assert reason.startswith("raise statement (line 7) cannot be compiled; compiled lines 8-12 as")
+    assert reason.endswith(
+        "(to compile all of it: validate the arguments in a caller before the kernel runs)"
+    )
     out = tmp_path / "rows_fast.py"  # a real file: the emitted code asks Numba to cache
     out.write_text(result.output)
     spec = importlib.util.spec_from_file_location("rows_fast", out)
@@ -128,3 +131,27 @@ def test_pipeline_compiles_the_loop_of_a_function_njit_cannot_compile(tmp_path: 
     np.testing.assert_allclose(fast.normalize_rows(A), (A * A).sum(axis=1), rtol=1e-12)
     with pytest.raises(ValueError, match="expected a matrix"):
         fast.normalize_rows(np.zeros(3))
+
+
+def test_every_construct_outside_the_subset_says_what_to_change() -> None:
+    from optcompiler import ir
+    from optcompiler.errors import unblock_hint
+
+    constructs = {
+        *ir._STATEMENTS_UNSUPPORTED.values(),
+        *ir._EXPRESSIONS_UNSUPPORTED.values(),
+        *ir._COMPARE_UNSUPPORTED.values(),
+    } - {
+        "match statement",
+        "type alias statement",
+        "t-string",
+        "Ellipsis (...)",
+        "complex literal",
+        "starred expression",
+    }
+    missing = sorted(c for c in constructs if unblock_hint(c) is None)
+    assert not missing, f"no hint for {missing}"
+    message = Unsupported("lambda", 4).explain()
+    assert (
+        message == "lambda is outside the kernel subset optc rewrites; define a module-level function instead"
+    )
