@@ -334,3 +334,18 @@ def test_a_suggestion_that_never_returns_is_cut_off(tmp_path: Path, monkeypatch:
     assert isinstance(kernel, pipeline.Emitted) and kernel.llm is not None
     assert dict(kernel.llm.rejected) == {"failed verification": 1}
     assert any("timed out" in d or "did not finish" in d for d in kernel.llm.details), kernel.llm.details
+
+
+def test_a_verified_but_slower_suggestion_is_not_chosen(tmp_path: Path) -> None:
+    # correct, but it computes every sum twice: the cost model, not the model's say-so, decides
+    slower = GOOD.replace(
+        "        s += x[i]\n",
+        "        for j in range(i + 1):\n            s += 0.0 * x[j]\n        s += x[i]\n",
+    )
+    assert slower != GOOD
+    with server.ScriptedServer(lambda body: server.completion(server.fenced(slower))) as scripted:
+        config = Config(**{**_config(scripted.endpoint, tmp_path, learn=False).__dict__, "verify": False})
+        kernel = _kernel(pipeline.optimize_source(KERNEL, "kernels.py", config))
+    assert isinstance(kernel, pipeline.Emitted) and kernel.llm is not None
+    assert kernel.llm.accepted == 1
+    assert SUGGESTION not in kernel.candidate.variant.derivation
