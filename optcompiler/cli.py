@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from optcompiler import __version__
 from optcompiler.config import Config, excluded_by, find_config_file, load_config, parse_sizes
-from optcompiler.errors import OptcError
+from optcompiler.errors import PARTLY_COMPILED, OptcError
 
 if TYPE_CHECKING:
     from optcompiler.pipeline import FileResult
@@ -496,7 +496,7 @@ class Run:
                 figures += [f"measured {kernel.measured:.1f}x"] if kernel.measured is not None else []
                 self.detail(f"{where}: optimized ({', '.join([kernel.label, *figures])})")
             else:
-                self.detail(f"{where}: unchanged: {kernel.reason}")
+                self.detail(f"{where}: {_unchanged(kernel.reason)}")
 
     # -- --outputs: the formatter
 
@@ -676,7 +676,7 @@ class Run:
                 if not self.options.quiet:
                     self.say(f"{where}: failed: {kernel.reason}")
             else:
-                self.detail(f"{where}: unchanged: {kernel.reason}")
+                self.detail(f"{where}: {_unchanged(kernel.reason)}")
 
     def write_report(self) -> None:
         text = _pipeline().report_markdown(self.results)
@@ -791,6 +791,11 @@ class Checked:
 
 
 # ---- helpers --------------------------------------------------------------------------------------------
+
+
+def _unchanged(reason: str) -> str:
+    """A kernel left as written, or one whose loops alone were compiled (the reason says so)."""
+    return reason if reason.startswith(PARTLY_COMPILED) else f"unchanged: {reason}"
 
 
 def _pipeline() -> ModuleType:

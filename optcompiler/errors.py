@@ -19,6 +19,11 @@ class OptcError(Exception):
         return f"{where}: {self.message}"
 
 
+# A function whose loop regions were compiled while the rest stays Python (optcompiler.outline):
+# its reason starts with this, and reports print it instead of "unchanged".
+PARTLY_COMPILED = "partly compiled: "
+
+
 class Unsupported(Exception):
     """A construct outside the kernel IR subset; the kernel is left unchanged, with this reason."""
 

@@ -30,7 +30,7 @@ from optcompiler.analysis import (
 from optcompiler.config import Config
 from optcompiler.costmodel.analytic import estimate_seconds
 from optcompiler.costmodel.hardware import Hardware, detect
-from optcompiler.errors import OptcError, Unsupported, unblock_hint
+from optcompiler.errors import PARTLY_COMPILED, OptcError, Unsupported, unblock_hint
 from optcompiler.ir import Candidate, Kernel, Target, Term, Variant, lift, lower_function, seq
 from optcompiler.llm.suggest import SuggestionReport
 from optcompiler.passes import REGISTRY, PassContext, all_rules, why
@@ -191,7 +191,7 @@ def optimize_regions(
         what = (
             f"{blocked.construct} (line {blocked.line})" if blocked.construct else "the function as a whole"
         )
-        reason = f"{what} cannot be compiled; compiled {done} on their own"
+        reason = f"{PARTLY_COMPILED}{what} cannot be compiled; compiled {done} on their own"
         hint = unblock_hint(blocked.construct)
         if hint:
             reason += f" (to compile all of it: {hint})"
