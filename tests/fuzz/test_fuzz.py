@@ -11,9 +11,10 @@ must be bit-identical (NaN == NaN). Inputs on which the original raises are skip
 a plain range, and a loop parallelised against a loop-carried dependence would pass unnoticed.
 Iterations that are really independent give the same result in any order.
 
-Aliasing: the same array passed for two parameters of equal dtype and rank. A variant may then
-compute something else only when `analysis.alias_guard_pairs` lists that pair: the emitted code
-sends overlapping arguments to the original.
+Aliasing: the same array passed for two parameters of equal dtype and rank, and two overlapping
+views of one array (one row apart) for them. A variant may then compute something else only when
+`analysis.alias_guard_pairs` lists that pair: the emitted code sends overlapping arguments to the
+original.
 
 A few kernels also go end to end through `pipeline.optimize_source` (numba and the verification
 subprocess), and the emitted module is imported and compared with the original.
@@ -213,9 +214,26 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+def fresh_copy(args: Sequence[object]) -> list[object]:
+    """A private copy of `args` that keeps their aliasing: the same object stays one object, and
+    views of one C-contiguous array stay views, at the same offsets, of one copy of it."""
+    memo: dict[int, object] = {}
+    bases: dict[int, np.ndarray] = {}
+    out: list[object] = []
+    for a in args:
+        base = a.base if isinstance(a, np.ndarray) else None
+        if isinstance(a, np.ndarray) and isinstance(base, np.ndarray) and base.flags.c_contiguous:
+            new = bases.setdefault(id(base), base.copy())
+            offset = a.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+            out.append(np.ndarray(a.shape, a.dtype, buffer=new, offset=offset, strides=a.strides))
+        else:
+            out.append(copy.deepcopy(a, memo))
+    return out
+
+
 def call(func: Callable, args: Sequence[object]) -> tuple[object, list[object]]:
     """Result (or Raised) and the arguments after the call, on a private copy (aliases kept)."""
-    fresh = copy.deepcopy(list(args))
+    fresh = fresh_copy(args)
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"), time_limit(CALL_SECONDS):
             warnings.simplefilter("ignore")
@@ -380,7 +398,8 @@ def check_aliasing(
     compiled: Sequence[tuple[Variant, str, Callable]],
     params: Sequence[str],
 ) -> None:
-    """The same array for two parameters: a variant may differ only where the emitted code guards it."""
+    """One array, or overlapping views of one, for two parameters: a variant may differ only where
+    the emitted code guards it."""
     guarded = {frozenset(pair) for pair in alias_guard_pairs(facts, kernel.body)}
     arrays = [(i, n) for i, n in enumerate(params) if facts.arg_types[n].kind == "array"]
     for x, (i, p) in enumerate(arrays):
@@ -389,16 +408,52 @@ def check_aliasing(
             if (tp.dtype, tp.ndim) != (tq.dtype, tq.ndim):
                 continue
             for label, args in input_sets(facts, source, ALIAS_PLANS):
-                args[j] = args[i]
-                expected = call(original, args)
-                if isinstance(expected[0], Raised):
-                    continue
-                STATS["aliased calls compared"] += 1
-                for variant, text, func in compiled:
-                    if variant.derivation and frozenset((p, q)) in guarded:
-                        continue  # overlapping arguments go to the original
-                    what = mismatch(expected, call(func, args), params, exact(variant))
-                    assert what is None, failure(variant, text, f"{label}, {q} is {p}", what)
+                for how, aliased in (("is", same(args, i, j)), ("overlaps", shifted(args, i, j))):
+                    if aliased is not None:
+                        check_aliased(
+                            original,
+                            compiled,
+                            params,
+                            aliased,
+                            f"{label}, {q} {how} {p}",
+                            frozenset((p, q)) in guarded,
+                        )
+
+
+def same(args: list[object], i: int, j: int) -> list[object]:
+    """`args` with argument i passed for argument j too."""
+    return [args[i] if k == j else a for k, a in enumerate(args)]
+
+
+def shifted(args: list[object], i: int, j: int) -> list[object] | None:
+    """`args` with arguments i and j views of one array, j one row (element) past i: they overlap
+    but are not the same array, the case `is` comparisons miss and `may_share_memory` catches."""
+    a = args[i]
+    if not isinstance(a, np.ndarray) or a.shape[0] == 0:
+        return None
+    base = np.concatenate([a, a[-1:]], axis=0)
+    out = list(args)
+    out[i], out[j] = base[:-1], base[1:]
+    return out
+
+
+def check_aliased(
+    original: Callable,
+    compiled: Sequence[tuple[Variant, str, Callable]],
+    params: Sequence[str],
+    args: list[object],
+    label: str,
+    guarded: bool,
+) -> None:
+    expected = call(original, args)
+    if isinstance(expected[0], Raised):
+        return
+    STATS["aliased calls compared"] += 1
+    for variant, text, func in compiled:
+        if variant.derivation and guarded:
+            continue  # overlapping arguments go to the original
+        what = mismatch(expected, call(func, args), params, exact(variant))
+        assert what is None, failure(variant, text, label, what)
 
 
 def failure(variant: Variant, text: str, label: str, what: str | None) -> str:
