@@ -387,6 +387,14 @@ def evaluate(
     return Evaluation(len(t.y), len(set(t.kernels)), n_groups, folds, results, best)
 
 
+def importances(model: LearnedCostModel, top: int = 12) -> str:
+    """The features the model splits on most, by total gain, as a markdown list."""
+    gains = model.booster_.feature_importance(importance_type="gain")
+    total = float(gains.sum()) or 1.0
+    ranked = sorted(zip(model.columns, gains, strict=True), key=lambda cg: -cg[1])[:top]
+    return "".join(f"- {c}: {g / total:.1%}\n" for c, g in ranked if g > 0)
+
+
 # ---- the command line -------------------------------------------------------------------------------
 
 
@@ -448,6 +456,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "evaluation": {k: asdict(v) for k, v in evaluation.results.items()},
             },
         )
+        if args.report:
+            with args.report.open("a", encoding="utf-8") as f:
+                f.write(f"\nMost used features of the saved model (split gain):\n\n{importances(model)}")
         print(f"saved {evaluation.best} to {args.out}", file=sys.stderr)
     return 0
 

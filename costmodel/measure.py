@@ -581,6 +581,9 @@ def run(
             except (Unsupported, ValueError) as exc:
                 progress.step(f"{name}: skipped ({exc})")
                 continue
+            except Exception as exc:  # a bug planning one kernel must not stop the others
+                progress.step(f"{name}: skipped (internal error while planning: {type(exc).__name__}: {exc})")
+                continue
             records = measure_plan(
                 plan, out, settings, done, on_event=lambda what, n=name: progress.show(f"{n}: {what}")
             )

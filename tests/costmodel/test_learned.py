@@ -179,3 +179,84 @@ def test_table_keeps_timed_agreeing_records_only() -> None:
     assert t.X.shape == (2, len(COLUMNS))
     np.testing.assert_allclose(t.y, np.log([1e-6, 3.0]))
     assert list(t.original) == [True, True] and t.groups[0] == ("ksum", 100, "hw", 1)
+
+
+def _records_for(kernels: int, hardware_id: str = "hw") -> list[Record]:
+    """Two candidates (a sum and the same sum with a needless multiply) per kernel and size."""
+    fast = "    for i in range(n):\n        s += x[i]\n"
+    slow = "    for i in range(n):\n        s += x[i] * 1.0 / 1.0\n"
+    out = []
+    for k in range(kernels):
+        for size in (100, 10_000):
+            for cid, body, seconds in (("a", fast, 1e-6 * size), ("b", slow, 3e-6 * size)):
+                source = f"@numba.njit\ndef _optc_measure_0(x):\n    n = x.shape[0]\n    s = 0.0\n{body}    return s\n"
+                out.append(
+                    Record(
+                        kernel=f"k{k}",
+                        candidate_id=cid,
+                        target="njit",
+                        derivation=() if cid == "a" else ("test.slow",),
+                        size=size,
+                        sizes={"n": size},
+                        status="ok",
+                        seconds_min=seconds * (1 + 0.01 * k),
+                        times=(seconds,),
+                        agrees=True,
+                        threads=1,
+                        hardware_id=hardware_id,
+                        hardware={
+                            "cpu_model": "x",
+                            "cores": 2,
+                            "l1d_bytes": 32768,
+                            "l2_bytes": 2**20,
+                            "l3_bytes": 2**23,
+                            "simd_bytes": 32,
+                            "freq_ghz": 2.5,
+                            "mem_bandwidth_gbs": 20.0,
+                        },
+                        source=source,
+                        arg_types={"x": ("array", "float64", 1, ("n",))},
+                    )
+                )
+    return out
+
+
+def test_cli_trains_reports_and_saves(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "hw.jsonl.gz"
+    learned.dataset.append(data, _records_for(6))
+    out, report = tmp_path / "m" / "hw.txt", tmp_path / "m" / "hw.md"
+    args = [
+        "--data",
+        str(data),
+        "--folds",
+        "3",
+        "--estimators",
+        "10",
+        "--out",
+        str(out),
+        "--report",
+        str(report),
+    ]
+    assert learned.main(args) == 0
+    assert "| analytic |" in capsys.readouterr().out
+    text = report.read_text()
+    assert "Grouped 3-fold" in text and "Kept: learned/" in text and "Most used features" in text
+    model = LearnedCostModel.load(out)
+    assert model.info_["hardware_id"] == "hw" and model.info_["kernels"] == 6
+
+
+def test_cli_refuses_mixed_machines_too_few_kernels_and_bad_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mixed = tmp_path / "mixed.jsonl"
+    learned.dataset.append(mixed, _records_for(3, "hw1") + _records_for(3, "hw2"))
+    assert learned.main(["--data", str(mixed), "--folds", "2"]) == 2
+    assert "several machines" in capsys.readouterr().err
+    few = tmp_path / "few.jsonl"
+    learned.dataset.append(few, _records_for(2))
+    assert learned.main(["--data", str(few), "--folds", "5"]) == 2
+    assert "need at least 5" in capsys.readouterr().err
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{}\n{}\n")
+    assert learned.main(["--data", str(bad)]) == 2
+    assert "bad.jsonl:1" in capsys.readouterr().err
