@@ -229,9 +229,9 @@ class KernelBuilder:
             return
         if choice == "param":
             self.emit(f"return {self.arrays[0].name}")
-        elif choice == "tuple" and len(self.results) >= 2:
+        elif choice == "tuple" and len(set(self.results)) >= 2:
             first = self.pick(self.results)
-            second = self.pick([r for r in self.results if r != first])
+            second = self.pick([r for r in dict.fromkeys(self.results) if r != first])
             self.emit(f"return {first}, {second}")
         else:
             self.emit(f"return {self.pick(self.results)}")
