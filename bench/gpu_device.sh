@@ -11,7 +11,8 @@
 # (numpy 2.4, libcst, lightgbm, PyYAML; ../shared/GPU.md has the download line) go into .site/.
 # Everything is written to $OUT (default bench/results/gpu): gpu_corpus.jsonl (one record per
 # kernel and size, appended as measured), gpu_corpus.md, gpu_corpus_run.json, gpu_lowering.json,
-# optc_cpu/ (optc's CPU output per kernel), host.txt and run.log. The whole run keeps to
+# optc_cpu/ (optc's CPU output per kernel; packed as optc_cpu.tar.gz when $OUT is elsewhere, as
+# the device tool brings back at most 8 files), host.txt and run.log. The whole run keeps to
 # BUDGET seconds (default 450, under 8 minutes with the installation): whatever was measured by
 # then is kept, and a crash (a dead CUDA context) resumes after the records already written.
 set -u
@@ -28,6 +29,7 @@ mkdir -p "$OUT"
 SEED=$ROOT/bench/results/gpu
 if [ -f "$SEED/gpu_corpus.jsonl" ] && [ "$(cd "$OUT" && pwd)" != "$(cd "$SEED" && pwd)" ]; then
     cp -r "$SEED/." "$OUT/"
+    [ -f "$OUT/optc_cpu.tar.gz" ] && tar -xzf "$OUT/optc_cpu.tar.gz" -C "$OUT"
 fi
 
 if [ -z "${NUMBA_ENABLE_CUDASIM:-}" ] && [ -d .whl ]; then
@@ -80,6 +82,10 @@ for attempt in 1 2 3; do
     echo "== attempt $attempt: exit $rc after $(($(date +%s) - START)) s" >> "$OUT/run.log"
     [ "$rc" = 0 ] && break
 done
+# one archive instead of ~80 files: the device tool brings back at most 8 files from $OUT
+if [ -d "$OUT/optc_cpu" ] && [ "$(cd "$OUT" && pwd)" != "$(cd "$SEED" 2>/dev/null && pwd)" ]; then
+    tar -czf "$OUT/optc_cpu.tar.gz" -C "$OUT" optc_cpu && rm -rf "$OUT/optc_cpu"
+fi
 tail -5 "$OUT/run.log"
 [ -f "$OUT/gpu_corpus.md" ] && cat "$OUT/gpu_corpus.md"
 exit 0
