@@ -1,16 +1,32 @@
-"""Loop rewrites: interchange, loop-invariant code motion, scalar replacement.
+"""Loop rewrites: interchange, LICM, scalar replacement, fusion, distribution, peeling,
+unroll-and-jam and tiling.
 
 What
     `loops.interchange` swaps two perfectly nested `for` loops; applied repeatedly it reaches
     every legal permutation of a nest. `loops.licm` hoists loads (and +, -, * of them) that do
     not change inside a loop into a temporary just before it. `loops.scalar-replace` keeps an
     array element that a loop updates at a fixed index in a local variable, storing it once
-    after the loop.
+    after the loop. `loops.fuse` merges two adjacent loops over the same range in a loop body
+    into one. `loops.distribute` splits a loop whose body is several statements into two loops
+    over the same range (applied again, into one loop a statement group). `loops.peel` runs the
+    first or last iteration of a loop on its own when an `if` tests the loop variable against
+    that boundary (`i == 0`, `i > 0`, `i == n - 1`, `i < n - 1`), so the remaining loop has no
+    branch. `loops.unroll-jam` unrolls the outer loop of a 2-deep nest by 2 or 4 and jams the
+    copies into one inner loop, with a remainder loop. `loops.tile` tiles a 2- or 3-deep nest
+    with tile sizes 32 and 64 (one variant each; the cost model ranks them), clipping each tile
+    with `min(ii + T, n)`.
 Why faster
     Interchange makes the innermost loop walk memory with unit stride (C order), so it uses
     whole cache lines and vectorizes: naive i-j-k gemm becomes i-k-j. LICM and scalar
     replacement take loads and stores out of the innermost loop and, because the compiler no
     longer has to assume that a store may change the hoisted value, let LLVM vectorize it.
+    Fusion reads data the first loop just wrote (or both read) while it is still in cache or a
+    register. Distribution separates a recurrence from statements that could vectorize, or
+    lets one part be interchanged or run in parallel alone. Peeling removes a branch from every
+    iteration, which lets the loop vectorize. Unroll-and-jam reuses an element that does not
+    depend on the outer loop (`out[j]` in a column sum) from a register across the jammed
+    copies: 1.4x on a 2000 x 2000 column sum (Numba). Tiling keeps a tile of both arrays in
+    cache when no loop order streams them all, as in a transpose.
 Legal when
     Interchange: dependence direction vectors stay lexicographically non-negative after the
     swap (`analysis.interchange_legal`): rectangular bounds, no early exit, no impure call, no
@@ -21,24 +37,56 @@ Legal when
     Scalar replacement: every access to the array in the loop uses the same invariant
     subscripts, the element is in bounds, the loop has no early exit, and the array is float64
     or int64 and every update (`x op= e`, `x = x op e`) keeps a scalar of that dtype one.
+    Fusion and distribution: the same range (same variable, same bound terms, not assigned in
+    the bodies), no break / continue / return / while, pure calls only, no scalar shared by the
+    two parts, and every array dependence between an access of the first part at iteration i
+    and one of the second at iteration i' has a known distance i' - i >= 0 (subscripts affine
+    and provably non-negative, arrays distinct or guarded parameters). Peeling: step 1, the
+    test is `v OP e` with v's coefficient +-1 and e - bound a known constant, constant on every
+    iteration but the peeled one; the loop variable is not read after the loop and the body
+    assigns neither it nor a name in the bounds; the peeled copy is guarded by `lo < hi`.
+    Unroll-and-jam: exactly interchange's condition for the unrolled loop (jamming runs the
+    unrolled iterations of one inner iteration together), step 1; the main loop stops at
+    `max(lo, hi - (hi - lo) % U)`, so it never runs past hi and the remainder covers the rest.
+    Tiling: a perfect nest, step 1, rectangular bounds, no carried scalar, nothing assigned read
+    after it, and fully permutable: no lexicographically positive direction vector has `>` in
+    a tiled dimension.
 Refuses when
     A dependence would be reversed (e.g. `u[i-1, j+1]` read while writing `u[i, j]`), bounds are
     triangular, a scalar accumulates across the swapped loops, a loop variable or temporary is
     read after the nest, a subscript is not affine, or a hoisted load could be out of bounds;
     scalar replacement of a float32 element updated with a float64 (the scalar would sum in
     float64 and round once; the original rounds at every store) or of an int element updated
-    with a float (the original truncates at every store).
+    with a float (the original truncates at every store). Fusion of `b[i] = ...` with a loop
+    reading `b[i + 1]`; distribution of statements in a dependence cycle (`a[i] = c[i-1]`,
+    `c[i] = a[i]`) or sharing a scalar; peeling for a test that is not at a boundary
+    (`i == n // 2`); unroll-and-jam of a nest with a carried scalar, of 3-deep nests (the
+    jammed variants multiply the e-graph past its time budget) or where no access is shared by
+    the copies or the inner loop is strided; tiling when some loop order already makes every
+    access unit-stride or invariant (measured: a 32-tiled gemm ran 3.6x slower than i-k-j, a
+    tiled column sum 1.8x slower) or a dependence runs backwards in a tiled dimension. Tiling
+    and unroll-and-jam apply once, to the outermost loop of a top-level statement; the loops
+    they generate are not interchanged again.
 Float safety
     Exact: every floating-point operation runs with the same operands in the same order;
-    interchange never reorders the updates of a single element (the direction-vector test
-    guarantees it), so results are bit-identical.
+    interchange, fusion, distribution, unroll-and-jam and tiling never reorder the updates of a
+    single element (the dependence tests guarantee it), and peeling runs the same iterations
+    with the branch each would have taken, so results are bit-identical.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from optcompiler.analysis import (
+    KernelFacts,
+    _dim_constraint,
     accesses,
+    affine,
+    all_names,
     array_dtype,
+    carried_scalars,
+    direction_vectors,
     expr_kind,
     has_early_exit,
     index_parts,
@@ -46,10 +94,13 @@ from optcompiler.analysis import (
     is_invariant,
     is_pure_expr,
     load_in_bounds,
+    loop_nest,
+    loop_var,
     names_assigned,
     names_read,
+    nonnegative,
 )
-from optcompiler.ir import Term, seq, var
+from optcompiler.ir import Term, const, seq, var
 from optcompiler.passes import PassContext
 from optcompiler.passes.egraph import EGraph, Id, Rewrite, rule
 
@@ -59,6 +110,11 @@ WHY = {
     "loops.interchange": "loop interchange: no dependence changes direction, each element's updates keep their order",
     "loops.licm": "invariant loads hoisted: the loop writes neither them nor an overlapping array, subscripts in bounds",
     "loops.scalar-replace": "element kept in a scalar: only accessed at one invariant, in-bounds subscript in the loop",
+    "loops.fuse": "loop fusion: same range, no dependence from a later iteration of the first loop to the second",
+    "loops.distribute": "loop distribution: no dependence runs from the later statements back to the earlier ones",
+    "loops.peel": "boundary iteration peeled: the test on the loop variable is constant on every other iteration",
+    "loops.unroll-jam": "unroll-and-jam: the unrolled loop may be interchanged inward (no dependence changes direction)",
+    "loops.tile": "tiling: the nest is fully permutable (no dependence runs backwards in a tiled dimension)",
 }
 
 _HOISTABLE_OPS = frozenset({"index", "var", "const", "add", "sub", "mul", "neg", "tuple"})
@@ -78,6 +134,10 @@ def _matched_loop(egraph: EGraph, subst: dict[str, Id], prefix: str = "") -> Ter
 
 
 def rules(ctx: PassContext) -> list[Rewrite]:
+    # loops that tiling and unroll-and-jam generate: interchange leaves them alone, or the
+    # permutations of a 6-deep tiled nest would fill the e-graph (their order was chosen already)
+    generated: set[Term] = set()
+
     def interchange_ok(egraph: EGraph, id: Id, subst: dict[str, Id]) -> bool:
         inner = _matched_loop(egraph, subst, "b")
         outer = Term(
@@ -85,6 +145,8 @@ def rules(ctx: PassContext) -> list[Rewrite]:
             (*(egraph.extract_term(subst["a" + n]) for n in ("v", "lo", "hi", "st")), seq(inner)),
             "range",
         )
+        if generated and (inner in generated or egraph.extract_term(id) in generated):
+            return False
         return interchange_legal(outer, ctx.facts)
 
     def licm(egraph: EGraph, id: Id, subst: dict[str, Id]) -> Term | None:
@@ -97,6 +159,52 @@ def rules(ctx: PassContext) -> list[Rewrite]:
             whole.append(egraph.extract_term(ctx.root))
         return replace_scalars(_matched_loop(egraph, subst), ctx, whole[0])
 
+    # the runner asks every rule again on every iteration: the dependence tests run once a loop
+    memo: dict[tuple[str, Term], Term | None] = {}
+
+    def once(key: str, loop: Term, make: Callable[[], Term | None]) -> Term | None:
+        if (key, loop) not in memo:
+            memo[key, loop] = make()
+        return memo[key, loop]
+
+    def fuse(egraph: EGraph, id: Id, subst: dict[str, Id]) -> Term | None:
+        loop = _matched_loop(egraph, subst)
+        return once("fuse", loop, lambda: fuse_adjacent(loop, ctx.facts))
+
+    def fission(egraph: EGraph, id: Id, subst: dict[str, Id]) -> Term | None:
+        loop = _matched_loop(egraph, subst)
+        if loop in generated:  # would only undo the jam of unroll-and-jam
+            return None
+        return once("distribute", loop, lambda: next(iter(distribute(loop, ctx.facts)), None))
+
+    def peeling(egraph: EGraph, id: Id, subst: dict[str, Id]) -> Term | None:
+        loop = _matched_loop(egraph, subst)
+        return once("peel", loop, lambda: next(iter(peel(loop, ctx.facts)), None))
+
+    def _remember(result: Term | None) -> Term | None:
+        if result is not None:
+            generated.update(t for t in result.walk() if t.op == "for")
+        return result
+
+    def unroller(factor: int):
+        def apply(egraph: EGraph, id: Id, subst: dict[str, Id]) -> Term | None:
+            if not ctx.top_level(egraph, id):  # once, on the outermost loop of a statement
+                return None
+            loop = _matched_loop(egraph, subst)
+            return _remember(once(f"unroll{factor}", loop, lambda: unroll_and_jam(loop, factor, ctx.facts)))
+
+        return apply
+
+    def tiler(size: int):
+        def apply(egraph: EGraph, id: Id, subst: dict[str, Id]) -> Term | None:
+            if not ctx.top_level(egraph, id):
+                return None
+            loop = _matched_loop(egraph, subst)
+            return _remember(once(f"tile{size}", loop, lambda: tile(loop, size, ctx.facts, ctx.names)))
+
+        return apply
+
+    loop = "(for:range ?v ?lo ?hi ?st ?body)"
     return [
         rule(
             "loops.interchange",
@@ -104,8 +212,13 @@ def rules(ctx: PassContext) -> list[Rewrite]:
             "(for:range ?bv ?blo ?bhi ?bst (seq (for:range ?av ?alo ?ahi ?ast ?bbody)))",
             when=interchange_ok,
         ),
-        rule("loops.licm", "(for:range ?v ?lo ?hi ?st ?body)", licm),
-        rule("loops.scalar-replace", "(for:range ?v ?lo ?hi ?st ?body)", scalar_replace),
+        rule("loops.licm", loop, licm),
+        rule("loops.scalar-replace", loop, scalar_replace),
+        rule("loops.fuse", loop, fuse),
+        rule("loops.distribute", loop, fission),
+        rule("loops.peel", loop, peeling),
+        *(rule("loops.unroll-jam", loop, unroller(u)) for u in UNROLL_FACTORS),
+        *(rule("loops.tile", loop, tiler(t)) for t in TILE_SIZES),
     ]
 
 
@@ -253,3 +366,370 @@ def _substitute_element(term: Term, element: Term, replacement: Term) -> Term:
         return term
     args = tuple(_substitute_element(a, element, replacement) for a in term.args)
     return term if args == term.args else Term(term.op, args, term.value)
+
+
+# ---- shared helpers for the reordering rules ---------------------------------------------------------
+
+
+def _for(v: str, lo: Term, hi: Term, step: Term, body: Term) -> Term:
+    return Term("for", (var(v), lo, hi, step, body if body.op == "seq" else seq(body)), "range")
+
+
+def _bounds(loop: Term) -> Term:
+    return Term("tuple", loop.args[1:4])
+
+
+def _has_exit(term: Term) -> bool:
+    """break, return or continue anywhere: splitting or merging loop bodies would change which
+    statements a `continue` skips."""
+    return any(t.op in ("break", "return", "continue", "while") for t in term.walk())
+
+
+def _nested_loop_vars(term: Term) -> tuple[str, ...]:
+    seen: list[str] = []
+    for t in term.walk():
+        if t.op == "for" and str(t.args[0].value) not in seen:
+            seen.append(str(t.args[0].value))
+    return tuple(seen)
+
+
+def _no_backward_dependence(first: Term, second: Term, v: str, facts: KernelFacts) -> bool:
+    """Every dependence between an access of `first` at iteration i and one of `second` at
+    iteration i' has i' >= i (distance on `v` known and non-negative).
+
+    That is the legality of fusing `for v: first` with a following `for v: second` and of
+    distributing `for v: first; second` into two loops: both keep every pair with i' >= i in
+    order and would reverse a pair with i' < i. Inner loop variables are free (their loops are
+    different loops on both sides); a subscript that is not affine, a negative one (Python wraps
+    it) or an unguardable alias makes the distance unknown, and unknown is refused.
+    """
+    loop_vars = (v, *_nested_loop_vars(seq(first, second)))
+    variant = names_assigned(first) | names_assigned(second) | set(loop_vars)
+    for a in accesses(first):
+        for b in accesses(second):
+            if not (a.is_write or b.is_write):
+                continue
+            if a.array != b.array:
+                if facts.may_alias(a.array, b.array) and not (
+                    a.array in facts.arg_types and b.array in facts.arg_types
+                ):
+                    return False  # a local view of a parameter: overlap cannot be guarded
+                continue
+            if len(a.indices) != len(b.indices):
+                return False
+            distance = _v_distance(a.indices, b.indices, v, loop_vars, variant, facts)
+            if distance == "independent":
+                continue
+            if distance is None or distance < 0:
+                return False
+    return True
+
+
+def _v_distance(
+    fa_parts: tuple[Term, ...],
+    fb_parts: tuple[Term, ...],
+    v: str,
+    loop_vars: tuple[str, ...],
+    variant: set[str],
+    facts: KernelFacts,
+) -> int | str | None:
+    """(iteration of b) − (iteration of a) on `v` for accesses naming one element, 'independent'
+    when they never do, None when unknown."""
+    known: int | None = None
+    for fa, fb in zip(fa_parts, fb_parts, strict=True):
+        f = affine(fa, loop_vars, variant)
+        g = affine(fb, loop_vars, variant)
+        if not (nonnegative(fa, facts) and nonnegative(fb, facts)):
+            f = g = None
+        independent, dist = _dim_constraint(f, g)
+        if independent:
+            return "independent"
+        if dist is not None and v in dist:
+            if known is not None and known != dist[v]:
+                return "independent"
+            known = dist[v]
+    return known
+
+
+def _scalars_separate(first: Term, second: Term) -> bool:
+    """No scalar flows between the two parts: neither reads or writes a name the other assigns."""
+    a1, a2 = names_assigned(first), names_assigned(second)
+    return not (a1 & (a2 | names_read(second)) or a2 & names_read(first))
+
+
+# ---- fusion ------------------------------------------------------------------------------------------------
+
+
+def fuse_adjacent(loop: Term, facts: KernelFacts) -> Term | None:
+    """`for v: ...; for w in R: B1; for w in R: B2; ...` → one `for w in R: B1; B2` in `loop`'s body,
+    for the first adjacent pair that may be fused."""
+    body = loop.args[4]
+    stmts = body.args if body.op == "seq" else (body,)
+    for k in range(len(stmts) - 1):
+        fused = fuse_pair(stmts[k], stmts[k + 1], facts)
+        if fused is not None:
+            new_body = seq(*stmts[:k], fused, *stmts[k + 2 :])
+            return Term("for", (*loop.args[:4], new_body), loop.value)
+    return None
+
+
+def fuse_pair(l1: Term, l2: Term, facts: KernelFacts) -> Term | None:
+    """Fuse two loops over the same range and variable, or None when a dependence forbids it."""
+    if l1.op != "for" or l2.op != "for" or l1.value != "range" or l2.value != "range":
+        return None
+    if l1.args[:4] != l2.args[:4]:  # same variable, same range (the same terms)
+        return None
+    v = loop_var(l1)
+    b1, b2 = l1.args[4], l2.args[4]
+    bound_names = names_read(_bounds(l1))
+    if v in bound_names or (names_assigned(b1) | names_assigned(b2)) & (bound_names | {v}):
+        return None  # the second range would be evaluated with other values
+    if _has_exit(b1) or _has_exit(b2) or not (is_pure_expr(b1) and is_pure_expr(b2)):
+        return None
+    if not _scalars_separate(b1, b2) or not _no_backward_dependence(b1, b2, v, facts):
+        return None
+    return _for(v, *l1.args[1:4], seq(b1, b2))
+
+
+# ---- fission -------------------------------------------------------------------------------------------------
+
+_MAX_FISSION_STMTS = 6
+
+
+def distribute(loop: Term, facts: KernelFacts) -> list[Term]:
+    """`for v: S1..Sk` → `for v: S1..Sp; for v: Sp+1..Sk` for every split point p that no
+    dependence crosses backwards (applied again to the parts, it reaches every distribution)."""
+    body = loop.args[4]
+    if loop.value != "range" or body.op != "seq" or not 2 <= len(body.args) <= _MAX_FISSION_STMTS:
+        return []
+    v = loop_var(loop)
+    bound_names = names_read(_bounds(loop))
+    if names_assigned(body) & (bound_names | {v}) or _has_exit(body) or not is_pure_expr(body):
+        return []
+    out = []
+    for p in range(1, len(body.args)):
+        first, second = seq(*body.args[:p]), seq(*body.args[p:])
+        if _scalars_separate(first, second) and _no_backward_dependence(first, second, v, facts):
+            out.append(seq(_for(v, *loop.args[1:4], first), _for(v, *loop.args[1:4], second)))
+    return out
+
+
+# ---- peeling ---------------------------------------------------------------------------------------------------
+
+_FLIP = {"lt": "gt", "gt": "lt", "le": "ge", "ge": "le", "eq": "eq", "ne": "ne"}
+_HOLDS = {
+    "lt": lambda o, d: o < d,
+    "le": lambda o, d: o <= d,
+    "gt": lambda o, d: o > d,
+    "ge": lambda o, d: o >= d,
+    "eq": lambda o, d: o == d,
+    "ne": lambda o, d: o != d,
+}
+
+
+def peel(loop: Term, facts: KernelFacts) -> list[Term]:
+    """Peel the first or the last iteration of `for v in range(lo, hi)` when an `if` tests v
+    against a bound so that the test is constant on every other iteration."""
+    if loop.value != "range" or loop.args[3] != const(1):
+        return []
+    v, lo, hi, _, body = loop.args
+    name = str(v.value)
+    if names_assigned(body) & (names_read(_bounds(loop)) | {name}) or not is_pure_expr(body):
+        return []
+    if name in facts.escaping.get(name, frozenset()):
+        return []  # the loop variable's final value is read after the loop
+    out = []
+    for cond in _loop_tests(body, name):
+        for end in ("first", "last"):
+            values = _boundary_values(cond, name, lo, hi, end, names_assigned(body))
+            if values is None:
+                continue
+            at_edge, steady = values
+            edge_body = _substitute(_decide(body, cond, at_edge), {v: lo if end == "first" else _minus1(hi)})
+            steady_body = _decide(body, cond, steady)
+            if not edge_body.args or not steady_body.args:
+                continue
+            guard = Term("lt", (lo, hi))
+            if end == "first":
+                rest = _for(name, _plus1(lo), hi, const(1), steady_body)
+                out.append(seq(Term("if", (guard, edge_body, seq())), rest))
+            else:
+                rest = _for(name, lo, _minus1(hi), const(1), steady_body)
+                out.append(seq(rest, Term("if", (guard, edge_body, seq()))))
+    return out
+
+
+def _plus1(t: Term) -> Term:
+    return const(t.value + 1) if t.op == "const" and type(t.value) is int else Term("add", (t, const(1)))
+
+
+def _minus1(t: Term) -> Term:
+    if t.op == "const" and type(t.value) is int:
+        return const(t.value - 1)
+    if t.op == "add" and t.args[1] == const(1):
+        return t.args[0]
+    return Term("sub", (t, const(1)))
+
+
+def _loop_tests(body: Term, name: str) -> list[Term]:
+    """The comparisons that `if` statements in `body` test directly and that read `name`."""
+    tests: list[Term] = []
+    for t in body.walk():
+        if (
+            t.op == "if"
+            and t.args[0].op in _FLIP
+            and name in names_read(t.args[0])
+            and t.args[0] not in tests
+        ):
+            tests.append(t.args[0])
+    return tests
+
+
+def _boundary_values(
+    cond: Term, name: str, lo: Term, hi: Term, end: str, variant: set[str]
+) -> tuple[bool, bool] | None:
+    """(value at the peeled iteration, value on all the others) of `cond`, or None when it is not
+    constant on the others or does not differ at the edge."""
+    a, b = cond.args
+    diff = affine(Term("sub", (a, b)), (name,), variant)
+    if diff is None or diff.coeff(name) not in (1, -1):
+        return None
+    op = cond.op
+    if diff.coeff(name) == 1:  # v + rest OP 0  <=>  v OP -rest
+        rest = Term("sub", (Term("sub", (a, b)), var(name)))
+        edge = lo if end == "first" else hi
+        delta_form = affine(Term("add", (rest, edge)), (name,), variant)  # -(t - edge)
+        sign = -1
+    else:  # -v + rest OP 0  <=>  v OP' rest
+        rest = Term("add", (Term("sub", (a, b)), var(name)))
+        op = _FLIP[op]
+        edge = lo if end == "first" else hi
+        delta_form = affine(Term("sub", (rest, edge)), (name,), variant)
+        sign = 1
+    if delta_form is None or delta_form.coeffs or delta_form.symbolic:
+        return None
+    delta = sign * delta_form.const  # cond <=> (v - edge) OP delta
+    holds = _HOLDS[op]
+    if end == "first":  # offsets 0 (peeled), 1, 2, ...: constant from 1 on iff so at 1 and far away
+        at_edge, steady, far = holds(0, delta), holds(1, delta), holds(abs(delta) + 2, delta)
+    else:  # offsets -1 (peeled), -2, -3, ...
+        at_edge, steady, far = holds(-1, delta), holds(-2, delta), holds(-abs(delta) - 3, delta)
+    if steady != far or at_edge == steady:
+        return None
+    if op in ("eq", "ne") and (delta >= 1 if end == "first" else delta <= -2):
+        return None  # v == edge + delta also holds on a steady iteration
+    return at_edge, steady
+
+
+def _decide(term: Term, cond: Term, value: bool) -> Term:
+    """`term` with every `if cond:` replaced by the branch `value` selects."""
+    if term.op == "if" and term.args[0] == cond:
+        return _decide(term.args[1] if value else term.args[2], cond, value)
+    if term.op == "seq":
+        return seq(*(_decide(s, cond, value) for s in term.args))
+    if term.op in ("for", "if", "while"):
+        args = tuple(_decide(a, cond, value) if a.op == "seq" else a for a in term.args)
+        return Term(term.op, args, term.value)
+    return term
+
+
+# ---- unroll-and-jam -------------------------------------------------------------------------------------------
+
+UNROLL_FACTORS = (2, 4)
+
+
+def unroll_and_jam(loop: Term, factor: int, facts: KernelFacts) -> Term | None:
+    """`for i in range(lo, hi): for j: B(i)` → `for i in range(lo, e, U): for j: B(i)..B(i+U-1)`
+    and a remainder `for i in range(e, hi): for j: B(i)`, e = max(lo, hi - (hi - lo) % U)."""
+    if loop.value != "range" or loop.args[3] != const(1) or not interchange_legal(loop, facts):
+        return None
+    v, lo, hi, _, body = loop.args
+    inner = body.args[0] if body.op == "seq" and len(body.args) == 1 else body
+    if inner.op != "for" or names_assigned(inner) & names_read(_bounds(loop)):
+        return None
+    inner_body = inner.args[4]
+    if not any(str(v.value) not in names_read(Term("tuple", acc.indices)) for acc in accesses(inner_body)):
+        return None  # no access shared by the jammed copies: nothing is reused from registers
+    if any(t.op in ("for", "while") for t in inner_body.walk()):
+        return None  # 2-deep nests only: a jammed 3-deep nest multiplies the e-graph (see report)
+    if not _streams(inner_body, loop_var(inner)):
+        return None  # jamming a strided inner loop: the order itself is what costs
+    copies = [
+        _substitute(inner_body, {v: Term("add", (v, const(u)))}) if u else inner_body for u in range(factor)
+    ]
+    span = hi if lo == const(0) else Term("sub", (hi, lo))
+    end = Term("call", (var("max"), lo, Term("sub", (hi, Term("mod", (span, const(factor)))))))
+    main = _for(
+        str(v.value), lo, end, const(factor), seq(Term("for", (*inner.args[:4], seq(*copies)), inner.value))
+    )
+    rest = _for(str(v.value), end, hi, const(1), body)
+    return seq(main, rest)
+
+
+# ---- tiling -------------------------------------------------------------------------------------------------------
+
+TILE_SIZES = (32, 64)
+
+
+def tile(loop: Term, size: int, facts: KernelFacts, taken: frozenset[str]) -> Term | None:
+    """Tile the 2 or 3 outermost loops of a perfect, fully permutable nest by `size`:
+    `for ii in range(lo, hi, T): ... for i in range(ii, min(ii + T, hi)): ...`."""
+    nest = loop_nest(loop)[:3]
+    if len(nest) < 2 or any(lp.value != "range" or lp.args[3] != const(1) for lp in nest):
+        return None
+    names = [loop_var(lp) for lp in nest]
+    body = nest[-1].args[4]
+    bound_names = set().union(*(names_read(_bounds(lp)) for lp in nest))
+    if bound_names & set(names) or names_assigned(body) & (bound_names | set(names)):
+        return None  # not rectangular, or the body changes a bound
+    if _has_exit(body) or not is_pure_expr(body) or carried_scalars(body):
+        return None
+    assigned = names_assigned(loop)
+    if any(assigned & facts.escaping.get(n, frozenset()) for n in names):
+        return None
+    vectors = direction_vectors(body, (*names, *_nested_loop_vars(body)), facts)
+    if vectors is None:
+        return None
+    depth = len(nest)
+    if any(">" in vec[:depth] for vec in vectors if _lex_nonnegative(vec)):
+        return None  # not fully permutable: some dependence runs backwards in a tiled dimension
+    if any(_streams(body, n) for n in names):
+        return None  # some loop order already streams whole lines: tiles would only add overhead
+    tile_names = _tile_names(names, taken | all_names(loop))
+    out = body
+    for lp, t in zip(reversed(nest), reversed(tile_names), strict=True):
+        hi = lp.args[2]
+        upper = Term("call", (var("min"), Term("add", (var(t), const(size))), hi))
+        out = _for(loop_var(lp), var(t), upper, const(1), out)
+    for lp, t in zip(reversed(nest), reversed(tile_names), strict=True):
+        out = _for(t, lp.args[1], lp.args[2], const(size), out)
+    return out
+
+
+def _streams(body: Term, v: str) -> bool:
+    """With `v` innermost, every access is unit-stride or invariant (v only in the last subscript).
+
+    Then interchange already gives a nest that uses whole cache lines, and tiling only shortens
+    the vectorized loop: measured with Numba at n = 1000, a 32-tiled gemm ran 782 ms against
+    215 ms for i-k-j with the A[i, k] load hoisted, and a tiled column sum 1.8x slower than
+    i-j. Tiling pays where no order streams, e.g. a transpose (`B[j, i] = A[i, j]`).
+    """
+    return all(not any(v in names_read(p) for p in acc.indices[:-1]) for acc in accesses(body))
+
+
+def _tile_names(names: list[str], taken: frozenset[str] | set[str]) -> list[str]:
+    out = []
+    for n in names:
+        candidate, k = n + n, 0
+        while candidate in taken or candidate in out:
+            k += 1
+            candidate = f"{n}_tile{k}"
+        out.append(candidate)
+    return out
+
+
+def _lex_nonnegative(vec: tuple[str, ...]) -> bool:
+    for d in vec:
+        if d != "=":
+            return d == "<"
+    return True

@@ -1,0 +1,12 @@
+import numpy as np
+
+
+def forward_diff(u: np.ndarray) -> np.ndarray:
+    n = u.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        if i < n - 1:
+            out[i] = u[i + 1] - u[i]
+        else:
+            out[i] = 0.0
+    return out
