@@ -54,6 +54,20 @@ def original_name(kernel: str) -> str:
     return f"_{kernel}_original"
 
 
+def gpu_name(kernel: str) -> str:
+    return f"_{kernel}_gpu"
+
+
+def gpu_condition(emitted: Emitted, params: Sequence[str]) -> str:
+    """When the dispatcher calls the CUDA lowering: under `--target auto`, the largest array argument
+    has at least the elements the GPU model chose (checked first: it is cheap) and a GPU is present."""
+    if emitted.gpu_threshold is None:
+        return "cuda.is_available()"
+    sizes = [f"{p}.size" for p in params if emitted.facts.arg_types[p].kind == "array"]
+    size = sizes[0] if len(sizes) == 1 else f"max({', '.join(sizes)})"
+    return f"{size} >= {emitted.gpu_threshold} and cuda.is_available()"
+
+
 def type_guard(params: Sequence[str], facts: KernelFacts, numpy: str = "numpy") -> list[str]:
     """Conditions that hold exactly for the argument types the variant was verified on."""
     conds: list[str] = []
@@ -80,17 +94,51 @@ def dispatcher_body(emitted: Emitted, params: Sequence[str], numpy: str = "numpy
     conds += [f"not {numpy}.may_share_memory({a}, {b})" for a, b in emitted.alias_pairs]
     conds += list(emitted.bounds)
     call_args = ", ".join(params)
+    body = [f"return {variant_name(emitted.kernel)}({call_args})"]
+    if emitted.gpu_source:  # verified for the same types, on distinct arrays indexed in bounds
+        gpu_call = f"    return {gpu_name(emitted.kernel)}({call_args})"
+        body = [f"if {gpu_condition(emitted, params)}:", gpu_call, *body]
     lines = []
     if conds:
         joined = "\n        and ".join(conds)
-        lines += [
-            f"    if (\n        {joined}\n    ):",
-            f"        return {variant_name(emitted.kernel)}({call_args})",
-        ]
+        lines.append(f"    if (\n        {joined}\n    ):")
+        lines += [f"        {line}" for line in body]
         lines.append(f"    return {original_name(emitted.kernel)}({call_args})")
     else:
-        lines.append(f"    return {variant_name(emitted.kernel)}({call_args})")
+        lines += [f"    {line}" for line in body]
     return "\n".join(lines) + "\n"
+
+
+def gpu_statements(emitted: Emitted, seen: set[str]) -> list[cst.BaseStatement]:
+    """The CUDA lowering's helpers, kernels and wrapper, led by what they are and why they run;
+    its imports go to the module's header, and a helper another kernel's lowering already
+    emitted (the same text) is not repeated."""
+    statements: list[cst.BaseStatement] = []
+    for stmt in cst.parse_module(emitted.gpu_source).body:
+        if isinstance(stmt, cst.SimpleStatementLine) and all(
+            isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body
+        ):
+            continue
+        code = cst.Module([]).code_for_node(stmt.with_changes(leading_lines=[]))
+        if code in seen:
+            continue
+        seen.add(code)
+        statements.append(stmt)
+    if not statements:
+        return statements
+    when = (
+        "whenever a GPU is present (--target gpu)"
+        if emitted.gpu_threshold is None
+        else f"when a GPU is present and the largest array argument has >= {emitted.gpu_threshold} elements"
+    )
+    comments = [
+        f"# optc: {emitted.kernel} on the GPU, called {when}; else the CPU path below.",
+        f"#   {emitted.gpu_note}.",
+    ]
+    lead = [cst.EmptyLine(), cst.EmptyLine()]
+    lead += [cst.EmptyLine(comment=cst.Comment(c)) for c in comments]
+    statements[0] = statements[0].with_changes(leading_lines=lead)
+    return statements
 
 
 def variant_comment(emitted: Emitted) -> list[str]:
@@ -152,6 +200,7 @@ class _Splice(cst.CSTTransformer):
         self.by_name = by_name
         self.numpy = numpy
         self.depth = 0
+        self.gpu_seen: set[str] = set()  # CUDA helpers already emitted (by text)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         self.depth += 1
@@ -188,7 +237,10 @@ class _Splice(cst.CSTTransformer):
                 ),
             ],
         )
-        return cst.FlattenSentinel([variant, public, renamed])
+        gpu = gpu_statements(emitted, self.gpu_seen) if emitted.gpu_source else []
+        if gpu:
+            public = public.with_changes(leading_lines=[blank, blank])
+        return cst.FlattenSentinel([variant, *gpu, public, renamed])
 
 
 def _docstring_stmt(node: cst.FunctionDef) -> cst.BaseStatement | None:
@@ -217,9 +269,17 @@ def _module_alias(module: cst.Module, name: str) -> str | None:
     return None
 
 
-def _insert_imports(module: cst.Module, names: Sequence[str]) -> cst.Module:
-    """Add `import x` lines once, after the module's leading docstring, __future__ and import block."""
-    missing = [n for n in names if _module_alias(module, n) != n]
+def _insert_imports(module: cst.Module, names: Sequence[str], gpu: bool = False) -> cst.Module:
+    """Add `import x` lines once, after the module's leading docstring, __future__ and import block;
+    with `gpu`, `from numba import cuda` too (only then: no CUDA import in CPU-only output)."""
+    missing = [f"import {n}" for n in names if _module_alias(module, n) != n]
+    cuda = "from numba import cuda"
+    if gpu and not any(
+        cst.Module([]).code_for_node(stmt).strip() == cuda
+        for stmt in module.body
+        if isinstance(stmt, cst.SimpleStatementLine)
+    ):
+        missing.append(cuda)
     if not missing:
         return module
     body = list(module.body)
@@ -232,7 +292,7 @@ def _insert_imports(module: cst.Module, names: Sequence[str]) -> cst.Module:
             position = i + 1
             continue
         break
-    new = [cst.parse_statement(f"import {n}\n") for n in missing]
+    new = [cst.parse_statement(f"{n}\n") for n in missing]
     return module.with_changes(body=[*body[:position], *new, *body[position:]])
 
 
@@ -240,7 +300,10 @@ def emit_module(module: cst.Module, path: str, emitted: Sequence[Emitted], versi
     """The optimized module's source; everything optc did not rewrite stays byte-identical."""
     numpy = _module_alias(module, "numpy") or "numpy"
     spliced = module.visit(_Splice({e.kernel: e for e in emitted}, numpy))
-    spliced = _insert_imports(spliced, ["numba"] if numpy != "numpy" else ["numba", "numpy"])
+    names = ["numba"] if numpy != "numpy" else ["numba", "numpy"]
+    if any(e.gpu_source for e in emitted):  # the CUDA lowering spells numpy and math in full
+        names = ["math", "numba", "numpy"]
+    spliced = _insert_imports(spliced, names, gpu=any(e.gpu_source for e in emitted))
     header = f"{GENERATED_HEADER} {version} from {Path(path).name}; do not edit, re-run optc instead."
     lines = list(spliced.header)
     at = 1 if lines and lines[0].comment is not None and lines[0].comment.value.startswith("#!") else 0

@@ -9,6 +9,7 @@ takes down its file.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,9 +29,10 @@ from optcompiler.analysis import (
     names_read,
 )
 from optcompiler.config import Config
+from optcompiler.costmodel import gpu as gpu_model
 from optcompiler.costmodel.analytic import estimate_seconds
 from optcompiler.costmodel.hardware import Hardware, detect
-from optcompiler.errors import PARTLY_COMPILED, OptcError, Unsupported, unblock_hint
+from optcompiler.errors import PARTLY_COMPILED, Unsupported, unblock_hint
 from optcompiler.ir import Candidate, Kernel, Target, Term, Variant, lift, lower_function, seq
 from optcompiler.llm.suggest import SuggestionReport
 from optcompiler.passes import REGISTRY, PassContext, all_rules, why
@@ -66,6 +68,12 @@ class Emitted:
     bounds: tuple[str, ...] = ()
     boundscheck: bool = False  # some subscript is not covered: the variant checks bounds itself
     llm: SuggestionReport | None = None  # what the model suggested, when --llm is on
+    # the CUDA lowering (`with_gpu`): its source (wrapper `emit.gpu_name(kernel)`), verified on the
+    # simulator; the dispatcher calls it when a GPU is present and the largest array argument has
+    # at least `gpu_threshold` elements (None: whenever a GPU is present, --target gpu)
+    gpu_source: str = ""
+    gpu_threshold: int | None = None
+    gpu_note: str = ""  # for reports: why the GPU was refused, or how it was verified and chosen
 
 
 @dataclass(frozen=True)
@@ -115,10 +123,6 @@ def optimize_source(
 
     `examples`: real argument sets per kernel (from `optc trace`), verified on as well. `only`:
     the kernels to optimize (the hot ones); the others are left as written."""
-    if config.target == "gpu":
-        raise OptcError(
-            "--target gpu: the CUDA lowering is not available yet; use --target cpu or auto", path
-        )
     if frontend.is_generated(source):
         return FileResult(path, source, source, ())
     module = frontend.parse(source, path)
@@ -218,7 +222,8 @@ def optimize_site(
     if not contains_loop(kernel.body):
         return Unchanged(site.name, site.line, "no loops: nothing for optc to speed up")
     try:
-        return optimize_kernel(kernel, module_prelude(module, kernel), config, examples)
+        prelude = module_prelude(module, kernel)
+        return with_gpu(kernel, optimize_kernel(kernel, prelude, config, examples), prelude, config)
     except Exception as exc:  # a bug in one kernel's optimization must not take down the file
         return Failed(site.name, site.line, f"internal error while optimizing: {type(exc).__name__}: {exc}")
 
@@ -349,6 +354,125 @@ def optimize_kernel(
         shape = ", ".join(f"{k}={v}" for k, v in sizes.items())
         chosen = replace(chosen, measured_speedup=measured_baseline / result.measured, measured_at=shape)
     return chosen
+
+
+# ---- the GPU target ----------------------------------------------------------------------------------
+
+GPU_TILE = 16  # shared-memory tiles of matmul-like nests, tried first (16x16 blocks)
+CUDASIM = {"NUMBA_ENABLE_CUDASIM": "1"}  # verification runs the CUDA lowering on numba-cuda's simulator
+
+
+def gpu_descriptor(hardware: Hardware) -> gpu_model.GpuDescriptor | None:
+    """The GPU `--target auto` may pick: only one that is present (never here or in CI). Only the
+    H100's figures are known; another NVIDIA GPU is modelled as one."""
+    return gpu_model.H100 if hardware.gpu is not None else None
+
+
+def with_gpu(kernel: Kernel, result: KernelResult, prelude: str, config: Config) -> KernelResult:
+    """Add the kernel's CUDA lowering to its CPU result, when the target asks for it and it is verified.
+
+    `--target gpu`: whenever `passes.gpu` lowers the kernel; `auto`: only where a GPU is present and
+    the GPU model (`costmodel.gpu`) predicts a clear win over the chosen CPU variant at some size,
+    the dispatcher switching at the predicted size. The CPU result stands as the fallback (no GPU at
+    run time, small sizes, unverified types); a refusal only adds its reason to the report."""
+    if config.target == "cpu":
+        return result
+    gpu = gpu_descriptor(detect())
+    if config.target == "auto" and gpu is None:
+        return result  # no GPU here: nothing changes, no CUDA in the output
+    if not isinstance(result, Emitted):
+        if config.target == "gpu" and isinstance(result, Unchanged):
+            return replace(
+                result, reason=result.reason + "; GPU: not tried (no verified CPU path to fall back on)"
+            )
+        return result
+    note = _gpu_refusal(kernel, result, config)
+    if note is not None:
+        return replace(result, gpu_note=f"refused: {note}")
+    from optcompiler.passes import gpu as cuda_lowering
+
+    options = {"inexact_math": config.fastmath, "allow_reassoc": not config.strict_fp}
+    tile: int | None = GPU_TILE
+    source = cuda_lowering.lower_cuda(
+        kernel,
+        kernel.body,
+        result.facts,
+        name=emit.gpu_name(kernel.name),
+        block_2d=(GPU_TILE, GPU_TILE),
+        tile=tile,
+        **options,
+    )
+    if source is None:
+        tile = None
+        source = cuda_lowering.lower_cuda(
+            kernel, kernel.body, result.facts, name=emit.gpu_name(kernel.name), **options
+        )
+    if source is None:
+        why_not = cuda_lowering.refusal_reason(kernel, kernel.body, result.facts, **options)
+        return replace(result, gpu_note=f"refused: {why_not or 'the CUDA lowering does not apply'}")
+    threshold = None
+    model = ""
+    if config.target == "auto":
+        assert gpu is not None
+        hardware = detect()
+        chosen = result.candidate
+
+        def cpu_seconds(sizes: Mapping[str, int]) -> float:
+            return estimate_seconds(
+                chosen.variant.body,
+                chosen.target,
+                result.facts.arg_types,
+                sizes,
+                hardware,
+                config.default_size,
+            )
+
+        threshold = gpu_model.threshold(
+            kernel, result.facts, cpu_seconds, config.sizes_for(kernel.name), config.default_size, gpu, tile
+        )
+        if threshold is None:
+            return replace(
+                result,
+                gpu_note=f"not picked: the {gpu.name} model predicts no {gpu_model.MARGIN:g}x win over "
+                f"{chosen.label} up to {gpu_model.MAX_ELEMENTS} elements",
+            )
+        model = (
+            f"; taken from {threshold} elements of the largest array, where the {gpu.name} model "
+            f"predicts it {gpu_model.MARGIN:g}x faster than {chosen.label}"
+        )
+    checked = verify.verify_candidates(
+        prelude="import numba\n" + prelude,
+        original_source=kernel.source,
+        original_name=kernel.name,
+        candidates=[verify.CandidateSource("gpu", source, emit.gpu_name(kernel.name))],
+        args=[(p.name, result.facts.arg_types[p.name]) for p in kernel.params],
+        policy=verify.FloatPolicy(strict=config.strict_fp),
+        timeout=config.verify_timeout,
+        env=CUDASIM,
+    )
+    if not checked or not checked[0].ok:
+        reason = checked[0].reason if checked else "not verified"
+        return replace(result, gpu_note=f"refused: failed verification on the CUDA simulator ({reason})")
+    shape = f"{GPU_TILE}x{GPU_TILE} shared-memory tiles" if tile else "1-D/2-D grid"
+    return replace(
+        result,
+        alias_pairs=alias_guard_pairs(result.facts, kernel.body),  # the lowering assumes distinct arrays
+        gpu_source=source,
+        gpu_threshold=threshold,
+        gpu_note=f"numba-cuda, {shape}; verified on the CUDA simulator, {checked[0].reason}{model}",
+    )
+
+
+def _gpu_refusal(kernel: Kernel, result: Emitted, config: Config) -> str | None:
+    """Why the kernel's CUDA lowering may not be offered at all, before lowering it."""
+    del kernel
+    if result.boundscheck:
+        return "some subscript is not provably in bounds, and a GPU thread reading out of bounds is undefined"
+    if importlib.util.find_spec("numba.cuda") is None:  # pragma: no cover - numba-cuda is a dependency here
+        return "numba-cuda is not installed (pip install optc[cuda])"
+    if not config.verify:
+        return "--no-verify: a CUDA lowering is only emitted verified"
+    return None
 
 
 # Verifying costs a Numba compile per candidate, so only the model's top few are measured, plus the
@@ -642,7 +766,8 @@ def describe(result: KernelResult) -> str:
         speed = f", predicted {result.predicted_speedup:.1f}x vs njit" if result.predicted_speedup else ""
         if result.measured_speedup:
             speed += f", measured {result.measured_speedup:.1f}x at {result.measured_at}"
-        return f"{result.kernel}: optimized ({result.candidate.label}){speed}; {result.verified}"
+        gpu = f"; GPU: {result.gpu_note}" if result.gpu_note else ""
+        return f"{result.kernel}: optimized ({result.candidate.label}){speed}; {result.verified}{gpu}"
     if isinstance(result, Unchanged):
         return f"{result.kernel}: unchanged: {result.reason}"
     return f"{result.kernel}: failed: {result.reason}"
@@ -676,8 +801,9 @@ def report_markdown(results: Iterable[FileResult]) -> str:
             if isinstance(k, Emitted):
                 speed = f"{k.predicted_speedup:.2f}x" if k.predicted_speedup else ""
                 measured = f"{k.measured_speedup:.2f}x at {k.measured_at}" if k.measured_speedup else ""
+                gpu = f"; GPU: {k.gpu_note}" if k.gpu_note else ""
                 lines.append(
-                    f"| {fr.path} | {k.line} | {k.kernel} | optimized | {k.candidate.label} | {speed} | {measured} | {k.verified} |"
+                    f"| {fr.path} | {k.line} | {k.kernel} | optimized | {k.candidate.label} | {speed} | {measured} | {k.verified}{gpu} |"
                 )
             else:
                 outcome = "unchanged" if isinstance(k, Unchanged) else "failed"

@@ -102,6 +102,7 @@ def verify_candidates(
     threads: int | None = None,
     measure: Mapping[str, int] | None = None,
     repeats: int = 5,
+    env: Mapping[str, str] | None = None,
 ) -> list[VerifyResult]:
     """Check candidates (best first) against the original; one result per candidate tried.
 
@@ -112,6 +113,7 @@ def verify_candidates(
     With `measure` (size symbol -> size), each candidate that passes is also timed on one input
     set of those sizes, already compiled, on a fresh copy per run: `measured` is the minimum of
     `repeats` runs. Candidates run one after another in the same process, so the figures compare.
+    `env` adds variables to the worker's environment (`NUMBA_ENABLE_CUDASIM=1` for CUDA lowerings).
     """
     specs = _arg_specs(args)
     _check_call(candidates, specs, examples, timeout)
@@ -133,7 +135,7 @@ def verify_candidates(
             dict(measure) if measure is not None else None,
             repeats,
         )
-        return _run_workers(folder, spec_path, candidates, timeout, stop_at_first, threads)
+        return _run_workers(folder, spec_path, candidates, timeout, stop_at_first, threads, env)
 
 
 # ---- checking the call ---------------------------------------------------------------------------------
@@ -330,6 +332,7 @@ def _run_workers(
     timeout: float,
     stop_at_first: bool,
     threads: int | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> list[VerifyResult]:
     """Run workers until every candidate has a verdict, or one passes under `stop_at_first`."""
     results: list[VerifyResult] = []
@@ -339,7 +342,7 @@ def _run_workers(
         return results
 
     while len(results) < len(candidates):
-        worker = _Worker(folder, spec_path, len(results), threads)
+        worker = _Worker(folder, spec_path, len(results), threads, extra_env=env)
         try:
             event = worker.next_event(time.monotonic() + timeout + STARTUP_SECONDS)
             if event == "timeout":

@@ -1,0 +1,246 @@
+"""When the GPU pays: predicted time of a kernel's CUDA lowering, transfers included, and the size
+from which it beats the best CPU variant.
+
+Why a separate model: the analytic model (`analytic.py`) is a CPU roofline. A CUDA call costs
+what the CPU never pays, fixed overheads per launch and per copy, and bytes over PCIe, and gains
+what it never has, thousands of threads on a memory system 10-30x wider. Which side wins flips with
+size, so the pipeline asks this module for a threshold, not for one number.
+
+Model, per call of the host wrapper (`passes/gpu.py`), at a size profile:
+
+    gpu = launches * launch_s + copies * copy_s + pcie_bytes / pcie_bw
+          + sum over nests max(flops / fp64_flops, accessed_bytes / access_bw, serial * thread_iter_s)
+
+  - launches: one per top-level parallel nest; a sequential loop around nests (time steps) stays
+    on the host and launches each nest inside it once per trip; a fresh array filled on the device
+    (np.zeros) is one more launch.
+  - copies: each array argument is copied in once, and out once if the kernel writes it; each fresh
+    array is allocated once and copied out if returned; a scalar sum adds two copies.
+  - pcie_bytes: the bytes of those copies.
+  - accessed_bytes: every array load and store the nests issue (`analytic.loop_stats`), at the
+    element size; L1/L2 hits are folded into `access_bw`, an effective figure, not HBM's peak.
+    A nest lowered with shared-memory tiles reads each operand `tile / 2` times less from there.
+  - serial: iterations one thread runs in order (iterations / threads of the grid), which bounds
+    small grids whose threads each walk a long inner loop.
+
+The CPU side is the analytic model's estimate of the best CPU candidate at the same sizes.
+`crossover` scans a geometric range of sizes and returns the smallest problem size (elements of
+the largest array argument) from which the GPU is predicted faster by `MARGIN` at every larger
+size scanned; None where it never is, so `--target auto` stays on the CPU unless the model sees a
+clear win within `MAX_ELEMENTS`.
+
+Constants and their source (`H100`): fp64_flops and HBM bandwidth from NVIDIA's H100 SXM data sheet
+(34 TFLOP/s FP64 without tensor cores, 3.35 TB/s); launch_s ~10 us and pcie_bw ~25 GB/s from
+GPU.md (PCIe 5 x16 with pageable host memory). copy_s and access_bw are fitted to the float64
+gemm figures measured on the H100 host (GPU.md: naive 16x16 `cuda.jit` gemm incl. transfers at
+n = 256, 1024, 2048: 1.24, 10.8, 55.1 ms): with 2 launches and 4 copies per call, the n = 256 run
+leaves ~1.08 ms of fixed cost (copy_s ~0.26 ms: numba-cuda's Python side of `to_device`,
+`device_array`, `copy_to_host` with pageable memory), and n = 1024 / 2048 give 2.0 / 2.7 TB/s of
+effective access bandwidth (2 n^3 loads of 8 bytes, mostly cache hits): 2.2 TB/s is used.
+thread_iter_s (20 ns per dependent iteration of one thread) is an estimate, not a fit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from optcompiler.analysis import KernelFacts, arrays_written, loop_var, names_read, parallel_plan
+from optcompiler.costmodel.analytic import loop_stats
+from optcompiler.ir import Kernel, Term
+
+MARGIN = 2.0  # the GPU must be predicted this much faster: the model errs by that much, a wrong pick costs
+MAX_ELEMENTS = 2**28  # the largest array scanned: 2 GiB of float64, beyond any profile we trust
+SCAN_STEPS = 48  # geometric size steps scanned from 1 element to MAX_ELEMENTS
+ITEMSIZE = {"float64": 8, "int64": 8, "bool": 1, "float32": 4, "int32": 4}
+
+
+@dataclass(frozen=True)
+class GpuDescriptor:
+    """A GPU and its link to the host, as the model needs them (see the module docstring)."""
+
+    name: str
+    launch_seconds: float  # one kernel launch, numba-cuda's host side included
+    copy_seconds: float  # fixed cost of one host<->device copy or device allocation
+    pcie_gbs: float  # host<->device bandwidth, pageable host memory
+    access_gbs: float  # effective device load/store throughput (caches included)
+    fp64_gflops: float
+    thread_iteration_seconds: float  # one dependent loop iteration inside one thread
+    source: str = ""
+
+
+H100 = GpuDescriptor(
+    name="NVIDIA H100",
+    launch_seconds=10e-6,
+    copy_seconds=0.26e-3,
+    pcie_gbs=25.0,
+    access_gbs=2200.0,
+    fp64_gflops=34_000.0,
+    thread_iteration_seconds=20e-9,
+    source="H100 SXM data sheet; launch and PCIe from GPU.md; copy and access fitted to GPU.md's gemm",
+)
+
+
+@dataclass(frozen=True)
+class GpuWork:
+    """What one call of the CUDA lowering does at one size profile: the model's features."""
+
+    launches: float
+    copies: float
+    pcie_bytes: float
+    accessed_bytes: float
+    flops: float
+    threads: float  # work items of the widest grid
+    serial_iterations: float  # iterations one thread runs in order, summed over the nests
+
+
+def gpu_work(
+    kernel: Kernel,
+    facts: KernelFacts,
+    sizes: Mapping[str, int],
+    default_size: int = 1000,
+    tile: int | None = None,
+) -> GpuWork:
+    """The features of `gpu_seconds` for the kernel's own body lowered to CUDA at `sizes`."""
+    body = kernel.body
+    nests = loop_stats(body, facts.arg_types, sizes, default_size)
+    params = {p.name for p in kernel.params}
+    written = arrays_written(body)
+    returned = set().union(*(names_read(s) for s in body.args if s.op == "return"))
+    copies = 0.0
+    pcie = 0.0
+    launches = 0.0
+    for name, dims in facts.array_dims.items():
+        nbytes = _elements(dims, sizes, default_size) * _itemsize(facts, name)
+        if name in params:
+            copies += 1 + (name in written)
+            pcie += nbytes * (1 + (name in written))
+        elif name in facts.fresh_arrays:
+            copies += 1 + (name in returned)
+            launches += 1  # filled on the device
+            pcie += nbytes * (name in returned)
+    loops = [n for n in nests if n.kind != "array"]
+    accessed = flops = threads = serial = 0.0
+    for stmt in body.args:
+        if stmt.op != "for":
+            continue
+        nest = next((n for n in loops if n.loop_vars and n.loop_vars[0] == loop_var(stmt)), None)
+        if nest is None:
+            continue
+        loops.remove(nest)
+        plan = parallel_plan(stmt, facts, allow_reassoc=True)
+        if plan is not None:
+            launches += 1
+            copies += 2 * len(plan.reductions)
+            grid = nest.trips[0] * (nest.trips[1] if len(nest.trips) > 1 else 1.0)
+        else:  # a host loop: each statement of its body is a launch, every trip
+            inner = sum(1 for s in _block(stmt.args[4]) if s.op in ("for", "assign", "augassign"))
+            launches += nest.trips[0] * max(1, inner)
+            grid = (
+                nest.trips[1] * (nest.trips[2] if len(nest.trips) > 2 else 1.0)
+                if len(nest.trips) > 1
+                else 1.0
+            )
+        grid = max(grid, 1.0)
+        threads = max(threads, grid)
+        reuse = tile / 2 if tile else 1.0
+        accessed += (nest.loads / reuse + nest.stores) * 8.0
+        flops += nest.flops
+        serial += nest.iterations / grid
+    return GpuWork(launches, copies, pcie, accessed, flops, threads, serial)
+
+
+def gpu_seconds(work: GpuWork, gpu: GpuDescriptor = H100) -> float:
+    """Predicted seconds of one call of the host wrapper, transfers included."""
+    fixed = work.launches * gpu.launch_seconds + work.copies * gpu.copy_seconds
+    transfer = work.pcie_bytes / (gpu.pcie_gbs * 1e9)
+    device = max(
+        work.flops / (gpu.fp64_gflops * 1e9),
+        work.accessed_bytes / (gpu.access_gbs * 1e9),
+        work.serial_iterations * gpu.thread_iteration_seconds,
+    )
+    return fixed + transfer + device
+
+
+# ---- the threshold -------------------------------------------------------------------------------------
+
+
+def scaled_profile(
+    facts: KernelFacts, profile: Mapping[str, int], default_size: int, factor: float
+) -> dict[str, int]:
+    """The profile with every array dimension's symbol scaled by `factor` (others, e.g. a step
+    count, kept): the runtime check sees array sizes only, so only they may vary."""
+    dims = {d for at in facts.arg_types.values() if at.kind == "array" for d in at.dims}
+    sizes = {s: profile.get(s, default_size) for s in facts.size_symbols}
+    return {s: max(1, round(v * factor)) if s in dims else v for s, v in sizes.items()}
+
+
+def problem_size(facts: KernelFacts, sizes: Mapping[str, int], default_size: int) -> int:
+    """Elements of the largest array argument: what the emitted dispatcher compares."""
+    return max(
+        (_elements(at.dims, sizes, default_size) for at in facts.arg_types.values() if at.kind == "array"),
+        default=0,
+    )
+
+
+def crossover(
+    gpu: Callable[[float], float],
+    cpu: Callable[[float], float],
+    factors: Sequence[float],
+    size_of: Callable[[float], int],
+    margin: float = MARGIN,
+) -> int | None:
+    """The smallest problem size (`size_of(f)`) from which `gpu(f) * margin <= cpu(f)` at every
+    larger factor scanned; None when the GPU does not win at the largest one. `factors` ascending."""
+    threshold = None
+    for factor in reversed(factors):
+        if gpu(factor) * margin > cpu(factor):
+            break
+        threshold = size_of(factor)
+    return threshold
+
+
+def threshold(
+    kernel: Kernel,
+    facts: KernelFacts,
+    cpu_seconds: Callable[[Mapping[str, int]], float],
+    profile: Mapping[str, int],
+    default_size: int,
+    gpu: GpuDescriptor = H100,
+    tile: int | None = None,
+    margin: float = MARGIN,
+) -> int | None:
+    """Elements of the largest array from which the CUDA lowering is predicted `margin` times
+    faster than `cpu_seconds` (the best CPU candidate's estimate at a size profile), scanning sizes
+    up to MAX_ELEMENTS; None when it never is."""
+    base = max(problem_size(facts, scaled_profile(facts, profile, default_size, 1.0), default_size), 1)
+    ndim = max((at.ndim for at in facts.arg_types.values() if at.kind == "array"), default=1)
+    # factors that take the largest array from ~1 element to MAX_ELEMENTS
+    lo, hi = (1 / base) ** (1 / ndim), (MAX_ELEMENTS / base) ** (1 / ndim)
+    factors = [lo * (hi / lo) ** (k / (SCAN_STEPS - 1)) for k in range(SCAN_STEPS)]
+
+    def sizes(f: float) -> dict[str, int]:
+        return scaled_profile(facts, profile, default_size, f)
+
+    factors = [f for f in factors if problem_size(facts, sizes(f), default_size) <= MAX_ELEMENTS]
+    return crossover(
+        lambda f: gpu_seconds(gpu_work(kernel, facts, sizes(f), default_size, tile), gpu),
+        lambda f: cpu_seconds(sizes(f)),
+        factors,
+        lambda f: problem_size(facts, sizes(f), default_size),
+        margin,
+    )
+
+
+def _elements(dims: Sequence[str], sizes: Mapping[str, int], default_size: int) -> int:
+    return math.prod(sizes.get(d, default_size) for d in dims)
+
+
+def _itemsize(facts: KernelFacts, name: str) -> int:
+    at = facts.arg_types.get(name)
+    return ITEMSIZE.get(at.dtype, 8) if at is not None and at.dtype else 8
+
+
+def _block(term: Term) -> tuple[Term, ...]:
+    return term.args if term.op == "seq" else (term,)

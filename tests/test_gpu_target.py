@@ -1,0 +1,211 @@
+"""The GPU target in the pipeline: `--target gpu` emits the CUDA lowering behind a dispatcher,
+`--target auto` adds it only where a GPU is present and the GPU model predicts a win.
+
+The emitted modules run in child processes: under `NUMBA_ENABLE_CUDASIM=1` (numba-cuda reads it at
+import, so never in this process) the dispatcher takes the GPU path on the simulator; without it,
+on this machine without a GPU, it must take the CPU path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from optcompiler import pipeline
+from optcompiler.config import Config
+from optcompiler.costmodel import gpu as gpu_model
+from optcompiler.pipeline import Emitted, optimize_source
+
+SMOOTH = """
+import numpy as np
+
+
+def smooth(u):
+    n, m = u.shape
+    out = u.copy()
+    for i in range(1, n - 1):
+        for j in range(1, m - 1):
+            out[i, j] = 0.25 * (u[i - 1, j] + u[i + 1, j] + u[i, j - 1] + u[i, j + 1])
+    return out
+"""
+
+# relax: a GPU win from some size on (time steps on the device); axpy: one pass, never a win
+# (the transfers cost more than the CPU's whole run); running: a recurrence, refused
+AUTO = '''
+import numpy as np
+
+
+def relax(u, steps: int):
+    n, m = u.shape
+    v = u.copy()
+    for t in range(steps):
+        for i in range(1, n - 1):
+            for j in range(1, m - 1):
+                v[i, j] = 0.25 * (u[i - 1, j] + u[i + 1, j] + u[i, j - 1] + u[i, j + 1])
+        for p in range(1, n - 1):
+            for q in range(1, m - 1):
+                u[p, q] = 0.25 * (v[p - 1, q] + v[p + 1, q] + v[p, q - 1] + v[p, q + 1])
+    return v
+
+
+def axpy(a: float, x, y):
+    """y += a * x"""
+    for i in range(x.shape[0]):
+        y[i] = a * x[i] + y[i]
+
+
+def running(x):
+    for i in range(1, x.shape[0]):
+        x[i] = x[i - 1] + x[i]
+'''
+
+
+# Run in a child: import the emitted module and the original, call each kernel on fresh copies of
+# the same inputs, and report whether results and mutated arguments are identical and which path ran.
+CHILD = r"""
+import importlib.util, json, sys
+import numpy as np
+
+def load(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+fast, slow = load(sys.argv[1], "fast"), load(sys.argv[2], "slow")
+calls = json.loads(sys.argv[3])
+forbid_gpu = sys.argv[4] == "forbid"
+report = {}
+for name, shapes in calls.items():
+    def make():
+        rng = np.random.default_rng(7)
+        return [rng.uniform(-1, 1, s) if isinstance(s, list) else s for s in shapes]
+    ran = []
+    gpu = getattr(fast, f"_{name}_gpu", None)
+    if gpu is not None:
+        def spy(*args, _gpu=gpu):
+            if forbid_gpu:
+                raise AssertionError("the GPU path ran without a GPU")
+            ran.append("gpu")
+            return _gpu(*args)
+        setattr(fast, f"_{name}_gpu", spy)
+    got_args, want_args = make(), make()
+    got = getattr(fast, name)(*got_args)
+    want = getattr(slow, name)(*want_args)
+    same = all(
+        np.array_equal(g, w) if isinstance(w, np.ndarray) else g == w
+        for g, w in zip([got, *got_args], [want, *want_args])
+    )
+    report[name] = {"same": bool(same), "ran": ran}
+print(json.dumps(report))
+"""
+
+
+def run_child(tmp_path: Path, output: str, source: str, calls: dict, sim: bool) -> dict:
+    fast, slow = tmp_path / "fast.py", tmp_path / "slow.py"
+    fast.write_text(output, encoding="utf-8")
+    slow.write_text(source, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    if sim:
+        env["NUMBA_ENABLE_CUDASIM"] = "1"
+    mode = "spy" if sim else "forbid"
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(fast), str(slow), json.dumps(calls), mode],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def gpu_result() -> pipeline.FileResult:
+    return optimize_source(SMOOTH, "smooth.py", Config(target="gpu", max_verify=1, top_k=4))
+
+
+@pytest.fixture(scope="module")
+def auto_result() -> pipeline.FileResult:
+    """`--target auto` where a GPU is present (pretended: the H100's descriptor)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "gpu_descriptor", lambda hardware: gpu_model.H100)
+        config = Config(max_verify=1, top_k=4, sizes=(("steps", 50),))
+        return optimize_source(AUTO, "auto.py", config)
+
+
+def kernel(result: pipeline.FileResult, name: str) -> Emitted:
+    found = next(k for k in result.kernels if k.kernel == name)
+    assert isinstance(found, Emitted), pipeline.describe(found)
+    return found
+
+
+def test_target_gpu_emits_verified_lowering_behind_dispatcher(gpu_result: pipeline.FileResult) -> None:
+    smooth = kernel(gpu_result, "smooth")
+    assert smooth.gpu_source and smooth.gpu_threshold is None  # --target gpu: whenever a GPU is present
+    assert "verified on the CUDA simulator, matched on" in smooth.gpu_note
+    out = gpu_result.output
+    assert "from numba import cuda" in out
+    assert (
+        "        if cuda.is_available():\n            return _smooth_gpu(u)\n        return _smooth_v1(u)\n"
+        in out
+    )
+    compile(out, "smooth_fast.py", "exec")
+
+
+def test_gpu_path_computes_what_the_original_does_on_the_simulator(
+    gpu_result: pipeline.FileResult, tmp_path: Path
+) -> None:
+    report = run_child(tmp_path, gpu_result.output, SMOOTH, {"smooth": [[19, 37]]}, sim=True)
+    assert report == {"smooth": {"same": True, "ran": ["gpu"]}}
+
+
+def test_auto_with_gpu_dispatches_by_size(auto_result: pipeline.FileResult) -> None:
+    relax = kernel(auto_result, "relax")
+    threshold = relax.gpu_threshold
+    assert relax.gpu_source and threshold is not None and 1 < threshold <= gpu_model.MAX_ELEMENTS
+    assert f"        if u.size >= {threshold} and cuda.is_available():\n" in auto_result.output
+    assert "predicts it 2x faster" in relax.gpu_note
+
+
+def test_auto_keeps_the_cpu_where_the_gpu_does_not_pay_or_refuses(auto_result: pipeline.FileResult) -> None:
+    axpy = kernel(auto_result, "axpy")
+    assert not axpy.gpu_source and axpy.gpu_note.startswith("not picked: the NVIDIA H100 model predicts no")
+    running = kernel(auto_result, "running")
+    assert running.gpu_note.startswith("refused: the loop over `i` is not parallel")
+    assert "GPU: refused: the loop over `i` is not parallel" in pipeline.describe(running)
+    assert "GPU: refused" in pipeline.report_markdown([auto_result])
+    assert "_axpy_gpu" not in auto_result.output and "_running_gpu" not in auto_result.output
+
+
+def test_auto_gpu_branch_is_not_taken_without_a_gpu(auto_result: pipeline.FileResult, tmp_path: Path) -> None:
+    """Above the threshold, but no GPU: the CPU path runs (the GPU wrapper would raise)."""
+    side = int(kernel(auto_result, "relax").gpu_threshold ** 0.5) + 2  # type: ignore[operator]
+    calls = {"relax": [[side, side], 2], "axpy": [0.5, [301], [301]], "running": [[40]]}
+    report = run_child(tmp_path, auto_result.output, AUTO, calls, sim=False)
+    assert all(r == {"same": True, "ran": []} for r in report.values()), report
+
+
+def test_auto_gpu_branch_is_not_taken_below_the_threshold(
+    auto_result: pipeline.FileResult, tmp_path: Path
+) -> None:
+    """With a (simulated) GPU present, a problem below the threshold stays on the CPU."""
+    report = run_child(tmp_path, auto_result.output, AUTO, {"relax": [[9, 11], 3]}, sim=True)
+    assert report == {"relax": {"same": True, "ran": []}}
+
+
+def test_auto_without_gpu_changes_nothing() -> None:
+    """No GPU here: `auto` gives exactly what `cpu` gives, and no CUDA in it."""
+    if pipeline.gpu_descriptor(pipeline.detect()) is not None:
+        pytest.skip("this machine has a GPU")
+    auto = optimize_source(SMOOTH + AUTO, "kernels.py", Config(verify=False))
+    cpu = optimize_source(SMOOTH + AUTO, "kernels.py", Config(verify=False, target="cpu"))
+    assert auto.output == cpu.output
+    assert "cuda" not in auto.output
+    assert all(not k.gpu_note for k in auto.kernels if isinstance(k, Emitted))
