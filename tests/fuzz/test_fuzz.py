@@ -61,6 +61,7 @@ BLAS_QUICK_CASES = 100
 CONFIG = Config(default_size=64)
 E2E_CONFIG = Config(default_size=64, max_verify=3, verify_timeout=60.0)
 CALL_SECONDS = 5.0  # one call of a kernel or variant on small inputs; more means it never ends
+COMPILING_CALL_SECONDS = 120.0  # a call of the emitted module, which may compile with Numba first
 RTOL = {"float64": 1e-9, "float32": 1e-4, "float16": 1e-4}
 
 FUZZ = settings(
@@ -231,11 +232,13 @@ def fresh_copy(args: Sequence[object]) -> list[object]:
     return out
 
 
-def call(func: Callable, args: Sequence[object]) -> tuple[object, list[object]]:
+def call(
+    func: Callable, args: Sequence[object], seconds: float = CALL_SECONDS
+) -> tuple[object, list[object]]:
     """Result (or Raised) and the arguments after the call, on a private copy (aliases kept)."""
     fresh = fresh_copy(args)
     try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"), time_limit(CALL_SECONDS):
+        with warnings.catch_warnings(), np.errstate(all="ignore"), time_limit(seconds):
             warnings.simplefilter("ignore")
             result: object = func(*fresh)
     except _Hung as exc:
@@ -566,5 +569,6 @@ def test_emitted_module_computes_what_the_original_computes(source: str) -> None
             expected = call(original, args)
             if isinstance(expected[0], Raised):
                 continue
-            what = mismatch(expected, call(module.kernel, args), params, policy_exact)
+            got = call(module.kernel, args, COMPILING_CALL_SECONDS)
+            what = mismatch(expected, got, params, policy_exact)
             assert what is None, f"emitted module on inputs ({label}): {what}\n{result.output}"
