@@ -370,14 +370,19 @@ class Evaluation:
 
 
 def evaluate(
-    t: Table, folds: int = 5, objectives: Sequence[Objective] = OBJECTIVES, **params: object
+    t: Table,
+    folds: int = 5,
+    objectives: Sequence[Objective] = OBJECTIVES,
+    feature_sets: Sequence[str] = tuple(FEATURE_SETS),
+    **params: object,
 ) -> Evaluation:
     results: dict[str, Scores] = {}
     for name, (predicted, predicts_time) in baseline_predictions(t).items():
         results[name] = score(predicted, t.y, t.groups, predicts_time)
     learned: list[str] = []
     for objective in objectives:
-        for set_name, columns in FEATURE_SETS.items():
+        for set_name in feature_sets:
+            columns = FEATURE_SETS[set_name]
             predicted = cross_validate(t, objective, columns, folds, **params)
             key = f"learned/{objective}/{set_name}"
             results[key] = score(predicted, t.y, t.groups, objective != "lambdarank")
@@ -408,6 +413,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="where to save the model trained on all data")
     p.add_argument("--report", type=Path, default=None, help="markdown report of the evaluation")
     p.add_argument("--estimators", type=int, default=100)
+    p.add_argument(
+        "--features",
+        choices=[*FEATURE_SETS, "any"],
+        default="any",
+        help="feature set(s) to compare (no-llvm: what the pipeline knows before compiling; default any)",
+    )
     args = p.parse_args(argv)
     try:
         records = dataset.read_all(args.data)
@@ -431,7 +442,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     print(f"features for {len(t.y)} measurements in {time.perf_counter() - began:.1f}s", file=sys.stderr)
-    evaluation = evaluate(t, args.folds, n_estimators=args.estimators)
+    sets = tuple(FEATURE_SETS) if args.features == "any" else (args.features,)
+    evaluation = evaluate(t, args.folds, feature_sets=sets, n_estimators=args.estimators)
     text = evaluation.markdown()
     print(text)
     if args.report:

@@ -1,0 +1,351 @@
+"""How good the learned cost model is, on kernels it never saw: `bench/results/costmodel.md`.
+
+    python bench/costmodel.py                       # every machine with records and a model
+    python bench/costmodel.py --out /tmp/cm --no-plot
+
+For each machine that has committed records (`costmodel/data/<hardware-id>.jsonl.gz`) and a
+shipped model (`costmodel/models/<hardware-id>.txt`): grouped k-fold cross-validation by kernel
+(`learned.cross_validate`) of the shipped model's configuration (objective, columns, estimators
+read from its header), scored against the analytic model, "always njit of the original" and the
+oracle on the same (kernel, size) groups: top-1 (within 5% of the fastest), mean, geometric-mean
+and max regret, Kendall tau within groups, MAPE of predicted time. Then what ranking costs: loading
+a model (optc's own tree reader `costmodel.model`, and lightgbm's for comparison, each in a fresh
+process), and predicting every candidate of a (kernel, size) group from its IR (features and
+trees), next to the analytic model alone.
+
+The scatter plot (`costmodel_scatter.png`, predicted vs measured seconds, out-of-fold) needs
+matplotlib, which optc does not depend on: `pip install matplotlib` first, or pass `--no-plot`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from optcompiler.costmodel import dataset, learned, model
+from optcompiler.costmodel.features import COLUMNS
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "costmodel" / "data"
+MODELS = ROOT / "costmodel" / "models"
+TARGETS = {
+    "geomean regret": "≤ 1.10",
+    "top-1": "≥ 70%",
+    "Kendall tau": "≥ 0.8",
+    "predict a kernel": "< 50 ms",
+}
+
+# What the pipeline has imported before it ranks (features, the analytic model) is imported first:
+# the figures are what a model adds.
+LOAD_OURS = """
+import time, sys, pathlib
+import optcompiler.pipeline
+t0 = time.perf_counter()
+from optcompiler.costmodel import model
+t1 = time.perf_counter()
+m = model.load(pathlib.Path(sys.argv[1]))
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t1)
+"""
+LOAD_LIGHTGBM = """
+import time, sys, pathlib
+import optcompiler.pipeline
+from optcompiler.costmodel import learned
+t0 = time.perf_counter()
+import lightgbm
+t1 = time.perf_counter()
+m = learned.LearnedCostModel.load(pathlib.Path(sys.argv[1]))
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t1)
+"""
+
+
+def load_times(path: Path, code: str, runs: int = 3) -> tuple[float, float]:
+    """Median (import, load) seconds over fresh processes."""
+    results = []
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True, cwd=ROOT
+        )
+        results.append(tuple(float(v) for v in out.stdout.split()))
+    return statistics.median(r[0] for r in results), statistics.median(r[1] for r in results)
+
+
+def predict_times(tm: model.TreeModel, records: list[dataset.Record]) -> dict[str, float]:
+    """Per (kernel, size) group: seconds to predict all its candidates from their IR, learned
+    (features + trees) and analytic alone; the IR is lifted beforehand (the pipeline has it)."""
+    from optcompiler import frontend
+    from optcompiler.costmodel.analytic import estimate_seconds
+    from optcompiler.costmodel.hardware import Hardware
+    from optcompiler.ir import ArgType, Target
+
+    learned_times, analytic_times, sizes = [], [], []
+    warm = True  # the first prediction imports what the analysis imports lazily: not timed
+    for rows in dataset.groups(dataset.latest(records)).values():
+        prepared = []
+        for r in rows:
+            name = r.source.split("def ", 1)[1].split("(", 1)[0].strip()
+            kernel = frontend.lift_function(r.source, f"<record {r.kernel}>", name)
+            arg_types = {
+                n: ArgType(kind, dtype, int(ndim), tuple(dims))  # type: ignore[arg-type]
+                for n, (kind, dtype, ndim, dims) in r.arg_types.items()
+            }
+            prepared.append((kernel.body, Target(r.target), tuple(r.derivation), arg_types, dict(r.sizes)))  # type: ignore[arg-type]
+        hardware = Hardware(**rows[0].hardware)
+        if warm:
+            model.predict_log_seconds(tm, *prepared[0][:3], prepared[0][3], prepared[0][4], hardware)
+            warm = False
+        began = time.perf_counter()
+        for body, target, derivation, arg_types, szs in prepared:
+            model.predict_log_seconds(tm, body, target, derivation, arg_types, szs, hardware)
+        learned_times.append(time.perf_counter() - began)
+        began = time.perf_counter()
+        for body, target, _, arg_types, szs in prepared:
+            estimate_seconds(body, target, arg_types, szs, hardware)
+        analytic_times.append(time.perf_counter() - began)
+        sizes.append(len(prepared))
+    return {
+        "groups": len(sizes),
+        "candidates_median": statistics.median(sizes),
+        "candidates_max": max(sizes),
+        "learned_median_ms": 1e3 * statistics.median(learned_times),
+        "learned_p90_ms": 1e3 * float(np.percentile(learned_times, 90)),
+        "learned_max_ms": 1e3 * max(learned_times),
+        "analytic_median_ms": 1e3 * statistics.median(analytic_times),
+        "analytic_p90_ms": 1e3 * float(np.percentile(analytic_times, 90)),
+        "analytic_max_ms": 1e3 * max(analytic_times),
+    }
+
+
+def machine(records_path: Path, model_path: Path, folds: int | None) -> dict[str, object]:
+    records = list(dataset.read(records_path))
+    began = time.perf_counter()
+    t = learned.table(records)
+    feature_seconds = time.perf_counter() - began
+    tm = model.load(model_path)
+    params = dict(tm.info.get("params", {}))  # type: ignore[call-overload]
+    kernels = len(set(t.kernels))
+    k = folds or (5 if kernels >= 50 else 4)
+    predicted = learned.cross_validate(t, tm.objective, tm.columns, k, **params)  # type: ignore[arg-type]
+    scores = {
+        name: learned.score(p, t.y, t.groups, pt) for name, (p, pt) in learned.baseline_predictions(t).items()
+    }
+    scores = {"learned": learned.score(predicted, t.y, t.groups, tm.predicts_time), **scores}
+    hw = records[0].hardware
+    analytic = t.X[:, COLUMNS.index("analytic_log_seconds")]
+    return {
+        "hardware_id": records_path.name.split(".")[0],
+        "hardware": hw,
+        "records": len(records),
+        "measurements": len(t.y),
+        "kernels": kernels,
+        "folds": k,
+        "model": {"objective": tm.objective, "columns": len(tm.columns), "trees": len(tm.trees), **params},
+        "scores": {name: vars(s) for name, s in scores.items()},
+        "feature_seconds_per_record": feature_seconds / max(1, len(records)),
+        "load_ours": load_times(model_path, LOAD_OURS),
+        "load_lightgbm": load_times(model_path, LOAD_LIGHTGBM),
+        "predict": predict_times(tm, records),
+        "scatter": {"measured": t.y.tolist(), "learned": predicted.tolist(), "analytic": analytic.tolist()},
+    }
+
+
+def describe_hw(hw: dict[str, object]) -> str:
+    gpu = f", GPU {hw['gpu']}" if hw.get("gpu") else ""
+    return (
+        f"{hw['cpu_model']}, {hw['cores']} usable cores, SIMD {8 * int(hw['simd_bytes'])} bit, "  # type: ignore[call-overload]
+        f"L2 {int(hw['l2_bytes']) // 1024} KiB, L3 {int(hw['l3_bytes']) // 2**20} MiB{gpu}"  # type: ignore[call-overload]
+    )
+
+
+def markdown(results: list[dict[str, object]], command: str, plot: str | None) -> str:
+    lines = [
+        "# Learned cost model vs the analytic model",
+        "",
+        f"Made by `{command}` from the committed records (`costmodel/data/`) and shipped models "
+        "(`costmodel/models/`); `costmodel/data/README.md` says how each machine was measured.",
+        "",
+        "Every figure is on held-out kernels: grouped k-fold cross-validation by kernel (a fold's "
+        "kernels, and their near-duplicates, are never in its training set), the shipped model's "
+        "configuration retrained per fold. Groups are (kernel, size) with at least two timed candidates. "
+        "top-1: the pick is within 5% of the fastest (the pipeline's tie rule); regret: time of the pick / "
+        "time of the fastest; Kendall tau: mean over groups of predicted vs measured order; MAPE: mean "
+        "|predicted / measured - 1| of time, over every measurement.",
+        "",
+    ]
+    for r in results:
+        s = r["scores"]  # type: ignore[index]
+        m = r["model"]  # type: ignore[index]
+        p = r["predict"]  # type: ignore[index]
+        lo, ll = r["load_ours"], r["load_lightgbm"]  # type: ignore[index]
+        lines += [
+            f"## `{r['hardware_id']}`: {describe_hw(r['hardware'])}",  # type: ignore[arg-type]
+            "",
+            f"{r['records']} records, {r['measurements']} timed measurements of {r['kernels']} kernels, "
+            f"{s['oracle']['groups']} groups; {r['folds']}-fold. Model: {m['objective']} over "  # type: ignore[index]
+            f"{m['columns']} columns, {m['trees']} trees of at most {m.get('num_leaves')} leaves.",  # type: ignore[index]
+            "",
+            "| predictor | top-1 (within 5%) | top-1 strict | mean regret | geomean regret | max regret | Kendall tau | MAPE |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for name in ("learned", "analytic", "always-njit", "oracle"):
+            v = s[name]  # type: ignore[index]
+            mape = f"{v['mape']:.2f}" if v["mape"] is not None else "n/a"
+            lines.append(
+                f"| {name} | {v['top1']:.1%} | {v['top1_strict']:.1%} | {v['mean_regret']:.3f} | "
+                f"{v['geomean_regret']:.3f} | {v['max_regret']:.2f} | {v['kendall_tau']:.3f} | {mape} |"
+            )
+        le, an = s["learned"], s["analytic"]  # type: ignore[index]
+        met = {
+            "geomean regret": le["geomean_regret"] <= 1.10,
+            "top-1": le["top1"] >= 0.70,
+            "Kendall tau": le["kendall_tau"] >= 0.8,
+            "better than analytic on regret": le["geomean_regret"] < an["geomean_regret"],
+            "predict a kernel": p["learned_max_ms"] < 50,  # type: ignore[index]
+        }
+        lines += [
+            "",
+            "| issue target | target | learned, measured | met |",
+            "|---|---|---|---|",
+            f"| geomean regret | {TARGETS['geomean regret']} | {le['geomean_regret']:.3f} | {_yes(met['geomean regret'])} |",
+            f"| top-1 | {TARGETS['top-1']} | {le['top1']:.1%} | {_yes(met['top-1'])} |",
+            f"| Kendall tau | {TARGETS['Kendall tau']} | {le['kendall_tau']:.3f} | {_yes(met['Kendall tau'])} |",
+            f"| strictly better than analytic on regret | < {an['geomean_regret']:.3f} | {le['geomean_regret']:.3f} | "
+            f"{_yes(met['better than analytic on regret'])} |",
+            f"| predict all candidates of a kernel | {TARGETS['predict a kernel']} | median "
+            f"{p['learned_median_ms']:.1f} ms, 90th percentile {p['learned_p90_ms']:.1f} ms, max "  # type: ignore[index]
+            f"{p['learned_max_ms']:.1f} ms | {_yes(met['predict a kernel'])} |",  # type: ignore[index]
+            "",
+            f"Cost of ranking (measured on the machine that ran this script, the 2-core one, in a process that "
+            f"has imported `optcompiler.pipeline`): importing optc's tree reader (`costmodel.model`) "
+            f"{1e3 * lo[0]:.1f} ms and reading this model {1e3 * lo[1]:.1f} ms, no lightgbm; the same with "  # type: ignore[index]
+            f"lightgbm: `import lightgbm` {1e3 * ll[0]:.0f} ms, then {1e3 * ll[1]:.1f} ms (medians of 3 "  # type: ignore[index]
+            f"fresh processes). Predicting every "
+            f"candidate of a (kernel, size) group from its IR ({p['groups']} groups, median "  # type: ignore[index]
+            f"{p['candidates_median']:g} candidates, at most {p['candidates_max']}): learned median "  # type: ignore[index]
+            f"{p['learned_median_ms']:.1f} ms, 90th percentile {p['learned_p90_ms']:.1f} ms, max "  # type: ignore[index]
+            f"{p['learned_max_ms']:.1f} ms (features of the IR and the trees); the analytic model alone median "  # type: ignore[index]
+            f"{p['analytic_median_ms']:.1f} ms, 90th percentile {p['analytic_p90_ms']:.1f} ms, max "  # type: ignore[index]
+            f"{p['analytic_max_ms']:.1f} ms.",  # type: ignore[index]
+            "",
+        ]
+    if plot:
+        lines += [
+            f"![predicted vs measured]({plot})",
+            "",
+            f"`{plot}`: out-of-fold predicted vs measured seconds per measurement, learned and analytic, "
+            "one panel per machine (the diagonal is a perfect prediction).",
+            "",
+        ]
+    else:
+        lines += ["(No scatter plot: matplotlib is not installed; `pip install matplotlib` and rerun.)", ""]
+    lines += [
+        "## Reading it",
+        "",
+        "- The issue's targets are met on no machine as a whole: Kendall tau is far below 0.8 "
+        "everywhere; on the quiet 16-core machine regret and top-1 meet their targets, but so does the "
+        "analytic model, and the learned model's edge (geomean regret 1.043 vs 1.047) is within what "
+        "re-measuring moves; on the loaded 2-core machine only the regret is better than the analytic "
+        "model's, and 'always njit' is better still.",
+        "- Predicting a kernel's candidates is dominated by analysing the IR (loop nests, accesses), which "
+        "the features do twice (once for themselves, once for the analytic prediction they include); "
+        "the trees cost well under a millisecond. Large kernels with many candidates exceed 50 ms.",
+        "- On the quiet 16-core machine the analytic model already picks within 5% of the fastest in most "
+        "groups; the learned model (a residual over the analytic prediction) mostly fixes the analytic "
+        "model's time estimates (MAPE), which moves a kernel's time more than its candidates' order.",
+        "- The 2-core records were taken while other work loaded the machine (load average 2.5–5.2 on 2 "
+        "cores): parallel candidates' times there are mostly noise, and 'always njit' is as good as any model.",
+        "- The pipeline ranks with the learned model only on a machine whose hardware id has a model "
+        "(shipped, or made by `optc calibrate`), and then still measures its top contenders before choosing.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _yes(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def scatter(results: list[dict[str, object]], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 5.2), squeeze=False)
+    for ax, r in zip(axes[0], results, strict=True):
+        sc = r["scatter"]  # type: ignore[index]
+        measured = np.exp(np.array(sc["measured"]))
+        for key, colour in (("analytic", "tab:orange"), ("learned", "tab:blue")):
+            predicted = np.exp(np.array(sc[key], dtype=float))
+            ok = np.isfinite(predicted)
+            ax.scatter(measured[ok], predicted[ok], s=7, alpha=0.5, c=colour, label=key)
+        lo = max(1e-9, float(measured.min()) / 3)
+        hi = float(measured.max()) * 3
+        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_xlabel("measured seconds (min of repeats)")
+        ax.set_ylabel("predicted seconds (held-out kernels)")
+        ax.set_title(f"{r['hardware_id']}: {r['hardware']['cores']} cores")  # type: ignore[index]
+        ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    p.add_argument("--folds", type=int, default=None, help="default: 5, or 4 below 50 kernels")
+    p.add_argument("--no-plot", action="store_true")
+    args = p.parse_args(argv)
+    results = []
+    for records_path in sorted(DATA.glob("*.jsonl.gz")):
+        model_path = MODELS / (records_path.name.split(".")[0] + ".txt")
+        if not model_path.exists():
+            print(f"{records_path.name}: no shipped model, skipped", file=sys.stderr)
+            continue
+        print(f"{records_path.name}: cross-validating ...", file=sys.stderr)
+        results.append(machine(records_path, model_path, args.folds))
+    if not results:
+        print("error: no machine has both records and a model", file=sys.stderr)
+        return 2
+    results.sort(key=lambda r: -int(r["hardware"]["cores"]))  # type: ignore[index]
+    args.out.mkdir(parents=True, exist_ok=True)
+    plot_name = "costmodel_scatter.png"
+    plotted = not args.no_plot and scatter(results, args.out / plot_name)
+    command = "python bench/costmodel.py" + "".join(
+        f" {a}" for a in (argv if argv is not None else sys.argv[1:])
+    )
+    (args.out / "costmodel.md").write_text(
+        markdown(results, command, plot_name if plotted else None), encoding="utf-8"
+    )
+    for r in results:
+        r.pop("scatter")
+    (args.out / "costmodel.json").write_text(
+        json.dumps(results, indent=1, default=_json) + "\n", encoding="utf-8"
+    )
+    print(f"wrote {args.out / 'costmodel.md'}", file=sys.stderr)
+    return 0
+
+
+def _json(value: object) -> object:
+    return None if isinstance(value, float) and not math.isfinite(value) else str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
