@@ -178,6 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from optcompiler import warm
 
         return warm.main(argv[1:])
+    if argv[:1] == ["calibrate"]:
+        from optcompiler import calibrate
+
+        return calibrate.main(argv[1:])
     try:
         try:
             args = build_parser().parse_args(argv)
@@ -724,7 +728,11 @@ class Run:
     def internal_error(self, name: str, error: Exception) -> None:
         self.errors += 1
         hint = "" if self.options.verbose >= 2 else " (-v -v shows the traceback)"
-        self.say(f"{name}: internal error: {type(error).__name__}: {error}{hint}".replace("\n", " "))
+        try:
+            text = str(error)
+        except Exception:  # e.g. a RecursionError in the repr of a deeply nested node
+            text = "(its message cannot be shown)"
+        self.say(f"{name}: internal error: {type(error).__name__}: {text}{hint}".replace("\n", " "))
         if self.options.verbose >= 2:
             traceback.print_exc(file=self.err)
 

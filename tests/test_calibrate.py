@@ -1,0 +1,99 @@
+"""`optc calibrate`: measures corpus kernels for real (tiny budget: two small kernels at their
+smallest size), trains, stores the model per hardware id in the cache, and the pipeline's lookup
+finds it; a rerun resumes; the Dask path on a LocalCluster; bad input is one line, exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from optcompiler import calibrate, cli
+from optcompiler.costmodel import dataset, model
+from optcompiler.costmodel.hardware import detect
+
+KERNELS = "clipped_sum,gemv"  # loops with several candidates each, fast at size index 0
+TINY = ["--kernels", KERNELS, "--sizes", "0", "--repeats", "3", "--budget", "0.02", "--budget-minutes", "5"]
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("OPTC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(model, "SHIPPED", tmp_path / "shipped")  # only the calibrated model exists
+    monkeypatch.delenv("OPTC_COST_MODEL", raising=False)
+    return tmp_path / "cache"
+
+
+def test_calibrate_measures_trains_and_the_pipeline_finds_it(
+    cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hw = detect()
+    assert model.find(hw) is None
+    assert cli.main(["calibrate", *TINY]) == 0
+    records = list(dataset.read(cache / "costmodel" / "data" / f"{hw.id}.jsonl.gz"))
+    assert {r.kernel for r in records} == set(KERNELS.split(","))
+    assert all(r.hardware_id == hw.id for r in records)
+    timed = [r for r in records if r.timed]
+    assert len(timed) >= 4 and all(r.seconds_min and r.seconds_min > 0 for r in timed)
+    found = model.find(hw)
+    assert found is not None and found.path == cache / "costmodel" / "models" / f"{hw.id}.txt"
+    assert not found.needs_llvm and found.predicts_time
+    report = (cache / "costmodel" / "models" / f"{hw.id}.md").read_text()
+    assert "too few kernels for grouped cross-validation" in report
+    err = capsys.readouterr().err
+    assert f"installed {found.path}" in err
+
+    # a rerun resumes: nothing measured again, the model is retrained on the same records
+    assert cli.main(["calibrate", *TINY]) == 0
+    assert "measured 0 new records" in capsys.readouterr().err
+    assert len(list(dataset.read(cache / "costmodel" / "data" / f"{hw.id}.jsonl.gz"))) == len(records)
+
+
+def test_calibrate_on_a_dask_local_cluster(cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    distributed = pytest.importorskip("distributed")
+    hw = detect()
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        argv = [*TINY[:1], "clipped_sum", *TINY[2:], "--scheduler", cluster.scheduler_address]
+        assert calibrate.main(argv) == 0
+    records = list(dataset.read(cache / "costmodel" / "data" / f"{hw.id}.jsonl.gz"))
+    assert {r.kernel for r in records} == {"clipped_sum"}
+    assert sum(r.timed for r in records) >= 2
+    assert model.find(hw) is not None
+    assert "clipped_sum:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--kernels", "no_such_kernel"], "unknown corpus kernel(s) no_such_kernel"),
+        (["--sizes", "x"], "--sizes takes indices"),
+        (["--budget-minutes", "0"], "--budget-minutes must be positive"),
+        (["--top-k", "0"], "--top-k must be at least 1"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(
+    cache: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert cli.main(["calibrate", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("optc calibrate: error:") and message in err[0]
+    assert not (cache / "costmodel").exists()
+
+
+def test_unreachable_scheduler_is_one_line(cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("distributed")
+
+    def refuse(address: str) -> object:
+        raise OSError("connection refused")
+
+    args = calibrate.parse_args(["--kernels", "gemv", "--scheduler", "tcp://127.0.0.1:1"])
+    with pytest.raises(calibrate.CalibrateError, match=r"tcp://127\.0\.0\.1:1: cannot connect"):
+        calibrate.run(args, client_factory=refuse)
+
+
+def test_spread_order_covers_families_first() -> None:
+    names = [f"k{i:02d}" for i in range(7)]
+    assert calibrate.spread(names) == ["k00", "k03", "k06", "k01", "k04", "k02", "k05"]
+    assert sorted(calibrate.spread(names)) == names
