@@ -142,6 +142,14 @@ def test_evaluate_reports_baselines_and_keeps_a_learned_model() -> None:
     assert "| analytic |" in text and "(kept)" in text
 
 
+def test_evaluate_compares_only_the_feature_sets_asked_for() -> None:
+    """`--features no-llvm`: the models the pipeline can rank with (no compiled candidate needed)."""
+    t = _synthetic(kernels=8, sizes=2)
+    evaluation = learned.evaluate(t, folds=4, objectives=("residual",), feature_sets=("no-llvm",), **FAST)
+    assert [k for k in evaluation.results if k.startswith("learned/")] == ["learned/residual/no-llvm"]
+    assert evaluation.best == "learned/residual/no-llvm"
+
+
 def test_table_keeps_timed_agreeing_records_only() -> None:
     source = (
         "@numba.njit(cache=True)\ndef _optc_measure_0(x):\n    n = x.shape[0]\n    s = 0.0\n"
