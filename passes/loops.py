@@ -85,6 +85,8 @@ from optcompiler.analysis import (
     affine,
     all_names,
     array_dtype,
+    arrays_read,
+    arrays_written,
     carried_scalars,
     direction_vectors,
     expr_kind,
@@ -385,6 +387,15 @@ def _has_exit(term: Term) -> bool:
     return any(t.op in ("break", "return", "continue", "while") for t in term.walk())
 
 
+def _bounds_unchanged(bounds: Term, body: Term, facts: KernelFacts) -> bool:
+    """`body` changes nothing `bounds` read: the rewrites evaluate a range at another time (after
+    the first loop, or once per tile) than the original does."""
+    if names_assigned(body) & names_read(bounds):
+        return False
+    written = arrays_written(body)
+    return not any(r == w or facts.may_alias(r, w) for r in arrays_read(bounds) for w in written)
+
+
 def _nested_loop_vars(term: Term) -> tuple[str, ...]:
     seen: list[str] = []
     for t in term.walk():
@@ -486,6 +497,8 @@ def fuse_pair(l1: Term, l2: Term, facts: KernelFacts) -> Term | None:
         return None  # the second range would be evaluated with other values
     if _has_exit(b1) or _has_exit(b2) or not (is_pure_expr(b1) and is_pure_expr(b2)):
         return None
+    if not _bounds_unchanged(_bounds(l1), seq(b1, b2), facts):
+        return None
     if not _scalars_separate(b1, b2) or not _no_backward_dependence(b1, b2, v, facts):
         return None
     return _for(v, *l1.args[1:4], seq(b1, b2))
@@ -505,6 +518,8 @@ def distribute(loop: Term, facts: KernelFacts) -> list[Term]:
     v = loop_var(loop)
     bound_names = names_read(_bounds(loop))
     if names_assigned(body) & (bound_names | {v}) or _has_exit(body) or not is_pure_expr(body):
+        return []
+    if not _bounds_unchanged(_bounds(loop), body, facts):
         return []
     out = []
     for p in range(1, len(body.args)):
@@ -538,6 +553,8 @@ def peel(loop: Term, facts: KernelFacts) -> list[Term]:
         return []
     if name in facts.escaping.get(name, frozenset()):
         return []  # the loop variable's final value is read after the loop
+    if not _bounds_unchanged(_bounds(loop), body, facts):
+        return []
     out = []
     for cond in _loop_tests(body, name):
         for end in ("first", "last"):
@@ -647,6 +664,8 @@ def unroll_and_jam(loop: Term, factor: int, facts: KernelFacts) -> Term | None:
     inner = body.args[0] if body.op == "seq" and len(body.args) == 1 else body
     if inner.op != "for" or names_assigned(inner) & names_read(_bounds(loop)):
         return None
+    if not _bounds_unchanged(Term("tuple", (_bounds(loop), _bounds(inner))), inner.args[4], facts):
+        return None
     inner_body = inner.args[4]
     if not any(str(v.value) not in names_read(Term("tuple", acc.indices)) for acc in accesses(inner_body)):
         return None  # no access shared by the jammed copies: nothing is reused from registers
@@ -683,6 +702,8 @@ def tile(loop: Term, size: int, facts: KernelFacts, taken: frozenset[str]) -> Te
     if bound_names & set(names) or names_assigned(body) & (bound_names | set(names)):
         return None  # not rectangular, or the body changes a bound
     if _has_exit(body) or not is_pure_expr(body) or carried_scalars(body):
+        return None
+    if not _bounds_unchanged(Term("tuple", tuple(_bounds(lp) for lp in nest)), body, facts):
         return None
     assigned = names_assigned(loop)
     if any(assigned & facts.escaping.get(n, frozenset()) for n in names):
