@@ -24,8 +24,9 @@ Model, per call of the host wrapper (`passes/gpu.py`), at a size profile:
     small grids whose threads each walk a long inner loop.
 
 The CPU side is the analytic model's estimate of the best CPU candidate at the same sizes.
-`crossover` scans a geometric range of sizes and returns the smallest problem size (elements of
-the largest array argument) from which the GPU is predicted faster by `MARGIN` at every larger
+`crossover` scans a geometric range of sizes (array dimensions scaled, other size symbols such as
+a step count kept at the profile) and returns the smallest problem size (elements of the largest
+array argument, times the int parameters that size no array: `problem_size`) from which the GPU is predicted faster by `MARGIN` at every larger
 size scanned; None where it never is, so `--target auto` stays on the CPU unless the model sees a
 clear win within `MAX_ELEMENTS`.
 
@@ -185,8 +186,25 @@ def scaled_profile(
     return {s: max(1, round(v * factor)) if s in dims else v for s, v in sizes.items()}
 
 
+def scalar_sizes(facts: KernelFacts) -> tuple[str, ...]:
+    """Int parameters that are size symbols but size no array (a step count): the work scales with
+    them, so the dispatcher's measure multiplies by them."""
+    dims = {d for at in facts.arg_types.values() if at.kind == "array" for d in at.dims}
+    return tuple(
+        name
+        for name, at in facts.arg_types.items()
+        if at.kind == "int" and name in facts.size_symbols and name not in dims
+    )
+
+
 def problem_size(facts: KernelFacts, sizes: Mapping[str, int], default_size: int) -> int:
-    """Elements of the largest array argument: what the emitted dispatcher compares."""
+    """What the emitted dispatcher compares: elements of the largest array argument, times the
+    int parameters that size no array (`scalar_sizes`)."""
+    scalars = math.prod(sizes.get(s, default_size) for s in scalar_sizes(facts))
+    return largest_array(facts, sizes, default_size) * scalars
+
+
+def largest_array(facts: KernelFacts, sizes: Mapping[str, int], default_size: int) -> int:
     return max(
         (_elements(at.dims, sizes, default_size) for at in facts.arg_types.values() if at.kind == "array"),
         default=0,
@@ -220,10 +238,9 @@ def threshold(
     tile: int | None = None,
     margin: float = MARGIN,
 ) -> int | None:
-    """Elements of the largest array from which the CUDA lowering is predicted `margin` times
-    faster than `cpu_seconds` (the best CPU candidate's estimate at a size profile), scanning sizes
+    """The `problem_size` from which the CUDA lowering is predicted `margin` times faster than `cpu_seconds` (the best CPU candidate's estimate at a size profile), scanning sizes
     up to MAX_ELEMENTS; None when it never is."""
-    base = max(problem_size(facts, scaled_profile(facts, profile, default_size, 1.0), default_size), 1)
+    base = max(largest_array(facts, scaled_profile(facts, profile, default_size, 1.0), default_size), 1)
     ndim = max((at.ndim for at in facts.arg_types.values() if at.kind == "array"), default=1)
     # factors that take the largest array from ~1 element to MAX_ELEMENTS
     lo, hi = (1 / base) ** (1 / ndim), (MAX_ELEMENTS / base) ** (1 / ndim)
@@ -232,7 +249,7 @@ def threshold(
     def sizes(f: float) -> dict[str, int]:
         return scaled_profile(facts, profile, default_size, f)
 
-    factors = [f for f in factors if problem_size(facts, sizes(f), default_size) <= MAX_ELEMENTS]
+    factors = [f for f in factors if largest_array(facts, sizes(f), default_size) <= MAX_ELEMENTS]
     return crossover(
         lambda f: gpu_seconds(gpu_work(kernel, facts, sizes(f), default_size, tile), gpu),
         lambda f: cpu_seconds(sizes(f)),

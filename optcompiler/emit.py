@@ -59,12 +59,16 @@ def gpu_name(kernel: str) -> str:
 
 
 def gpu_condition(emitted: Emitted, params: Sequence[str]) -> str:
-    """When the dispatcher calls the CUDA lowering: under `--target auto`, the largest array argument
-    has at least the elements the GPU model chose (checked first: it is cheap) and a GPU is present."""
+    """When the dispatcher calls the CUDA lowering: under `--target auto`, the problem size (the
+    largest array argument's elements, times a step count: `costmodel.gpu.problem_size`) is at least
+    the threshold the GPU model chose (checked first: it is cheap) and a GPU is present."""
     if emitted.gpu_threshold is None:
         return "cuda.is_available()"
+    from optcompiler.costmodel.gpu import scalar_sizes
+
     sizes = [f"{p}.size" for p in params if emitted.facts.arg_types[p].kind == "array"]
     size = sizes[0] if len(sizes) == 1 else f"max({', '.join(sizes)})"
+    size = " * ".join([size, *scalar_sizes(emitted.facts)])  # a step count multiplies the work
     return f"{size} >= {emitted.gpu_threshold} and cuda.is_available()"
 
 
@@ -129,7 +133,7 @@ def gpu_statements(emitted: Emitted, seen: set[str]) -> list[cst.BaseStatement]:
     when = (
         "whenever a GPU is present (--target gpu)"
         if emitted.gpu_threshold is None
-        else f"when a GPU is present and the largest array argument has >= {emitted.gpu_threshold} elements"
+        else f"when a GPU is present and the problem size is >= {emitted.gpu_threshold}"
     )
     comments = [
         f"# optc: {emitted.kernel} on the GPU, called {when}; else the CPU path below.",

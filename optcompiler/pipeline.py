@@ -1,7 +1,7 @@
 """The driver: the flow of DESIGN.md, top to bottom, with budgets and per-stage timings.
 
     parse → find kernels → lift → analyze → saturate (passes) → extract per statement →
-    rank candidates (learned cost model of this machine, else analytic) → verify best-first → emit
+    rank candidates (analytic cost) → verify best-first → emit
 
 Every kernel ends as `Emitted`, `Unchanged(reason)` or `Failed(reason)`; a failing kernel never
 takes down its file.
@@ -69,8 +69,8 @@ class Emitted:
     boundscheck: bool = False  # some subscript is not covered: the variant checks bounds itself
     llm: SuggestionReport | None = None  # what the model suggested, when --llm is on
     # the CUDA lowering (`with_gpu`): its source (wrapper `emit.gpu_name(kernel)`), verified on the
-    # simulator; the dispatcher calls it when a GPU is present and the largest array argument has
-    # at least `gpu_threshold` elements (None: whenever a GPU is present, --target gpu)
+    # simulator; the dispatcher calls it when a GPU is present and the problem size
+    # (`costmodel.gpu.problem_size`) is at least `gpu_threshold` (None: whenever a GPU is present, --target gpu)
     gpu_source: str = ""
     gpu_threshold: int | None = None
     gpu_note: str = ""  # for reports: why the GPU was refused, or how it was verified and chosen
@@ -280,8 +280,13 @@ def optimize_kernel(
             variants, report = explore(kernel, facts, config, suggestions=accepted)
             ranked = rank(variants, facts, config, hardware)
         lap("llm")
-    baseline = predict_seconds(
-        kernel.body, Target("njit"), (), facts, config.sizes_for(kernel.name), hardware, config.default_size
+    baseline = estimate_seconds(
+        kernel.body,
+        Target("njit"),
+        facts.arg_types,
+        config.sizes_for(kernel.name),
+        hardware,
+        config.default_size,
     )
 
     guard = bounds_guard(kernel.body, [p.name for p in kernel.params], facts)
@@ -431,8 +436,9 @@ def with_gpu(kernel: Kernel, result: KernelResult, prelude: str, config: Config)
                 gpu_note=f"not picked: the {gpu.name} model predicts no {gpu_model.MARGIN:g}x win over "
                 f"{chosen.label} up to {gpu_model.MAX_ELEMENTS} elements",
             )
+        size = " x ".join(["elements of the largest array", *gpu_model.scalar_sizes(result.facts)])
         model = (
-            f"; taken from {threshold} elements of the largest array, where the {gpu.name} model "
+            f"; taken from a problem size of {threshold} ({size}), where the {gpu.name} model "
             f"predicts it {gpu_model.MARGIN:g}x faster than {chosen.label}"
         )
     checked = verify.verify_candidates(
@@ -628,11 +634,10 @@ def rank(
     scored = []
     for variant in variants:
         target = _target_for(variant.body)
-        seconds = predict_seconds(
+        seconds = estimate_seconds(
             variant.body,
             target,
-            variant.derivation,
-            facts,
+            facts.arg_types,
             config.sizes_for(variant.kernel),
             hardware,
             config.default_size,
@@ -641,33 +646,6 @@ def rank(
         scored.append((key, Candidate(variant, target), seconds))
     scored.sort(key=lambda s: s[0])
     return [(c, s) for _, c, s in scored]
-
-
-def predict_seconds(
-    body: Term,
-    target: Target,
-    derivation: tuple[str, ...],
-    facts: KernelFacts,
-    sizes: Mapping[str, int],
-    hardware: Hardware,
-    default_size: int,
-) -> float:
-    """Predicted seconds of a candidate: the learned model of this machine when there is one
-    (`costmodel.model.find`: calibrated or shipped for this hardware id), else the analytic model.
-    The learned model reads features of the IR only (nothing is compiled) and never imports lightgbm."""
-    from optcompiler.costmodel import model as learned
-
-    found = learned.find(hardware)
-    if found is not None:
-        try:
-            log_seconds = learned.predict_log_seconds(
-                found, body, target, derivation, facts.arg_types, sizes, hardware, default_size
-            )
-        except (NotImplementedError, ValueError):  # features the IR cannot give: the analytic model
-            log_seconds = math.nan
-        if math.isfinite(log_seconds):
-            return math.exp(log_seconds)
-    return estimate_seconds(body, target, facts.arg_types, sizes, hardware, default_size)
 
 
 def rank_key(seconds: float, body: Term, rewrites: int) -> tuple[int, float, int, str]:

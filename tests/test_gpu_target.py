@@ -79,7 +79,8 @@ def load(path, name):
 
 fast, slow = load(sys.argv[1], "fast"), load(sys.argv[2], "slow")
 calls = json.loads(sys.argv[3])
-forbid_gpu = sys.argv[4] == "forbid"
+forbid_gpu = sys.argv[4] != "spy"
+compiled_reference = sys.argv[4] == "forbid-vs-compiled"  # inputs too large for CPython
 report = {}
 for name, shapes in calls.items():
     def make():
@@ -96,7 +97,7 @@ for name, shapes in calls.items():
         setattr(fast, f"_{name}_gpu", spy)
     got_args, want_args = make(), make()
     got = getattr(fast, name)(*got_args)
-    want = getattr(slow, name)(*want_args)
+    want = (getattr(fast, f"_{name}_v1") if compiled_reference else getattr(slow, name))(*want_args)
     same = all(
         np.array_equal(g, w) if isinstance(w, np.ndarray) else g == w
         for g, w in zip([got, *got_args], [want, *want_args])
@@ -106,14 +107,16 @@ print(json.dumps(report))
 """
 
 
-def run_child(tmp_path: Path, output: str, source: str, calls: dict, sim: bool) -> dict:
+def run_child(
+    tmp_path: Path, output: str, source: str, calls: dict, sim: bool, compiled_reference: bool = False
+) -> dict:
     fast, slow = tmp_path / "fast.py", tmp_path / "slow.py"
     fast.write_text(output, encoding="utf-8")
     slow.write_text(source, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
     if sim:
         env["NUMBA_ENABLE_CUDASIM"] = "1"
-    mode = "spy" if sim else "forbid"
+    mode = "spy" if sim else "forbid-vs-compiled" if compiled_reference else "forbid"
     done = subprocess.run(
         [sys.executable, "-c", CHILD, str(fast), str(slow), json.dumps(calls), mode],
         capture_output=True,
@@ -169,8 +172,9 @@ def test_gpu_path_computes_what_the_original_does_on_the_simulator(
 def test_auto_with_gpu_dispatches_by_size(auto_result: pipeline.FileResult) -> None:
     relax = kernel(auto_result, "relax")
     threshold = relax.gpu_threshold
-    assert relax.gpu_source and threshold is not None and 1 < threshold <= gpu_model.MAX_ELEMENTS
-    assert f"        if u.size >= {threshold} and cuda.is_available():\n" in auto_result.output
+    assert relax.gpu_source and threshold is not None and 1 < threshold <= gpu_model.MAX_ELEMENTS * 50
+    # the work grows with the array and the step count: both are in the measure
+    assert f"        if u.size * steps >= {threshold} and cuda.is_available():\n" in auto_result.output
     assert "predicts it 2x faster" in relax.gpu_note
 
 
@@ -185,11 +189,14 @@ def test_auto_keeps_the_cpu_where_the_gpu_does_not_pay_or_refuses(auto_result: p
 
 
 def test_auto_gpu_branch_is_not_taken_without_a_gpu(auto_result: pipeline.FileResult, tmp_path: Path) -> None:
-    """Above the threshold, but no GPU: the CPU path runs (the GPU wrapper would raise)."""
-    side = int(kernel(auto_result, "relax").gpu_threshold ** 0.5) + 2  # type: ignore[operator]
-    calls = {"relax": [[side, side], 2], "axpy": [0.5, [301], [301]], "running": [[40]]}
-    report = run_child(tmp_path, auto_result.output, AUTO, calls, sim=False)
-    assert all(r == {"same": True, "ran": []} for r in report.values()), report
+    """Above the threshold, but no GPU: the CPU path runs (the GPU wrapper would raise). The
+    inputs are too large for CPython: the reference is the compiled CPU variant."""
+    threshold = kernel(auto_result, "relax").gpu_threshold
+    assert threshold is not None
+    steps = 2
+    side = int((threshold / steps) ** 0.5) + 2
+    report = run_child(tmp_path, auto_result.output, AUTO, {"relax": [[side, side], steps]}, False, True)
+    assert report == {"relax": {"same": True, "ran": []}}
 
 
 def test_auto_gpu_branch_is_not_taken_below_the_threshold(
