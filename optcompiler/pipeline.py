@@ -1,7 +1,7 @@
 """The driver: the flow of DESIGN.md, top to bottom, with budgets and per-stage timings.
 
     parse → find kernels → lift → analyze → saturate (passes) → extract per statement →
-    rank candidates (analytic cost) → verify best-first → emit
+    rank candidates (learned cost model of this machine, else analytic) → verify best-first → emit
 
 Every kernel ends as `Emitted`, `Unchanged(reason)` or `Failed(reason)`; a failing kernel never
 takes down its file.
@@ -280,13 +280,8 @@ def optimize_kernel(
             variants, report = explore(kernel, facts, config, suggestions=accepted)
             ranked = rank(variants, facts, config, hardware)
         lap("llm")
-    baseline = estimate_seconds(
-        kernel.body,
-        Target("njit"),
-        facts.arg_types,
-        config.sizes_for(kernel.name),
-        hardware,
-        config.default_size,
+    baseline = predict_seconds(
+        kernel.body, Target("njit"), (), facts, config.sizes_for(kernel.name), hardware, config.default_size
     )
 
     guard = bounds_guard(kernel.body, [p.name for p in kernel.params], facts)
@@ -634,10 +629,11 @@ def rank(
     scored = []
     for variant in variants:
         target = _target_for(variant.body)
-        seconds = estimate_seconds(
+        seconds = predict_seconds(
             variant.body,
             target,
-            facts.arg_types,
+            variant.derivation,
+            facts,
             config.sizes_for(variant.kernel),
             hardware,
             config.default_size,
@@ -646,6 +642,33 @@ def rank(
         scored.append((key, Candidate(variant, target), seconds))
     scored.sort(key=lambda s: s[0])
     return [(c, s) for _, c, s in scored]
+
+
+def predict_seconds(
+    body: Term,
+    target: Target,
+    derivation: tuple[str, ...],
+    facts: KernelFacts,
+    sizes: Mapping[str, int],
+    hardware: Hardware,
+    default_size: int,
+) -> float:
+    """Predicted seconds of a candidate: the learned model of this machine when there is one
+    (`costmodel.model.find`: calibrated or shipped for this hardware id), else the analytic model.
+    The learned model reads features of the IR only (nothing is compiled) and never imports lightgbm."""
+    from optcompiler.costmodel import model as learned
+
+    found = learned.find(hardware)
+    if found is not None:
+        try:
+            log_seconds = learned.predict_log_seconds(
+                found, body, target, derivation, facts.arg_types, sizes, hardware, default_size
+            )
+        except (NotImplementedError, ValueError):  # features the IR cannot give: the analytic model
+            log_seconds = math.nan
+        if math.isfinite(log_seconds):
+            return math.exp(log_seconds)
+    return estimate_seconds(body, target, facts.arg_types, sizes, hardware, default_size)
 
 
 def rank_key(seconds: float, body: Term, rewrites: int) -> tuple[int, float, int, str]:
