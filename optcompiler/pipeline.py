@@ -384,6 +384,16 @@ def with_gpu(kernel: Kernel, result: KernelResult, prelude: str, config: Config)
     note = _gpu_refusal(kernel, result, config)
     if note is not None:
         return replace(result, gpu_note=f"refused: {note}")
+    try:
+        return _add_gpu(kernel, result, prelude, config, gpu)
+    except Exception as exc:  # a bug on the GPU side must not cost the kernel its CPU variant
+        return replace(result, gpu_note=f"refused: internal error: {type(exc).__name__}: {exc}")
+
+
+def _add_gpu(
+    kernel: Kernel, result: Emitted, prelude: str, config: Config, gpu: gpu_model.GpuDescriptor | None
+) -> Emitted:
+    """Lower, (under auto) find the threshold, verify on the simulator: `with_gpu`'s work."""
     from optcompiler.passes import gpu as cuda_lowering
 
     options = {"inexact_math": config.fastmath, "allow_reassoc": not config.strict_fp}

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -216,3 +217,20 @@ def test_auto_without_gpu_changes_nothing() -> None:
     assert auto.output == cpu.output
     assert "cuda" not in auto.output
     assert all(not k.gpu_note for k in auto.kernels if isinstance(k, Emitted))
+
+
+def test_a_bug_on_the_gpu_side_keeps_the_cpu_variant(
+    gpu_result: pipeline.FileResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from optcompiler.frontend import lift_function
+    from optcompiler.passes import gpu as lowering
+
+    def broken(*args: object, **kwargs: object) -> str:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(lowering, "lower_cuda", broken)
+    smooth = replace(kernel(gpu_result, "smooth"), gpu_source="", gpu_note="")
+    result = pipeline.with_gpu(lift_function(SMOOTH, "smooth.py", "smooth"), smooth, "", Config(target="gpu"))
+    assert isinstance(result, Emitted) and not result.gpu_source
+    assert result.gpu_note == "refused: internal error: RuntimeError: boom"
+    assert result.source == smooth.source
