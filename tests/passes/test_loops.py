@@ -376,15 +376,15 @@ def _peeled(test: str, lo: str = "0") -> Kernel:
 def test_peeling_takes_a_boundary_test_out_of_the_loop(test: str) -> None:
     k = _peeled(test)
     out = peel(_loop(k, (1,)), _ctx(k).facts)
-    assert out, f"{test}: not peeled"
-    loops = [t for t in out[0].walk() if t.op == "for"]
+    assert out is not None, f"{test}: not peeled"
+    loops = [t for t in out.walk() if t.op == "for"]
     assert len(loops) == 1 and not any(t.op == "if" for t in loops[0].walk()), f"{test}: branch left"
-    _same_results(k, _with_stmt(k, 1, out[0]), lambda rng, n: [rng.random(n), np.zeros(n)], range(5))
+    _same_results(k, _with_stmt(k, 1, out), lambda rng, n: [rng.random(n), np.zeros(n)], range(5))
 
 
 def test_peeling_with_a_nonzero_start() -> None:
     k = _peeled("i == 2", lo="2")
-    (out, *_) = peel(_loop(k, (1,)), _ctx(k).facts)
+    out = peel(_loop(k, (1,)), _ctx(k).facts)
     assert _text(out).splitlines()[:3] == ["if 2 < n:", "    out[2] = u[2] * 3.0", "for i in range(3, n):"]
     _same_results(k, _with_stmt(k, 1, out), lambda rng, n: [rng.random(n), np.zeros(n)], range(5))
 
@@ -392,7 +392,7 @@ def test_peeling_with_a_nonzero_start() -> None:
 @pytest.mark.parametrize("test", ["i == n // 2", "i == 1", "i > 1", "i < n - 2", "i == m", "i * 2 == 0"])
 def test_peeling_refuses_tests_that_are_not_at_a_boundary(test: str) -> None:
     k = _peeled(test.replace("m", "u[0]"))
-    assert peel(_loop(k, (1,)), _ctx(k).facts) == []
+    assert peel(_loop(k, (1,)), _ctx(k).facts) is None
 
 
 def test_peeling_refuses_when_the_loop_variable_is_read_after_the_loop() -> None:
@@ -406,7 +406,38 @@ def test_peeling_refuses_when_the_loop_variable_is_read_after_the_loop() -> None
             return i
         """
     )
-    assert peel(_loop(k, (1,)), _ctx(k).facts) == []
+    assert peel(_loop(k, (1,)), _ctx(k).facts) is None
+
+
+def test_peeling_both_ends_of_a_stencil_at_once() -> None:
+    k = _kernel(
+        """
+        def f(u, out):
+            n = u.shape[0]
+            for i in range(n):
+                out[i] = u[i]
+                if i > 0:
+                    out[i] += u[i - 1]
+                if i < n - 1:
+                    out[i] += u[i + 1]
+        """
+    )
+    out = peel(_loop(k, (1,)), _ctx(k).facts)
+    assert _text(out) == textwrap.dedent(
+        """\
+        if 0 < n:
+            out[0] = u[0]
+            if 0 < n - 1:
+                out[0] += u[1]
+        for i in range(1, n - 1):
+            out[i] = u[i]
+            out[i] += u[i - 1]
+            out[i] += u[i + 1]
+        if 1 < n:
+            out[n - 1] = u[n - 1]
+            out[n - 1] += u[n - 2]"""
+    )
+    _same_results(k, _with_stmt(k, 1, out), lambda rng, n: [rng.random(n), np.zeros(n)], range(5))
 
 
 COLSUM = """
