@@ -474,8 +474,8 @@ def _gpu_refusal(kernel: Kernel, result: Emitted, config: Config) -> str | None:
     del kernel
     if result.boundscheck:
         return "some subscript is not provably in bounds, and a GPU thread reading out of bounds is undefined"
-    if importlib.util.find_spec("numba.cuda") is None:  # pragma: no cover - numba-cuda is a dependency here
-        return "numba-cuda is not installed (pip install optc[cuda])"
+    if importlib.util.find_spec("numba_cuda") is None:  # the `cuda` extra
+        return "numba-cuda is not installed (pip install 'optc[cuda]')"
     if not config.verify:
         return "--no-verify: a CUDA lowering is only emitted verified"
     return None

@@ -8,6 +8,7 @@ on this machine without a GPU, it must take the CPU path.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -21,6 +22,12 @@ from optcompiler import pipeline
 from optcompiler.config import Config
 from optcompiler.costmodel import gpu as gpu_model
 from optcompiler.pipeline import Emitted, optimize_source
+
+# the simulator comes with numba-cuda, the `cuda` extra; without it optc offers no GPU variant
+needs_cuda = pytest.mark.skipif(
+    importlib.util.find_spec("numba_cuda") is None,
+    reason="numba-cuda is not installed (pip install 'optc[cuda]')",
+)
 
 SMOOTH = """
 import numpy as np
@@ -150,6 +157,7 @@ def kernel(result: pipeline.FileResult, name: str) -> Emitted:
     return found
 
 
+@needs_cuda
 def test_target_gpu_emits_verified_lowering_behind_dispatcher(gpu_result: pipeline.FileResult) -> None:
     smooth = kernel(gpu_result, "smooth")
     assert smooth.gpu_source and smooth.gpu_threshold is None  # --target gpu: whenever a GPU is present
@@ -163,6 +171,7 @@ def test_target_gpu_emits_verified_lowering_behind_dispatcher(gpu_result: pipeli
     compile(out, "smooth_fast.py", "exec")
 
 
+@needs_cuda
 def test_gpu_path_computes_what_the_original_does_on_the_simulator(
     gpu_result: pipeline.FileResult, tmp_path: Path
 ) -> None:
@@ -170,6 +179,7 @@ def test_gpu_path_computes_what_the_original_does_on_the_simulator(
     assert report == {"smooth": {"same": True, "ran": ["gpu"]}}
 
 
+@needs_cuda
 def test_auto_with_gpu_dispatches_by_size(auto_result: pipeline.FileResult) -> None:
     relax = kernel(auto_result, "relax")
     threshold = relax.gpu_threshold
@@ -179,6 +189,7 @@ def test_auto_with_gpu_dispatches_by_size(auto_result: pipeline.FileResult) -> N
     assert "predicts it 2x faster" in relax.gpu_note
 
 
+@needs_cuda
 def test_auto_keeps_the_cpu_where_the_gpu_does_not_pay_or_refuses(auto_result: pipeline.FileResult) -> None:
     axpy = kernel(auto_result, "axpy")
     assert not axpy.gpu_source and axpy.gpu_note.startswith("not picked: the NVIDIA H100 model predicts no")
@@ -189,6 +200,7 @@ def test_auto_keeps_the_cpu_where_the_gpu_does_not_pay_or_refuses(auto_result: p
     assert "_axpy_gpu" not in auto_result.output and "_running_gpu" not in auto_result.output
 
 
+@needs_cuda
 def test_auto_gpu_branch_is_not_taken_without_a_gpu(auto_result: pipeline.FileResult, tmp_path: Path) -> None:
     """Above the threshold, but no GPU: the CPU path runs (the GPU wrapper would raise). The
     inputs are too large for CPython: the reference is the compiled CPU variant."""
@@ -200,6 +212,7 @@ def test_auto_gpu_branch_is_not_taken_without_a_gpu(auto_result: pipeline.FileRe
     assert report == {"relax": {"same": True, "ran": []}}
 
 
+@needs_cuda
 def test_auto_gpu_branch_is_not_taken_below_the_threshold(
     auto_result: pipeline.FileResult, tmp_path: Path
 ) -> None:
@@ -219,6 +232,7 @@ def test_auto_without_gpu_changes_nothing() -> None:
     assert all(not k.gpu_note for k in auto.kernels if isinstance(k, Emitted))
 
 
+@needs_cuda
 def test_a_bug_on_the_gpu_side_keeps_the_cpu_variant(
     gpu_result: pipeline.FileResult, monkeypatch: pytest.MonkeyPatch
 ) -> None:
