@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -167,6 +168,7 @@ def measure_dask(
         for path in sorted(data.glob("*.jsonl.gz")):
             known |= dataset.done_keys(path)
     pending = list(names)
+    run_id = f"{os.getpid()}-{time.time_ns()}"  # a rerun's tasks never reuse a stale result
     progress = measure.Progress(len(pending))
     written: list[Record] = []
     try:
@@ -179,7 +181,14 @@ def measure_dask(
                 name = pending.pop(0)
                 done = {k for k in known if k[0] == name}
                 future = client.submit(  # type: ignore[attr-defined]
-                    measure_kernel, name, top_k, settings, sizes, done, pure=False, key=f"optc-measure-{name}"
+                    measure_kernel,
+                    name,
+                    top_k,
+                    settings,
+                    sizes,
+                    done,
+                    pure=False,
+                    key=f"optc-measure-{name}-{run_id}",
                 )
                 names_of[future] = name
                 futures.add(future)
@@ -273,8 +282,13 @@ def train(hardware_id: str, estimators: int = 100) -> Trained | None:
 # ---- the command line --------------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CalibrateError(message)  # one line, like every other optc error
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="optc calibrate",
         description="Measure corpus kernels on this machine (or a Dask cluster's), retrain the learned "
         "cost model and store it per hardware id under the optc cache, where the pipeline finds it.",

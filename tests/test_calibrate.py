@@ -71,6 +71,8 @@ def test_calibrate_on_a_dask_local_cluster(cache: Path, capsys: pytest.CaptureFi
         (["--sizes", "x"], "--sizes takes indices"),
         (["--budget-minutes", "0"], "--budget-minutes must be positive"),
         (["--top-k", "0"], "--top-k must be at least 1"),
+        (["--budget-minutes", "soon"], "invalid float value: 'soon'"),
+        (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(
