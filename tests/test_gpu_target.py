@@ -248,3 +248,19 @@ def test_a_bug_on_the_gpu_side_keeps_the_cpu_variant(
     assert isinstance(result, Emitted) and not result.gpu_source
     assert result.gpu_note == "refused: internal error: RuntimeError: boom"
     assert result.source == smooth.source
+
+
+@needs_cuda
+def test_without_numba_cuda_the_gpu_is_refused_with_the_install_line(
+    gpu_result: pipeline.FileResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from optcompiler.frontend import lift_function
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "numba_cuda" else real(name)
+    )
+    smooth = replace(kernel(gpu_result, "smooth"), gpu_source="", gpu_note="")
+    result = pipeline.with_gpu(lift_function(SMOOTH, "smooth.py", "smooth"), smooth, "", Config(target="gpu"))
+    assert isinstance(result, Emitted) and not result.gpu_source
+    assert result.gpu_note == "refused: numba-cuda is not installed (pip install 'optc[cuda]')"
