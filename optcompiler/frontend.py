@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import io
 import re
+import tokenize
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,29 +63,81 @@ def read_source(path: str | Path) -> str:
 
 
 def parse(source: str, path: str) -> cst.Module:
-    """Parse with libcst; a syntax error becomes an `OptcError` at the offending line."""
+    """Parse with libcst; a syntax error becomes an `OptcError` at the offending line.
+
+    CPython's parser reads the file first: it gives the exact line and message of a syntax error,
+    refuses what CPython would (libcst accepts e.g. 1000 nested parentheses), and stops nesting
+    libcst's native parser would crash on (its stack overflows: a segfault, no exception)."""
     has_bom = source.startswith(BOM)
+    text = source[1:] if has_bom else source
+    _check_python(text, path)
     try:
-        module = cst.parse_module(source[1:] if has_bom else source)
-    except cst.ParserSyntaxError as error:
-        line, message = _python_syntax_error(source.removeprefix(BOM))
-        if line is None:  # CPython accepts what libcst cannot parse, e.g. syntax newer than libcst
-            line, message = error.raw_line, _syntax_message(error)
-        raise OptcError(f"syntax error: {message}", path, line) from None
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as error:  # CPython accepts what libcst cannot, e.g. newer syntax
+        message = f"libcst (optc's parser) cannot parse this valid Python: {_syntax_message(error)}"
+        raise OptcError(message, path, error.raw_line) from None
     except RecursionError:
-        raise OptcError("syntax error: expression nested too deeply to parse", path) from None
+        raise OptcError(f"syntax error: {_TOO_DEEP}", path) from None
     return module.with_changes(encoding="utf-8-sig") if has_bom else module
 
 
-def _python_syntax_error(text: str) -> tuple[int | None, str]:
-    """CPython's line and message: libcst's point at the next token (often the next line)."""
+# Past about 350 levels of syntax-tree nesting libcst's (recursive) code generation and metadata
+# exceed Python's recursion limit; a deeper file is refused with the line, not a traceback.
+MAX_DEPTH = 200
+_TOO_DEEP = "expressions nested too deeply to parse; split the expression into steps"
+
+
+def _check_python(text: str, path: str) -> None:
+    """CPython's verdict on `text`: an `OptcError` for a syntax error or nesting past `MAX_DEPTH`."""
     try:
-        ast.parse(text)
-    except SyntaxError as error:
-        return error.lineno, error.msg
-    except ValueError as error:  # null bytes
-        return 1, str(error)
-    return None, ""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escapes and the like are the user's business
+            tree = ast.parse(text)
+    except (SyntaxError, ValueError) as error:  # ValueError: null bytes, before Python 3.11.4
+        line = getattr(error, "lineno", None)
+        if line is None and "\0" in text:
+            line = text.count("\n", 0, text.index("\0")) + 1
+        raise OptcError(f"syntax error: {getattr(error, 'msg', error)}", path, line) from None
+    except (RecursionError, MemoryError):  # CPython's parser gives up on nesting in the thousands
+        raise OptcError(f"syntax error: {_TOO_DEEP}", path, _longest_statement(text)) from None
+    depth, line = _deepest(tree)
+    if depth > MAX_DEPTH:
+        raise OptcError(
+            f"nested {depth} levels deep, more than optc handles ({MAX_DEPTH}); split the expression into steps",
+            path,
+            line,
+        )
+
+
+def _longest_statement(text: str) -> int | None:
+    """The first line of the statement with the most tokens: where nesting too deep for CPython's
+    own parser must be (the parser cannot say)."""
+    best, best_line, count, start = 0, None, 0, None
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if start is None:
+                start = token.start[0]
+            count += 1
+            if token.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+                if count > best:
+                    best, best_line = count, start
+                count, start = 0, None
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return best_line
+
+
+def _deepest(tree: ast.AST) -> tuple[int, int | None]:
+    """The syntax tree's depth and the line of its deepest node (iteratively: the tree may be deep)."""
+    best, best_line = 0, None
+    stack: list[tuple[ast.AST, int, int | None]] = [(tree, 0, None)]
+    while stack:
+        node, depth, line = stack.pop()
+        line = getattr(node, "lineno", line)
+        if depth > best:
+            best, best_line = depth, line
+        stack.extend((child, depth + 1, line) for child in ast.iter_child_nodes(node))
+    return best, best_line
 
 
 def _syntax_message(error: cst.ParserSyntaxError) -> str:
@@ -111,10 +166,17 @@ def find_kernels(module: cst.Module, path: str, exclude: Sequence[str] = ()) -> 
     """Every top-level `def` in source order, candidates and skipped ones alike, so reports can list both.
 
     `node` is the very node of `module` (no copy), so later stages can replace it by identity.
-    `path` is accepted for symmetry with the other stages; sites carry no path of their own.
+    `path` names the file in errors; sites carry no path of their own.
     """
-    del path
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    try:
+        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    except RecursionError:  # e.g. an implicit concatenation of thousands of string literals
+        raise OptcError(
+            "a statement nested too deeply for libcst (optc's parser) to process; "
+            "e.g. split a long implicit string concatenation",
+            path,
+            _deep_statement_line(module),
+        ) from None
     last_binding: dict[str, int] = {}
     for stmt in module.body:
         for bound in bound_names(stmt):
@@ -134,6 +196,19 @@ def find_kernels(module: cst.Module, path: str, exclude: Sequence[str] = ()) -> 
             reason = f"name rebound at line {last_binding[name]}"
         sites.append(KernelSite(name, node, line, reason))
     return tuple(sites)
+
+
+def _deep_statement_line(module: cst.Module) -> int | None:
+    """The first line of the top-level statement libcst cannot generate code for (the others add up
+    to where it starts)."""
+    line = 1 + len(module.header)
+    for stmt in module.body:
+        try:
+            code = module.code_for_node(stmt)
+        except RecursionError:
+            return line + len(getattr(stmt, "leading_lines", ()))
+        line += code.count("\n")
+    return None
 
 
 def bound_names(stmt: cst.CSTNode) -> list[str]:

@@ -60,7 +60,9 @@ def plan_regions(
     `taken` holds module-level names already in use; new helper names are added to it."""
     if m.findall(site_node, m.Global() | m.Nonlocal()):
         return [], ["it declares global or nonlocal names, so its locals cannot be passed around safely"]
-    body = list(site_node.body.body) if isinstance(site_node.body, cst.IndentedBlock) else []
+    if not isinstance(site_node.body, cst.IndentedBlock):
+        return [], []  # a one-line body (`def f(c): return g(c)`) holds no loop to compile
+    body = list(site_node.body.body)
     if body and _is_docstring(body[0]):
         offset, body = 1, body[1:]
     else:
