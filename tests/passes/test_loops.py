@@ -10,6 +10,8 @@ import textwrap
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from optcompiler import frontend
 from optcompiler.analysis import all_names, analyze
@@ -582,3 +584,129 @@ def test_saturation_stays_bounded_with_the_new_loop_rules(source: str) -> None:
     _, report = explore(k, analyze(k), Config(), passes=[loops])
     assert report.stop_reason == "saturated", report
     assert report.nodes < 1000, report
+
+
+# ---- a small differential fuzzer of the new rewrites ------------------------------------------------------
+#
+# tests/fuzz draws whole kernels through the pipeline; its kernels rarely hold two adjacent
+# loops, boundary tests (`i == 0`) or transposed accesses. These draw exactly those shapes, with
+# offsets in both directions, call each rewrite directly, and whenever it does not refuse, run
+# both versions in CPython on every small size: a legality test that is too weak shows up here.
+
+_ARRAYS_1D = ("a", "b", "c")
+_OFFSETS = ("i - 1", "i", "i + 1")
+
+
+@st.composite
+def _statement_1d(draw: st.DrawFn) -> str:
+    target = draw(st.sampled_from(_ARRAYS_1D))
+    op = draw(st.sampled_from(("=", "+=", "*=")))
+    loads = [
+        f"{draw(st.sampled_from(_ARRAYS_1D))}[{draw(st.sampled_from(_OFFSETS))}]"
+        for _ in range(draw(st.integers(1, 2)))
+    ]
+    return f"{target}[{draw(st.sampled_from(_OFFSETS))}] {op} {' + '.join(loads)} * 0.5"
+
+
+def _vectors(rng, n):
+    return [rng.random(n), rng.random(n), rng.random(n)]
+
+
+_SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@_SETTINGS
+@given(
+    first=st.lists(_statement_1d(), min_size=1, max_size=2),
+    second=st.lists(_statement_1d(), min_size=1, max_size=2),
+)
+def test_fuzz_fusion_never_changes_results(first: list[str], second: list[str]) -> None:
+    body1 = "\n".join("        " + s for s in first)
+    body2 = "\n".join("        " + s for s in second)
+    source = (
+        "def f(a, b, c):\n    n = a.shape[0]\n    for t in range(2):\n"
+        f"        for i in range(1, n - 1):\n{body1.replace('        ', '            ')}\n"
+        f"        for i in range(1, n - 1):\n{body2.replace('        ', '            ')}\n"
+    )
+    k = _kernel(source)
+    out = fuse_adjacent(_loop(k, (1,)), _ctx(k).facts)
+    if out is not None:
+        _same_results(k, _with_stmt(k, 1, out), _vectors, range(6))
+
+
+@_SETTINGS
+@given(stmts=st.lists(_statement_1d(), min_size=2, max_size=4))
+def test_fuzz_distribution_never_changes_results(stmts: list[str]) -> None:
+    body = "\n".join("        " + s for s in stmts)
+    k = _kernel(f"def f(a, b, c):\n    n = a.shape[0]\n    for i in range(1, n - 1):\n{body}\n")
+    for out in distribute(_loop(k, (1,)), _ctx(k).facts):
+        _same_results(k, _with_stmt(k, 1, out), _vectors, range(6))
+
+
+_TESTS = st.tuples(
+    st.sampled_from(("i", "i + 1", "i - 1", "n - 1 - i")),
+    st.sampled_from(("==", "!=", "<", "<=", ">", ">=")),
+    st.sampled_from(("0", "1", "2", "n", "n - 1", "n - 2", "lo", "lo + 1")),
+)
+
+
+@_SETTINGS
+@given(tests=st.lists(_TESTS, min_size=1, max_size=3), lo=st.sampled_from(("0", "1", "2")))
+def test_fuzz_peeling_never_changes_results(tests: list[tuple[str, str, str]], lo: str) -> None:
+    lines = []
+    for k_, (left, op, right) in enumerate(tests):
+        lines += [f"        if {left} {op} {right.replace('lo', lo)}:", f"            s += u[i] * {k_ + 2}.0"]
+    source = (
+        "def f(u, out):\n    n = u.shape[0]\n"
+        f"    for i in range({lo}, n):\n        s = u[i]\n" + "\n".join(lines) + "\n        out[i] = s\n"
+    )
+    k = _kernel(source)
+    out = peel(_loop(k, (1,)), _ctx(k).facts)
+    if out is not None:
+        _same_results(k, _with_stmt(k, 1, out), lambda rng, n: [rng.random(n), np.zeros(n)], range(7))
+
+
+_NEST_STATEMENTS = (
+    "out[j] += A[i, j] * 0.5",
+    "out[j] = out[j] * 0.5 + A[i, j]",
+    "B[j, i] = A[i, j] * 2.0",
+    "A[i, j] = A[i - 1, j] + A[i, j - 1]",
+    "A[i, j] = A[i - 1, j + 1] * 0.5",
+    "A[i, j] = A[i + 1, j - 1] * 0.5",
+    "A[i, j] = B[j, i] + A[i - 1, j - 1]",
+    "B[j, i] = B[j - 1, i] + A[i, j]",
+    "B[j, i] = B[j + 1, i - 1] + A[i, j]",
+    "out[i] += B[j, i] * A[i, j]",
+    "A[i, j] += out[j] * B[j, i]",
+)
+
+
+@_SETTINGS
+@given(
+    stmts=st.lists(st.sampled_from(_NEST_STATEMENTS), min_size=1, max_size=2),
+    order=st.booleans(),
+    factor=st.sampled_from((2, 3, 4)),
+)
+def test_fuzz_unroll_and_jam_and_tiling_never_change_results(
+    stmts: list[str], order: bool, factor: int
+) -> None:
+    outer, inner = ("i", "j") if order else ("j", "i")
+    header = {"i": "range(1, n - 1)", "j": "range(1, m - 1)"}
+    body = "\n".join("            " + s for s in stmts)
+    source = (
+        "def f(A, B, out):\n    n, m = A.shape\n"
+        f"    for {outer} in {header[outer]}:\n        for {inner} in {header[inner]}:\n{body}\n"
+    )
+    k = _kernel(source)
+    ctx = _ctx(k)
+
+    def make(rng, size):
+        n, m = size, size // 2 + 3
+        return [rng.random((n, m)), rng.random((m, n)), rng.random(max(n, m))]
+
+    for out in (
+        unroll_and_jam(_loop(k, (1,)), factor, ctx.facts),
+        tile(_loop(k, (1,)), factor, ctx.facts, ctx.names),
+    ):
+        if out is not None:
+            _same_results(k, _with_stmt(k, 1, out), make, range(9))
