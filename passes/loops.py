@@ -192,7 +192,7 @@ def rules(ctx: PassContext) -> list[Rewrite]:
 
     def unroller(factor: int):
         def apply(egraph: EGraph, id: Id, subst: dict[str, Id]) -> Term | None:
-            if not ctx.top_level(egraph, id):  # once, on the outermost loop of a statement
+            if not ctx.top_level(egraph, id) or "max" in ctx.names:  # once, on a statement's outer loop
                 return None
             loop = _matched_loop(egraph, subst)
             return _remember(once(f"unroll{factor}", loop, lambda: unroll_and_jam(loop, factor, ctx.facts)))
@@ -201,7 +201,7 @@ def rules(ctx: PassContext) -> list[Rewrite]:
 
     def tiler(size: int):
         def apply(egraph: EGraph, id: Id, subst: dict[str, Id]) -> Term | None:
-            if not ctx.top_level(egraph, id):
+            if not ctx.top_level(egraph, id) or "min" in ctx.names:  # `min` must be the builtin
                 return None
             loop = _matched_loop(egraph, subst)
             return _remember(once(f"tile{size}", loop, lambda: tile(loop, size, ctx.facts, ctx.names)))
@@ -609,10 +609,10 @@ def _fold_subscripts(term: Term) -> Term:
 
 
 def _fold_int(t: Term) -> Term:
+    if t.op not in ("add", "sub"):
+        return t  # not inside calls: `int(x + 1 + 2)` may be float arithmetic
     args = tuple(_fold_int(a) for a in t.args)
     t = Term(t.op, args, t.value) if args != t.args else t
-    if t.op not in ("add", "sub"):
-        return t
     a, b = t.args
     sign = 1 if t.op == "add" else -1
     if _int(a) is not None and _int(b) is not None:
