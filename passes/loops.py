@@ -554,6 +554,8 @@ def peel(loop: Term, facts: KernelFacts) -> Term | None:
     name = str(v.value)
     if names_assigned(body) & (names_read(_bounds(loop)) | {name}) or not is_pure_expr(body):
         return None
+    if _has_exit(body):
+        return None  # a peeled copy is not in a loop: break and continue would mean something else
     if name in facts.escaping.get(name, frozenset()):
         return None  # the loop variable's final value is read after the loop
     if not _bounds_unchanged(_bounds(loop), body, facts):
@@ -728,6 +730,8 @@ def unroll_and_jam(loop: Term, factor: int, facts: KernelFacts) -> Term | None:
     inner_body = inner.args[4]
     if not any(str(v.value) not in names_read(Term("tuple", acc.indices)) for acc in accesses(inner_body)):
         return None  # no access shared by the jammed copies: nothing is reused from registers
+    if _has_exit(inner_body):
+        return None  # a `continue` in one jammed copy would skip the copies after it
     if any(t.op in ("for", "while") for t in inner_body.walk()):
         return None  # 2-deep nests only: a jammed 3-deep nest multiplies the e-graph (see report)
     if any(t.op == "if" for t in inner_body.walk()):

@@ -411,6 +411,23 @@ def test_peeling_refuses_when_the_loop_variable_is_read_after_the_loop() -> None
     assert peel(_loop(k, (1,)), _ctx(k).facts) is None
 
 
+def test_peeling_refuses_a_body_with_continue_or_break() -> None:
+    # the peeled copy runs outside any loop, where `continue` and `break` mean something else
+    for exit_ in ("continue", "break"):
+        source = "def f(u, out):\n    n = u.shape[0]\n    for i in range(n):\n        if i == 0:\n"
+        k = _kernel(source + f"            {exit_}\n        out[i] = u[i]\n")
+        assert peel(_loop(k, (1,)), _ctx(k).facts) is None
+
+
+def test_unroll_and_jam_refuses_a_body_with_continue() -> None:
+    # a `continue` in one jammed copy would skip the copies after it
+    source = "def f(X, out):\n    n, m = X.shape\n    for i in range(n):\n        for j in range(m):\n"
+    k = _kernel(
+        source + "            if X[i, j] > 0.5:\n                continue\n            out[j] += X[i, j]\n"
+    )
+    assert unroll_and_jam(_loop(k, (1,)), 2, _ctx(k).facts) is None
+
+
 def test_peeling_both_ends_of_a_stencil_at_once() -> None:
     k = _kernel(
         """
