@@ -296,6 +296,10 @@ class KernelFacts:
     sizes: frozenset[str] = field(default_factory=frozenset)  # names bound once to a len or a shape
     size_sources: Mapping[str, tuple[str, int]] = field(default_factory=dict)  # size name -> (array, dim)
     allocations: Mapping[str, tuple[Term, ...] | str] = field(default_factory=dict)  # fresh array -> shape
+    # loop vars whose loops all step down by a constant (their iterations run from high to low),
+    # and those whose direction is unknown (a variable step, or loops of both directions)
+    descending: frozenset[str] = field(default_factory=frozenset)
+    unordered: frozenset[str] = field(default_factory=frozenset)
 
     def kind(self, name: str) -> Kind:
         if name in self.arg_types:
@@ -475,6 +479,10 @@ def analyze(kernel: Kernel, hints: Mapping[str, str] | None = None) -> KernelFac
         escaping=_escaping_names(body),
         size_symbols=tuple(symbols),
         int_params=frozenset(int_params),
+        descending=frozenset(v for v, rs in loop_ranges.items() if _directions(rs) == {"down"}),
+        unordered=frozenset(
+            v for v, rs in loop_ranges.items() if len(_directions(rs)) != 1 or "?" in _directions(rs)
+        ),
         loop_bounds={
             v: ranges[0]
             for v, ranges in loop_ranges.items()
@@ -569,6 +577,14 @@ def _loop_ranges(body: Term) -> dict[str, list[tuple[Term, Term, Term]]]:
     for node in body.walk():
         if node.op == "for":
             out.setdefault(loop_var(node), []).append((node.args[1], node.args[2], node.args[3]))
+    return out
+
+
+def _directions(ranges: Iterable[tuple[Term, Term, Term]]) -> set[str]:
+    out = set()
+    for _, _, step in ranges:
+        value = _const_int(step)
+        out.add("?" if value is None or value == 0 else "up" if value > 0 else "down")
     return out
 
 
@@ -974,6 +990,14 @@ def direction_vectors(
             else:
                 choices.append(("<" if d > 0 else "=" if d == 0 else ">",))
         vectors.update(product(*choices))
+    if set(loop_vars) & facts.unordered:
+        return None  # which iteration runs first is not known
+    # Vectors compare loop-variable values; a loop stepping down runs its higher values first,
+    # so in time its '<' is a '>' (`for i in range(n - 1, 0, -1): a[i] = ...; c[i] = a[i - 1]`)
+    flip = {"<": ">", ">": "<", "=": "="}
+    down = [k for k, v in enumerate(loop_vars) if v in facts.descending]
+    if down:
+        vectors = {tuple(flip[d] if k in down else d for k, d in enumerate(vec)) for vec in vectors}
     return sorted(vectors)
 
 

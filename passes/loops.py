@@ -416,6 +416,8 @@ def _no_backward_dependence(first: Term, second: Term, v: str, facts: KernelFact
     different loops on both sides); a subscript that is not affine, a negative one (Python wraps
     it) or an unguardable alias makes the distance unknown, and unknown is refused.
     """
+    if v in facts.unordered:
+        return False  # which iteration runs first is not known
     loop_vars = (v, *_nested_loop_vars(seq(first, second)))
     variant = names_assigned(first) | names_assigned(second) | set(loop_vars)
     for a in accesses(first):
@@ -433,6 +435,8 @@ def _no_backward_dependence(first: Term, second: Term, v: str, facts: KernelFact
             distance = _v_distance(a.indices, b.indices, v, loop_vars, variant, facts)
             if distance == "independent":
                 continue
+            if isinstance(distance, int) and v in facts.descending:
+                distance = -distance  # a loop stepping down runs its higher values first
             if distance is None or distance < 0:
                 return False
     return True
