@@ -1443,15 +1443,15 @@ def parallel_plan(loop: Term, facts: KernelFacts, allow_reassoc: bool) -> Parall
 
 
 def _is_reduction(body: Term, name: str) -> bool:
-    """`name` is only updated by one operator (`s += e` everywhere, or `s *= e` everywhere): mixed
-    updates (`s += x; s *= y`) do not combine across threads as one reduction."""
+    """`name` is only updated by one kind of operator (`+=`/`-=` everywhere, or `*=` everywhere):
+    mixed updates (`s += x; s *= y`) do not combine across threads as one reduction."""
     updates = 0
     operators = set()
     for node in body.walk():
         if node.op == "augassign" and node.args[0].op == "var" and node.args[0].value == name:
             if node.value not in ("add", "sub", "mul") or name in names_read(node.args[1]):
                 return False
-            operators.add(node.value)
+            operators.add("mul" if node.value == "mul" else "add")  # `-= e` is `+= -e`
             if len(operators) > 1:
                 return False
             updates += 1
