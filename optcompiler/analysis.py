@@ -1410,7 +1410,9 @@ class ParallelPlan:
     reductions: tuple[str, ...]  # scalar names combined across iterations (reassociates the sum)
 
 
-def parallel_plan(loop: Term, facts: KernelFacts, allow_reassoc: bool) -> ParallelPlan | None:
+def parallel_plan(
+    loop: Term, facts: KernelFacts, allow_reassoc: bool, mixed_add_sub: bool = False
+) -> ParallelPlan | None:
     """Can the iterations of `loop` run in any order and at once (numba prange)?
 
     Every array dependence must have '=' on the loop's own variable; scalars assigned in the
@@ -1431,7 +1433,7 @@ def parallel_plan(loop: Term, facts: KernelFacts, allow_reassoc: bool) -> Parall
     reductions = []
     for name in sorted(carried_scalars(body)):
         kind = facts.kind(name)
-        if not _is_reduction(body, name) or kind not in ("int", "float"):
+        if not _is_reduction(body, name, mixed_add_sub) or kind not in ("int", "float"):
             return None
         if kind == "float" and not allow_reassoc:
             return None
@@ -1442,16 +1444,18 @@ def parallel_plan(loop: Term, facts: KernelFacts, allow_reassoc: bool) -> Parall
     return ParallelPlan(tuple(reductions))
 
 
-def _is_reduction(body: Term, name: str) -> bool:
-    """`name` is only updated by one kind of operator (`+=`/`-=` everywhere, or `*=` everywhere):
-    mixed updates (`s += x; s *= y`) do not combine across threads as one reduction."""
+def _is_reduction(body: Term, name: str, mixed_add_sub: bool = False) -> bool:
+    """`name` is only updated by one operator (`s += e` everywhere, or `s *= e` everywhere): mixed
+    updates (`s += x; s *= y`) do not combine across threads as one reduction. `+=` with `-=` is
+    one sum (`-= e` adds `-e`), which a hand-written combination (the CUDA lowering) may take but
+    Numba's prange refuses to compile."""
     updates = 0
     operators = set()
     for node in body.walk():
         if node.op == "augassign" and node.args[0].op == "var" and node.args[0].value == name:
             if node.value not in ("add", "sub", "mul") or name in names_read(node.args[1]):
                 return False
-            operators.add("mul" if node.value == "mul" else "add")  # `-= e` is `+= -e`
+            operators.add("add" if mixed_add_sub and node.value == "sub" else str(node.value))
             if len(operators) > 1:
                 return False
             updates += 1

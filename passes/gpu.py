@@ -427,7 +427,7 @@ class _Lowering:
     def host_loop(self, loop: Term) -> tuple[Term, ...] | None:
         """The statements of a sequential loop that stays on the host and launches the parallel nests
         in its body each iteration (time steps), or None when `loop` is to be a nest itself."""
-        plan = parallel_plan(loop, self.plan_facts, allow_reassoc=True)
+        plan = parallel_plan(loop, self.plan_facts, allow_reassoc=True, mixed_add_sub=True)
         body = loop.args[4]
         steps = body.args if body.op == "seq" else (body,)
         if plan is not None or not any(s.op == "for" for s in steps):
@@ -578,7 +578,7 @@ class _Lowering:
     def check_grid_loop(self, loop: Term) -> tuple[str, ...]:
         """The loop's reductions (scalars summed over it), after checking that it can be a grid loop."""
         v = str(loop.args[0].value)
-        plan = parallel_plan(loop, self.plan_facts, allow_reassoc=True)
+        plan = parallel_plan(loop, self.plan_facts, allow_reassoc=True, mixed_add_sub=True)
         if plan is None and not is_pure_expr(loop.args[4]):
             raise _Refuse(f"the loop over `{v}` calls a function whose effects are not known")
         if plan is None:
@@ -614,7 +614,7 @@ class _Lowering:
             return None
         if any(str(inner.args[0].value) in names_read(stmt) for stmt in sunk):
             return None
-        plan = parallel_plan(inner, self.plan_facts, allow_reassoc=True)
+        plan = parallel_plan(inner, self.plan_facts, allow_reassoc=True, mixed_add_sub=True)
         if plan is None or plan.reductions:
             return None
         return tuple(sunk), inner
