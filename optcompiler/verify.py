@@ -237,6 +237,29 @@ def _clean(source: str) -> str:
 # ---- driving workers -----------------------------------------------------------------------------------
 
 
+_BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def blas_threads_env(threads: int | None) -> dict[str, str]:
+    """BLAS thread counts for a measuring worker. OpenBLAS threads spin while they wait for each
+    other: on a machine other work keeps busy, a BLAS call with one thread per core measures 10x to
+    1000x slower than with the cores that are free, and the measured pick would then reject every
+    BLAS variant. So: the thread count asked for (`--threads`), else the cores the load average
+    leaves idle when the machine is busy; a user's own setting of these variables always stands."""
+    if any(name in os.environ for name in _BLAS_THREADS):
+        return {}
+    if threads is None:
+        cores = os.cpu_count() or 1
+        try:
+            busy = os.getloadavg()[0]
+        except (OSError, AttributeError):  # not available on this platform
+            return {}
+        threads = max(1, int(cores - busy + 0.5))
+        if threads >= cores:
+            return {}
+    return {name: str(threads) for name in _BLAS_THREADS}
+
+
 class _Worker:
     """One worker process and a thread that turns its protocol lines into events on a queue.
 
@@ -253,7 +276,7 @@ class _Worker:
         extra_env: Mapping[str, str] | None = None,
     ) -> None:
         self.stderr_path = folder / f"worker-{start}.stderr"
-        env = {**os.environ, **(extra_env or {})}
+        env = {**os.environ, **blas_threads_env(threads), **(extra_env or {})}
         if threads is not None:
             env["NUMBA_NUM_THREADS"] = str(threads)  # prange variants run on the thread count asked for
         env.update(

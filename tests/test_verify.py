@@ -404,3 +404,18 @@ def test_passing_candidates_are_timed_at_the_measurement_sizes() -> None:
     )
     assert not results[0].ok and results[0].measured is None
     assert results[1].ok and results[1].measured is not None and results[1].measured > 0
+
+
+def test_blas_threads_follow_threads_and_the_free_cores(monkeypatch) -> None:
+    from optcompiler.verify import blas_threads_env
+
+    for name in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    assert blas_threads_env(3) == {"OPENBLAS_NUM_THREADS": "3", "MKL_NUM_THREADS": "3"}
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    monkeypatch.setattr("os.getloadavg", lambda: (3.2, 0.0, 0.0))
+    assert blas_threads_env(None) == {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    monkeypatch.setattr("os.getloadavg", lambda: (0.1, 0.0, 0.0))
+    assert blas_threads_env(None) == {}  # a quiet machine: BLAS's own default
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    assert blas_threads_env(None) == {} and blas_threads_env(4) == {}  # the user's setting stands
