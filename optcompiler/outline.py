@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 import libcst.matchers as m
-from libcst.metadata import MetadataWrapper, ScopeProvider
+from libcst.metadata import MetadataWrapper, PositionProvider, ScopeProvider
 
 from optcompiler.analysis import names_assigned, upward_exposed
 from optcompiler.errors import Unsupported
@@ -225,8 +225,6 @@ def _lift_body(
 def _statement_lines(function: cst.FunctionDef, module: cst.Module, first_line: int) -> list[tuple[int, int]]:
     """(first, last) line in the file of each top-level statement of `function`."""
     wrapper = MetadataWrapper(cst.Module(body=[function]), unsafe_skip_copy=True)
-    from libcst.metadata import PositionProvider
-
     positions = wrapper.resolve(PositionProvider)
     base = first_line - positions[function].start.line
     assert isinstance(function.body, cst.IndentedBlock)

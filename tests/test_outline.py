@@ -117,7 +117,9 @@ def test_pipeline_compiles_the_loop_of_a_function_njit_cannot_compile(tmp_path: 
     by_name = {r.kernel: r for r in result.kernels}
     assert isinstance(by_name["_normalize_rows_region1"], pipeline.Emitted)
     reason = by_name["normalize_rows"].reason  # type: ignore[union-attr]
-    assert reason.startswith("partly compiled: raise statement (line 7) cannot be compiled; compiled lines 8-12 as")
+    assert reason.startswith(
+        "partly compiled: raise statement (line 7) cannot be compiled; compiled lines 8-12 as"
+    )
     assert reason.endswith(
         "(to compile all of it: validate the arguments in a caller before the kernel runs)"
     )

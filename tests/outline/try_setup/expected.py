@@ -23,7 +23,7 @@ def column_means(A: np.ndarray):
 def maybe_shape(A: np.ndarray):
     """The handler falls through, leaving `m` unbound: not outlined."""
     try:
-        n, m = A.shape
+        _, m = A.shape
     except ValueError:
         print("not a matrix")
     total = 0.0
