@@ -8,7 +8,7 @@ file (`optcompiler.pipeline.optimize_source`, told the benchmark sizes, all core
 expert version. Each is called once to compile (reported separately, as first call minus a steady
 call), then timed `--repeats` times on fresh copies of the inputs; the table shows the minimum.
 Results are checked against njit: the CUDA wrapper must be bit-identical (the lowering is exact),
-optc's CPU output within 1e-9 (it may reorder sums). Writes gpu.json and gpu.md to `--out`
+optc's CPU output within 1e-9 (it may reorder sums). Writes gpu_kernels.json and gpu_kernels.md to `--out`
 (default $OUT, else bench/results). `--quick` uses tiny sizes: a smoke test that also runs on the
 CUDA simulator (NUMBA_ENABLE_CUDASIM=1).
 """
@@ -907,8 +907,8 @@ def main(argv: list[str] | None = None) -> int:
         "records": records,
         "cuda_sources": {f"{k} {label}": s for k, v in generated.items() for label, s in v.items()},
     }
-    (out / "gpu.json").write_text(json.dumps(report, indent=1, default=str))
-    (out / "gpu.md").write_text(markdown(report))
+    (out / "gpu_kernels.json").write_text(json.dumps(report, indent=1, default=str))
+    (out / "gpu_kernels.md").write_text(markdown(report))
     print(markdown(report))
     return 0
 

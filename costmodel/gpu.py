@@ -56,7 +56,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from optcompiler.analysis import KernelFacts, arrays_written, loop_var, names_read, parallel_plan
+from optcompiler.analysis import KernelFacts, accesses, arrays_written, loop_var, names_read, parallel_plan
 from optcompiler.costmodel.analytic import loop_stats
 from optcompiler.ir import Kernel, Term
 
@@ -93,6 +93,71 @@ H100 = GpuDescriptor(
 
 
 @dataclass(frozen=True)
+class LaunchConfig:
+    """One launch configuration of the CUDA lowering: the variant parameters of
+    `passes.gpu.lower_cuda`, which the model ranks (`rank_launches`) instead of a fixed try-order."""
+
+    label: str
+    block_2d: tuple[int, int] = (16, 16)  # (x, y) threads per block of 2-D grids
+    block_1d: int = 256
+    block_3d: tuple[int, int, int] = (32, 4, 2)  # (x, y, z) threads per block of 3-D grids
+    tile: int | None = None  # shared-memory tiles of matmul-like nests, `tile` outputs a side per block
+    micro: int = 1  # register blocking: each thread computes micro x micro outputs (with `tile`)
+
+    def lowering_options(self) -> dict[str, object]:
+        """`passes.gpu.lower_cuda`'s keyword arguments for this configuration."""
+        return {
+            "block_2d": self.block_2d,
+            "block_1d": self.block_1d,
+            "block_3d": self.block_3d,
+            "tile": self.tile,
+            "micro": self.micro,
+        }
+
+
+# The configurations offered; bench/gpu.py measures them under these labels. Untiled blocks of
+# 256 (or 128) threads: x 32 wide keeps a warp on one row; 16x16 shares more of a matmul's operands
+# through L1. Tiled: 16x16 tiles, one output per thread; 64x64 tiles of 16x16 threads with 4x4
+# outputs each (register blocking), 16 values of k staged at a time (16 KiB of shared memory).
+LAUNCHES = (
+    LaunchConfig("16x16", (16, 16), 128, (16, 4, 4)),
+    LaunchConfig("32x8", (32, 8), 256, (32, 4, 2)),
+    LaunchConfig("64x4", (64, 4), 512, (64, 2, 2)),
+)
+TILED = (
+    LaunchConfig("tile16", (16, 16), 256, (32, 4, 2), tile=16),
+    LaunchConfig("tile64r4", (16, 16), 256, (32, 4, 2), tile=64, micro=4),
+)
+SMS = 132  # streaming multiprocessors of an H100 SXM: a grid of fewer blocks leaves some idle
+BASE_BLOCK = (16, 16)  # the block shape access_gbs was fitted with (GPU.md's gemm)
+
+
+def launch_candidates(kernel: Kernel, facts: KernelFacts) -> tuple[LaunchConfig, ...]:
+    """The configurations worth offering: tiled ones only where a nest reads 2-D arrays (the
+    lowering refuses a tile elsewhere, so this only saves it the work)."""
+    del kernel
+    two_d = any(at.kind == "array" and at.ndim == 2 for at in facts.arg_types.values())
+    return LAUNCHES + (TILED if two_d else ())
+
+
+def rank_launches(
+    kernel: Kernel,
+    facts: KernelFacts,
+    sizes: Mapping[str, int],
+    candidates: Sequence[LaunchConfig],
+    default_size: int = 1000,
+    gpu: GpuDescriptor | None = None,
+) -> list[LaunchConfig]:
+    """`candidates`, fastest predicted first at `sizes` (ties keep the given order)."""
+    descriptor = gpu or H100
+    scored = [
+        (gpu_seconds(gpu_work(kernel, facts, sizes, default_size, launch=c), descriptor), n, c)
+        for n, c in enumerate(candidates)
+    ]
+    return [c for _, _, c in sorted(scored, key=lambda s: (s[0], s[1]))]
+
+
+@dataclass(frozen=True)
 class GpuWork:
     """What one call of the CUDA lowering does at one size profile: the model's features."""
 
@@ -103,6 +168,7 @@ class GpuWork:
     flops: float
     threads: float  # work items of the widest grid
     serial_iterations: float  # iterations one thread runs in order, summed over the nests
+    efficiency: float = 1.0  # share of the device the launches use: padded lanes, idle SMs (<= 1)
 
 
 def gpu_work(
@@ -111,8 +177,13 @@ def gpu_work(
     sizes: Mapping[str, int],
     default_size: int = 1000,
     tile: int | None = None,
+    launch: LaunchConfig | None = None,
 ) -> GpuWork:
-    """The features of `gpu_seconds` for the kernel's own body lowered to CUDA at `sizes`."""
+    """The features of `gpu_seconds` for the kernel's own body lowered to CUDA at `sizes`, under
+    `launch` (default: 16x16 blocks, `tile` if given)."""
+    if launch is None:
+        launch = LaunchConfig("given", tile=tile) if tile else LAUNCHES[0]
+    tile = launch.tile
     body = kernel.body
     nests = loop_stats(body, facts.arg_types, sizes, default_size)
     params = {p.name for p in kernel.params}
@@ -132,6 +203,7 @@ def gpu_work(
             pcie += nbytes * (name in returned)
     loops = [n for n in nests if n.kind != "array"]
     accessed = flops = threads = serial = 0.0
+    busy = weight = 0.0  # device time share each nest keeps (efficiency), weighted by its bytes
     for stmt in body.args:
         if stmt.op != "for":
             continue
@@ -153,12 +225,74 @@ def gpu_work(
                 else 1.0
             )
         grid = max(grid, 1.0)
-        threads = max(threads, grid)
-        reuse = tile / 2 if tile else 1.0
-        accessed += (nest.loads / reuse + nest.stores) * 8.0
+        extents = _grid_extents(nest.trips if plan is not None else nest.trips[1:])
+        reuse = tile / 2 if tile else _block_sharing(stmt if plan is not None else None, launch)
+        nest_bytes = (nest.loads / reuse + nest.stores) * _itemsize_of_nest(facts, stmt)
+        share = _occupancy(extents, launch)
+        per_thread = launch.micro**2 if tile else 1  # register blocking: fewer threads, more each
+        threads = max(threads, grid / per_thread)
+        accessed += nest_bytes
+        busy += nest_bytes * share
+        weight += nest_bytes
         flops += nest.flops
-        serial += nest.iterations / grid
-    return GpuWork(launches, copies, pcie, accessed, flops, threads, serial)
+        serial += nest.iterations / grid * per_thread
+    efficiency = busy / weight if weight > 0 else 1.0
+    return GpuWork(launches, copies, pcie, accessed, flops, threads, serial, efficiency)
+
+
+def _grid_extents(trips: Sequence[float]) -> tuple[float, ...]:
+    """The grid's extents, x first: the lowering gives x the innermost grid loop (most often the
+    one along the contiguous index), for up to three parallel loops."""
+    return tuple(reversed([max(t, 1.0) for t in trips[:3]])) or (1.0,)
+
+
+def _occupancy(extents: Sequence[float], launch: LaunchConfig) -> float:
+    """The share of the device a grid uses: lanes past the end of the x extent idle in their warps,
+    and a grid of fewer blocks than SMs leaves the rest idle."""
+    if len(extents) == 1:
+        block: tuple[int, ...] = (launch.block_1d,)
+    elif len(extents) == 2:
+        block = launch.block_2d
+    else:
+        block = launch.block_3d
+    if launch.tile and len(extents) == 2:
+        block = (launch.tile, launch.tile)  # a block covers tile x tile outputs
+    blocks = math.prod(math.ceil(e / b) for e, b in zip(extents, block, strict=False))
+    lanes = extents[0] / (math.ceil(extents[0] / block[0]) * block[0])
+    return lanes * min(1.0, blocks / SMS)
+
+
+def _block_sharing(stmt: Term | None, launch: LaunchConfig) -> float:
+    """How much less a 2-D nest loads from memory than it issues under `launch`'s blocks, relative
+    to BASE_BLOCK (which access_gbs was fitted with): an element read at an index of one grid
+    variable only is read by every thread of the block along the other, from L1 after the first."""
+    if stmt is None:
+        return 1.0
+    inner = _block(stmt.args[4])
+    if not inner or inner[-1].op != "for":
+        return 1.0
+    gy, gx = loop_var(stmt), loop_var(inner[-1])
+    counts = {"x": 0, "y": 0, "xy": 0, "none": 0}
+    for access in accesses(stmt):
+        if access.is_write:
+            continue
+        used = set().union(*(names_read(i) for i in access.indices)) if access.indices else set()
+        key = "xy" if {gx, gy} <= used else "x" if gx in used else "y" if gy in used else "none"
+        counts[key] += 1
+    total = sum(counts.values())
+    if not total or not counts["x"] + counts["y"]:
+        return 1.0
+
+    def cost(bx: int, by: int) -> float:
+        return counts["y"] / bx + counts["x"] / by + counts["xy"] + counts["none"] / (bx * by)
+
+    return cost(*BASE_BLOCK) / cost(*launch.block_2d)
+
+
+def _itemsize_of_nest(facts: KernelFacts, stmt: Term) -> float:
+    """Bytes per element the nest moves: the largest element size of the arrays it touches."""
+    sizes = [_itemsize(facts, a.array) for a in accesses(stmt)]
+    return float(max(sizes, default=8))
 
 
 def gpu_seconds(work: GpuWork, gpu: GpuDescriptor = H100) -> float:
@@ -167,7 +301,7 @@ def gpu_seconds(work: GpuWork, gpu: GpuDescriptor = H100) -> float:
     transfer = work.pcie_bytes / (gpu.pcie_gbs * 1e9)
     device = max(
         work.flops / (gpu.fp64_gflops * 1e9),
-        work.accessed_bytes / (gpu.access_gbs * 1e9),
+        work.accessed_bytes / (gpu.access_gbs * 1e9) / max(work.efficiency, 1e-3),
         work.serial_iterations * gpu.thread_iteration_seconds,
     )
     return fixed + transfer + device
@@ -237,6 +371,7 @@ def threshold(
     gpu: GpuDescriptor = H100,
     tile: int | None = None,
     margin: float = MARGIN,
+    launch: LaunchConfig | None = None,
 ) -> int | None:
     """The `problem_size` from which the CUDA lowering is predicted `margin` times faster than `cpu_seconds` (the best CPU candidate's estimate at a size profile), scanning sizes
     up to MAX_ELEMENTS; None when it never is."""
@@ -251,7 +386,7 @@ def threshold(
 
     factors = [f for f in factors if largest_array(facts, sizes(f), default_size) <= MAX_ELEMENTS]
     return crossover(
-        lambda f: gpu_seconds(gpu_work(kernel, facts, sizes(f), default_size, tile), gpu),
+        lambda f: gpu_seconds(gpu_work(kernel, facts, sizes(f), default_size, tile, launch), gpu),
         lambda f: cpu_seconds(sizes(f)),
         factors,
         lambda f: problem_size(facts, sizes(f), default_size),
