@@ -1088,8 +1088,22 @@ class _Builder:
         evars = [self._fresh("e") for _ in region]
         lhs = self._scalarize(target, evars, region)
         rhs = self._scalarize(value, evars, region)
+        if target.op == "index" and value_shape is not None and self._view(value) is None:
+            # Numba evaluates an array expression into a new array, then copies it into the slice
+            tmp = self._temporary(value_shape, self._itemsize_of(value), value, pre)
+            rhs = self._scalarize(var(tmp), evars, region)
         inner = Term(stmt.op, (lhs, rhs), stmt.value)
         return [*pre, self._nest(evars, region, inner)]
+
+    def _temporary(self, shape: tuple[float, ...], itemsize: int, value: Term, pre: list[Term]) -> str:
+        """A fresh array holding `value`, computed by a nest appended to `pre`."""
+        tmp = self._fresh("t")
+        evars = [self._fresh("e") for _ in shape]
+        element = self._scalarize(value, evars, shape)
+        self.arrays[tmp] = _Array(tuple(shape), itemsize)
+        store = Term("assign", (_element(var(tmp), [var(e) for e in evars]), element))
+        pre.append(self._nest(evars, shape, store))
+        return tmp
 
     def _view(self, t: Term) -> _Array | None:
         """What `t` is when it is an existing array, a `.T` or a basic slice of one (no data moves)."""
@@ -1169,6 +1183,9 @@ class _Builder:
 
     def _reduce(self, name: str, operand: Term, axis: int | None, pre: list[Term]) -> Term:
         shape = self.shape(operand) or (float(self.default),)
+        if self.shape(operand) is not None and self._view(operand) is None:
+            # `np.sum(x * y)`: Numba makes the array `x * y` first, then reduces it
+            operand = var(self._temporary(shape, self._itemsize_of(operand), operand, pre))
         result = self._fresh("r")
         evars = [self._fresh("e") for _ in shape]
         element = self._scalarize(operand, evars, shape)

@@ -810,12 +810,34 @@ def expr_kind(term: Term, arg_types: Mapping[str, ArgType], kinds: Mapping[str, 
         if name == "float" or (name.rpartition(".")[0] in MATH_MODULES and func in _FLOAT_FUNCS):
             args = [expr_kind(a, arg_types, kinds) for a in term.args[1:] if a.op != "kw"]
             return "array" if "array" in args else "float"
-        return "unknown"
+        return _full_reduction_kind(term, arg_types)
     if op == "ifexp":
         a = expr_kind(term.args[1], arg_types, kinds)
         b = expr_kind(term.args[2], arg_types, kinds)
         return a if a == b else "unknown"
     return "unknown"
+
+
+_FULL_REDUCTIONS = frozenset({"sum", "prod", "max", "min", "mean"})
+
+
+def _full_reduction_kind(call: Term, arg_types: Mapping[str, ArgType]) -> Kind:
+    """`np.sum(a)`, `a.sum()` and friends over a whole array parameter, no axis: one scalar of
+    the array's kind (a mean is a float)."""
+    func, args = call.args[0], call.args[1:]
+    if func.op != "attr" or str(func.value) not in _FULL_REDUCTIONS or any(a.op == "kw" for a in args):
+        return "unknown"
+    owner = func.args[0]
+    if owner.op == "var" and str(owner.value) in NUMPY_MODULES and len(args) == 1:
+        array = args[0]
+    elif not args:
+        array = owner
+    else:
+        return "unknown"
+    if array.op != "var" or str(array.value) not in arg_types or arg_types[str(array.value)].kind != "array":
+        return "unknown"
+    kind = _dtype_kind(arg_types[str(array.value)].dtype)
+    return "float" if func.value == "mean" and kind in ("int", "float") else kind
 
 
 def _dtype_kind(dtype: str) -> Kind:

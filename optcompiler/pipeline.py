@@ -574,6 +574,7 @@ def explore(
         names=frozenset(all_names(kernel.body) | {p.name for p in kernel.params}),
         allow_reassoc=not config.strict_fp,
         fastmath=config.fastmath,
+        body=kernel.body,
     )
     limits = Limits(node_limit=config.node_limit, iter_limit=config.iter_limit, time_limit=config.time_limit)
     report = run(egraph, all_rules(ctx, passes), limits)
@@ -584,7 +585,7 @@ def explore(
     prefix: list[Term] = []
     for child in root_seq.children:
         best = extract_best(egraph, child, static_cost)[1]
-        if not contains_loop(best):
+        if not contains_loop(best) and not _loop_alternative(egraph, child):
             per_stmt.append([best])
             prefix.append(best)
             continue
@@ -621,6 +622,14 @@ def explore(
     if not any(not v.derivation for v in variants):
         variants.append(Variant(kernel.name, kernel.body, ()))
     return variants, report
+
+
+def _loop_alternative(egraph: EGraph, id: int) -> bool:
+    """Does a statement without a loop have one among its alternatives (e.g. `np.sum(E)` as a loop)?"""
+    return any(node.op == "for" for node in egraph.nodes(id)) or any(
+        node.op == "seq" and any(n.op == "for" for c in node.children for n in egraph.nodes(c))
+        for node in egraph.nodes(id)
+    )
 
 
 def _root_seq(egraph: EGraph, root: int, body: Term) -> ENode:

@@ -29,6 +29,9 @@ class PassContext:
     names: frozenset[str]  # every name the kernel already uses; temporaries must not collide
     allow_reassoc: bool = True  # default float policy; False under --strict-fp
     fastmath: bool = False
+    # the kernel's body as written: rules whose legality depends on what the original evaluates
+    # (vectorize: which element accesses the bounds guard covers) refuse when it is not given
+    body: Term | None = None
 
     def kind(self, egraph: EGraph, id: Id) -> str:
         """int / float / bool / array / unknown for the value an e-class computes."""
@@ -73,9 +76,9 @@ class Pass(Protocol):
 
 
 def _registry() -> tuple[ModuleType, ...]:
-    from optcompiler.passes import algebra, idioms, loops, parallel
+    from optcompiler.passes import algebra, idioms, loops, parallel, vectorize
 
-    return (algebra, idioms, loops, parallel)
+    return (algebra, idioms, loops, parallel, vectorize)
 
 
 REGISTRY: tuple[ModuleType, ...] = _registry()

@@ -47,7 +47,8 @@ def rules(ctx: PassContext) -> list[Rewrite]:
             plan = parallel_plan(loop, ctx.facts, allow_reassoc=reductions_allowed)
             if plan is None:
                 return False
-            has_float_reduction = any(ctx.facts.kind(r) == "float" for r in plan.reductions)
+            # a reduction of unknown kind (e.g. an accumulator another rule introduced) may be a float
+            has_float_reduction = any(ctx.facts.kind(r) not in ("int", "bool") for r in plan.reductions)
             return has_float_reduction == reductions_allowed
 
         return when
