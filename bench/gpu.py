@@ -321,7 +321,7 @@ def corpus_lowerings(
         except Exception as exc:  # a kernel optc cannot lift has no GPU candidate; record why
             refused[name] = f"not lifted: {type(exc).__name__}: {exc}"
             continue
-        facts = analyze(kernel)
+        facts = analyze(kernel, corpus_hints(ck))
         bodies = [("", kernel.body)]
         if explored:
             try:
@@ -361,6 +361,16 @@ def corpus_lowerings(
             refused.pop(name, None)
             variants[name] = found
     return variants, refused
+
+
+def corpus_hints(ck: Any) -> dict[str, str]:
+    """The corpus kernel's argument types as its inputs have them (float32 arrays included), as
+    `@optimize` and `--arg-types` give them to the analysis."""
+    from optcompiler.decorator import type_hint
+
+    args = ck.inputs(ck.sizes[0])
+    params = list(inspect.signature(ck.function).parameters)
+    return {p: h for p, a in zip(params, args, strict=False) if (h := type_hint(a)) is not None}
 
 
 def _optc_cpu_one(name: str, profile: tuple[tuple[str, int], ...]) -> tuple[str, str | None, str, float]:
@@ -573,7 +583,7 @@ def corpus_main(options: argparse.Namespace) -> int:
         sizes = [max(2, s // options.shrink) for s in ck.sizes] if options.shrink > 1 else list(ck.sizes)
         sizes_of[name] = sorted(set(sizes))[: options.sizes]
         kernel = lift_function(ck.path.read_text(encoding="utf-8"), str(ck.path), name)
-        facts = analyze(kernel)
+        facts = analyze(kernel, corpus_hints(ck))
         arg_types[name] = facts.arg_types
         middle = sizes_of[name][min(2, len(sizes_of[name]) - 1)]
         bound = bind_sizes(facts.arg_types, [p.name for p in kernel.params], ck.inputs(middle))

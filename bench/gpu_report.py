@@ -116,7 +116,7 @@ def rows_of(records: Sequence[dict[str, Any]], cores: int) -> list[Row]:
             try:
                 ck = corpus.load(name)
                 kernel = lift_function(ck.path.read_text(encoding="utf-8"), str(ck.path), name)
-                facts = analyze(kernel)
+                facts = analyze(kernel, gpu_model._hints(ck))
                 variants, _ = explore(kernel, facts, Config(quiet=True))
                 lifted[name] = (kernel, facts, variants)
             except Exception as exc:  # a kernel this checkout cannot lift: left out, said why

@@ -440,7 +440,7 @@ def measured_records(path: str) -> list[Measured]:
             try:
                 ck = corpus.load(name)
                 kernel = lift_function(ck.path.read_text(encoding="utf-8"), str(ck.path), name)
-                kernels[name] = (kernel, analyze(kernel))
+                kernels[name] = (kernel, analyze(kernel, _hints(ck)))
             except Exception:  # not in this checkout's corpus, or outside the IR subset
                 kernels[name] = None
         lifted = kernels[name]
@@ -455,6 +455,17 @@ def measured_records(path: str) -> list[Measured]:
         work = gpu_work(kernel, facts, sizes, tile=tile)
         rows.append(Measured(name, int(record["size"]), work, timings[emitted]["seconds"], min(cpu)))
     return rows
+
+
+def _hints(ck: object) -> dict[str, str]:
+    """A corpus kernel's argument types as its inputs have them (float32 arrays included)."""
+    import inspect
+
+    from optcompiler.decorator import type_hint
+
+    args = ck.inputs(ck.sizes[0])  # type: ignore[attr-defined]
+    params = list(inspect.signature(ck.function).parameters)  # type: ignore[attr-defined]
+    return {p: h for p, a in zip(params, args, strict=False) if (h := type_hint(a)) is not None}
 
 
 def fit(rows: Sequence[Measured], base: GpuDescriptor = H100) -> GpuDescriptor:

@@ -62,14 +62,23 @@ def gpu_condition(emitted: Emitted, params: Sequence[str]) -> str:
     """When the dispatcher calls the CUDA lowering: under `--target auto`, the problem size (the
     largest array argument's elements, times a step count: `costmodel.gpu.problem_size`) is at least
     the threshold the GPU model chose (checked first: it is cheap) and a GPU is present."""
+    # a float32 lowering computes in NumPy's kinds taking float and int parameters as Python numbers
+    # (weak: `x * alpha` stays float32); a NumPy float64 or int64 there widens the result instead
+    exact = [
+        f"type({p}) is {emitted.facts.arg_types[p].kind}"
+        for p in params
+        if emitted.facts.arg_types[p].kind in ("float", "int", "bool")
+    ]
+    single = any(at.kind == "array" and at.dtype == "float32" for at in emitted.facts.arg_types.values())
+    available = " and ".join([*(exact if single else []), "cuda.is_available()"])
     if emitted.gpu_threshold is None:
-        return "cuda.is_available()"
+        return available
     from optcompiler.costmodel.gpu import scalar_sizes
 
     sizes = [f"{p}.size" for p in params if emitted.facts.arg_types[p].kind == "array"]
     size = sizes[0] if len(sizes) == 1 else f"max({', '.join(sizes)})"
     size = " * ".join([size, *scalar_sizes(emitted.facts)])  # a step count multiplies the work
-    return f"{size} >= {emitted.gpu_threshold} and cuda.is_available()"
+    return f"{size} >= {emitted.gpu_threshold} and {available}"
 
 
 def type_guard(params: Sequence[str], facts: KernelFacts, numpy: str = "numpy") -> list[str]:

@@ -60,7 +60,7 @@ Float safety
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from optcompiler.analysis import (
@@ -90,7 +90,7 @@ NAME = "gpu"
 PREVIEW = True
 WHY: dict[str, str] = {}
 
-DEVICE_DTYPES = ("float64", "int64", "bool")
+DEVICE_DTYPES = ("float64", "float32", "int64", "bool")
 SCALAR_KINDS = ("int", "float", "bool")
 RESERVED = frozenset({"cuda", "math", "numba", "numpy", "abs", "float"})  # names the generated code relies on
 
@@ -168,6 +168,10 @@ def _optc_new_sum(dtype):
 
 def _optc_sum_of(total):
     return total.copy_to_host()[0].item()
+
+
+def _optc_sum32_of(total):
+    return total.copy_to_host()[0]  # a numpy.float32, as CPython's own float32 sum would be
 """,
     "_optc_check": '''\
 def _optc_check(array, dtype, ndim):
@@ -285,6 +289,7 @@ class _Reduction:
     acc: str
     part: str
     total: str
+    dtype: str = "float64"  # of the accumulators: float32 where NumPy sums in float32
 
 
 @dataclass(frozen=True)
@@ -318,6 +323,11 @@ class _Lowering:
     plan_facts: KernelFacts = field(init=False)
     rotating: dict[str, ArgType] = field(default_factory=dict)
     fresh_arrays: frozenset[str] = frozenset()
+    # float32 kernels: NumPy's scalar kinds (NEP 50) of the locals, and those a Python scalar first
+    # binds and a float32 later (`s = 0.0; s += x[i]`): lowered as float32 from the start
+    single: bool = False
+    np_locals: dict[str, str] = field(default_factory=dict)
+    promoted: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         params = {p.name for p in self.kernel.params}
@@ -339,6 +349,15 @@ class _Lowering:
                         self.types[target] = ArgType("array", dtype, ndim)
         self.types.update(self.rotating)
         self.kinds = _local_kinds(self.body, self.types, self.fresh_arrays)
+        self.single = any(at.kind == "array" and at.dtype == "float32" for at in self.types.values())
+        if self.single:
+            self.np_locals, self.promoted = _np_locals(self.body, self.types)
+            inexact = sorted(n for n in self.promoted if not _absorbed(self.body, n, self.np_kind))
+            if inexact and not self.allow_reassoc:
+                raise _Refuse(
+                    f"`{inexact[0]}` is first a Python number, then a float32: lowered as float32 "
+                    "throughout, which rounds its uses before that differently (the float policy forbids it)"
+                )
         self.plan_facts = replace(
             self.facts,
             escaping=_escaping(self.body),
@@ -366,6 +385,10 @@ class _Lowering:
 
     def expr_kind(self, term: Term) -> str:
         return expr_kind(term, self.types, self.kinds)
+
+    def np_kind(self, term: Term) -> str:
+        """NumPy's scalar kind of `term` (float32 kernels): f32, f64, i64, b strong; py* weak; ? unknown."""
+        return _np_kind(term, self.types, self.np_locals)
 
     # -- the host wrapper ----------------------------------------------------------------------------
 
@@ -563,6 +586,12 @@ class _Lowering:
                     f"the loop over `{v}` is a reduction into `{name}`: a float sum on the GPU is "
                     "reordered (the float policy forbids it)"
                 )
+            dtype = "int64" if kind == "int" else "float64"
+            if self.single:
+                np_kind = self.np_locals.get(name, "?")
+                if np_kind not in ("f32", "f64", "pyfloat", "i64", "pyint"):
+                    raise _Refuse(f"the NumPy type of the sum `{name}` is not known")
+                dtype = "float32" if np_kind == "f32" else dtype
             out.append(
                 _Reduction(
                     name,
@@ -570,9 +599,12 @@ class _Lowering:
                     self.fresh(f"{name}_acc"),
                     self.fresh(f"{name}_part"),
                     self.fresh(f"{name}_sum"),
+                    dtype,
                 )
             )
             self.kinds[out[-1].acc] = kind
+            if self.single:
+                self.np_locals[out[-1].acc] = self.np_locals[name]
         return tuple(out)
 
     def check_grid_loop(self, loop: Term) -> tuple[str, ...]:
@@ -754,11 +786,8 @@ class _Host:
         launch: Term = seq(Term("expr", (_call(_index(var(nest.kernel_name), shape), *args),)))
         if nest.reductions:
             self.lowering.helpers.add("_optc_sum_of")
-            dtypes = {"float": "float64", "int": "int64"}
             start = [
-                Term(
-                    "assign", (var(r.total), _call(var("_optc_new_sum"), _attr(var("numpy"), dtypes[r.kind])))
-                )
+                Term("assign", (var(r.total), _call(var("_optc_new_sum"), _attr(var("numpy"), r.dtype))))
                 for r in nest.reductions
             ]
             # one addition on the host: `s = s + (the sum over the grid)`; for ints the same value
@@ -766,7 +795,19 @@ class _Host:
             finish = [
                 Term(
                     "assign",
-                    (var(r.name), Term("add", (var(r.name), _call(var("_optc_sum_of"), var(r.total))))),
+                    (
+                        var(r.name),
+                        Term(
+                            "add",
+                            (
+                                var(r.name),
+                                _call(
+                                    var("_optc_sum32_of" if r.dtype == "float32" else "_optc_sum_of"),
+                                    var(r.total),
+                                ),
+                            ),
+                        ),
+                    ),
                 )
                 for r in nest.reductions
             ]
@@ -837,10 +878,17 @@ class _Device:
     def statement(self, term: Term, depth: int) -> Term:
         op, args = term.op, term.args
         if op == "assign":
+            if self.lowering.single and args[0].op == "var":
+                kind = self.lowering.np_kind(args[0])
+                value = self.as_kind(self.expr(args[1]), self.lowering.np_kind(args[1]), kind)
+                return Term("assign", (self.target(args[0]), value))
             return Term("assign", (self.target(args[0]), self.expr(args[1])))
         if op == "augassign":
             if term.value not in _AUGMENTED_IN_THREAD:
                 raise _Refuse(f"augmented assignment `{term.value}=` in a loop")
+            if self.lowering.single:  # `x op= e` is `x = x op e`, each step in NumPy's kinds
+                combined = Term(str(term.value), (args[0], args[1]))
+                return self.statement(Term("assign", (args[0], combined)), depth)
             target = self.target(args[0])
             combined = Term(str(term.value), (args[0], args[1]))
             if term.value == "mul" and self.lowering.expr_kind(combined) == "float":
@@ -909,6 +957,14 @@ class _Device:
             if args[1] != const(2):
                 raise _Refuse("a power other than `** 2` (pow differs between libdevice and libm)")
             return self.expr(Term("mul", (args[0], args[0])))
+        if lowering.single and op in ("add", "sub", "mul", "truediv", "lt", "le", "gt", "ge", "eq", "ne"):
+            return self.single_binary(term)
+        if lowering.single and op in ("floordiv", "mod", "ifexp", "neg", "pos"):
+            kinds = {lowering.np_kind(a) for a in (args[1:] if op == "ifexp" else args)}
+            if "?" in kinds or (op in ("floordiv", "mod") and kinds & {"f32", "f64", "pyfloat"}):
+                raise _Refuse(f"`{op}` on values whose NumPy types the float32 lowering does not follow")
+            if op == "ifexp" and len(kinds) > 1:
+                raise _Refuse("a conditional expression whose branches have different NumPy types")
         if op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "neg", "pos", "ifexp"):
             kind = lowering.expr_kind(term)
             if kind not in SCALAR_KINDS:
@@ -932,6 +988,40 @@ class _Device:
             return self.call(term)
         raise _Refuse(f"`{op}` in a loop is not lowered to CUDA")
 
+    def as_kind(self, lowered: Term, kind: str, to: str) -> Term:
+        """`lowered` (of NumPy kind `kind`) converted as NumPy converts it to kind `to`."""
+        if to == "f32" and kind != "f32":
+            return _call(_attr(var("numpy"), "float32"), lowered)
+        if to in ("f64", "pyfloat") and kind == "f32":
+            return _call(_attr(var("numpy"), "float64"), lowered)
+        return lowered
+
+    def single_binary(self, term: Term) -> Term:
+        """An operation of a float32 kernel in NumPy's kinds (NEP 50): a float32 result is computed
+        in float64 on operands first rounded to float32, then rounded to float32, which is the
+        float32 operation's result exactly (+ - * / on binary32 values need 2 x 24 + 2 <= 53 bits
+        not to round twice); other results as before, float32 operands widened exactly."""
+        op, (a, b) = term.op, term.args
+        ka, kb = self.lowering.np_kind(a), self.lowering.np_kind(b)
+        common = _np_combine("add" if op in ("lt", "le", "gt", "ge", "eq", "ne") else op, ka, kb)
+        if common == "?":
+            raise _Refuse(f"an operation whose NumPy type is not known in a loop: {term!r}")
+        la, lb = self.expr(a), self.expr(b)
+        if common == "f32":
+            wide = _attr(var("numpy"), "float64")
+            la = _call(wide, self.as_kind(la, ka, "f32"))
+            lb = _call(wide, self.as_kind(lb, kb, "f32"))
+        elif common in ("f64", "pyfloat"):
+            la, lb = self.as_kind(la, ka, common), self.as_kind(lb, kb, common)
+        if op == "mul" and common in ("f32", "f64", "pyfloat"):
+            self.lowering.helpers.add(MUL)
+            result = _call(var(MUL), la, lb)
+        else:
+            result = Term(op, (la, lb))
+        if common == "f32" and op not in ("lt", "le", "gt", "ge", "eq", "ne"):
+            return _call(_attr(var("numpy"), "float32"), result)
+        return result
+
     def call(self, term: Term) -> Term:
         name = call_name(term) or "?"
         allowed = dict(_EXACT_CALLS)
@@ -940,10 +1030,25 @@ class _Device:
         if name not in allowed:
             raise _Refuse(f"a call to `{name}`, which the CUDA lowering does not make")
         args = term.args[1:]
-        if len(args) != 1 or args[0].op == "kw" or self.lowering.expr_kind(args[0]) not in SCALAR_KINDS:
+        scalar = (
+            self.lowering.np_kind(args[0]) != "?"
+            if self.lowering.single and len(args) == 1
+            else len(args) == 1 and self.lowering.expr_kind(args[0]) in SCALAR_KINDS
+        )
+        if len(args) != 1 or args[0].op == "kw" or not scalar:
             raise _Refuse(f"`{name}` is called with other than one scalar argument")
         module, _, func = allowed[name].rpartition(".")
         func_term = _attr(var(module), func) if module else var(func)
+        if self.lowering.single:
+            # math.f(float32) computes in double and returns a Python float; np.f and abs keep
+            # float32, which rounding the double result gives exactly (sqrt, abs: innocuous)
+            kind, result = self.lowering.np_kind(args[0]), self.lowering.np_kind(term)
+            if result == "?":
+                raise _Refuse(f"`{name}` of a value whose NumPy type is not known")
+            lowered = _call(func_term, self.as_kind(self.expr(args[0]), kind, "f64"))
+            if kind == "f32" and result == "f32" and name not in _EXACT_CALLS:
+                raise _Refuse(f"`{name}` of a float32: libdevice's float32 functions differ from NumPy's")
+            return self.as_kind(lowered, "f64", "f32") if result == "f32" else lowered
         return _call(func_term, self.expr(args[0]))
 
 
@@ -955,10 +1060,9 @@ def _block_sums(nest: _Nest, block: int) -> list[Term]:
     then its thread 0 adds the block's sum to the total with one atomic add."""
     t = var("_optc_t")
     out: list[Term] = [Term("assign", (t, _attr(_attr(var("cuda"), "threadIdx"), "x")))]
-    types = {"float": "float64", "int": "int64"}
     for r in nest.reductions:
         shared = _call(
-            _attr(_attr(var("cuda"), "shared"), "array"), const(block), _attr(var("numba"), types[r.kind])
+            _attr(_attr(var("cuda"), "shared"), "array"), const(block), _attr(var("numba"), r.dtype)
         )
         out.append(Term("assign", (var(r.part), shared)))
         out.append(Term("assign", (_index(var(r.part), t), var(r.acc))))
@@ -1040,7 +1144,7 @@ def _tiled(nest: _Nest, inside: Term, tile: int, types: Mapping[str, ArgType]) -
     if not staged:
         return None
     tx, ty, k0, k1 = var("_optc_tx"), var("_optc_ty"), var("_optc_k0"), var("_optc_k1")
-    numba_types = {"float64": "float64", "int64": "int64", "bool": "boolean"}
+    numba_types = {"float64": "float64", "float32": "float32", "int64": "int64", "bool": "boolean"}
     out: list[Term] = [
         Term("assign", (tx, _attr(_attr(var("cuda"), "threadIdx"), "x"))),
         Term("assign", (ty, _attr(_attr(var("cuda"), "threadIdx"), "y"))),
@@ -1268,6 +1372,8 @@ def _dtype_name(term: Term) -> str | None:
         return None
     if name in ("float64", "double", "float_") or text == "float":
         return "float64"
+    if name in ("float32", "single"):
+        return "float32"
     if name in ("int64", "intp", "int_") or text == "int":
         return "int64"
     if name == "bool_" or text == "bool":
@@ -1383,3 +1489,151 @@ def _local_kinds(body: Term, types: Mapping[str, ArgType], fresh: Iterable[str])
         if not changed:
             break
     return kinds
+
+
+# ---- NumPy's scalar kinds (NEP 50), for kernels on float32 arrays -------------------------------------
+# Strong kinds: f32, f64, i64, b (NumPy scalars: array elements, np.sqrt of a Python float); weak:
+# pyfloat, pyint, pybool (Python numbers: literals, float and int parameters, math.* results), which
+# take the other operand's kind when it is strong. "?" is unknown: the float32 lowering refuses it.
+
+_STRONG = {"float32": "f32", "float64": "f64", "int64": "i64", "bool": "b"}
+_WEAK = frozenset({"pyfloat", "pyint", "pybool"})
+_FLOATS = frozenset({"f32", "f64", "pyfloat"})
+
+
+def _np_combine(op: str, a: str, b: str) -> str:
+    """The NumPy kind of `a op b` (op: add, sub, mul, truediv, floordiv, mod)."""
+    if "?" in (a, b) or "b" in (a, b):
+        return "?"
+    a, b = ("pyint" if k == "pybool" else k for k in (a, b))
+    if a in _WEAK and b in _WEAK:
+        return "pyfloat" if "pyfloat" in (a, b) or op == "truediv" else "pyint"
+    if a in _WEAK or b in _WEAK:
+        strong, weak = (a, b) if b in _WEAK else (b, a)
+        if strong in ("f32", "f64"):
+            return strong
+        return "f64" if weak == "pyfloat" or op == "truediv" else "i64"
+    if "f64" in (a, b):
+        return "f64"
+    if "f32" in (a, b):
+        return "f64" if "i64" in (a, b) else "f32"
+    return "f64" if op == "truediv" else "i64"
+
+
+def _np_kind(term: Term, types: Mapping[str, ArgType], local: Mapping[str, str]) -> str:
+    op, args = term.op, term.args
+    if op == "const":
+        value = term.value
+        return {bool: "pybool", int: "pyint", float: "pyfloat"}.get(type(value), "?")
+    if op == "var":
+        name = str(term.value)
+        at = types.get(name)
+        if at is not None and at.kind != "array":
+            return {"float": "pyfloat", "int": "pyint", "bool": "pybool"}.get(at.kind, "?")
+        return local.get(name, "?")
+    if op == "index":
+        if _is_shape(term):
+            return "pyint"
+        at = types.get(str(args[0].value)) if args[0].op == "var" else None
+        return _STRONG.get(at.dtype, "?") if at is not None and at.kind == "array" and at.dtype else "?"
+    if op == "pow" and args[1] == const(2):
+        return _np_combine("mul", *(_np_kind(a, types, local) for a in (args[0], args[0])))
+    if op in ("add", "sub", "mul", "truediv", "floordiv", "mod"):
+        return _np_combine(op, _np_kind(args[0], types, local), _np_kind(args[1], types, local))
+    if op in ("neg", "pos"):
+        kind = _np_kind(args[0], types, local)
+        return "?" if kind in ("b", "pybool") else kind
+    if op == "ifexp":
+        kinds = {_np_kind(a, types, local) for a in args[1:]}
+        return kinds.pop() if len(kinds) == 1 else "?"
+    if op in ("lt", "le", "gt", "ge", "eq", "ne", "not", "and", "or"):
+        return "pybool"
+    if op == "call":
+        name = call_name(term) or ""
+        module, _, func = name.rpartition(".")
+        inner = [a for a in args[1:] if a.op != "kw"]
+        kind = _np_kind(inner[0], types, local) if len(inner) == 1 else "?"
+        if kind == "?":
+            return "?"
+        if name == "float" or module == "math":
+            return "pyfloat"
+        if name == "abs":
+            return kind
+        if module in NUMPY_MODULES:  # np.sqrt, np.abs...: a NumPy scalar; of a Python number, a float64
+            if func in ("abs", "absolute", "fabs") and kind in ("pyint", "i64") and func != "fabs":
+                return "i64"
+            return "f64" if kind in _WEAK or kind in ("i64", "f64") else kind
+        return "?"
+    return "?"
+
+
+def _np_locals(body: Term, types: Mapping[str, ArgType]) -> tuple[dict[str, str], frozenset[str]]:
+    """Each local's NumPy kind over all its assignments, and those that join a Python number with a
+    float32 (`s = 0.0` then `s += x[i]`): typed float32 throughout."""
+    local: dict[str, str] = {}
+    promoted: set[str] = set()
+
+    def join(name: str, kind: str) -> bool:
+        if name in types:
+            return False
+        old = local.get(name)
+        if old is None or old == kind:
+            new = kind
+        elif {old, kind} <= {"f32", "pyfloat", "pyint"} and "f32" in (old, kind):
+            new = "f32"
+            promoted.add(name)
+        elif {old, kind} <= {"i64", "pyint"}:
+            new = "i64"
+            promoted.add(name)
+        else:
+            new = "?"
+        local[name] = new
+        return new != old
+
+    for _ in range(8):
+        changed = False
+        for node in body.walk():
+            if node.op == "for":
+                changed |= join(str(node.args[0].value), "pyint")
+            elif node.op == "assign":
+                target, value = node.args
+                if target.op == "var":
+                    changed |= join(str(target.value), _np_kind(value, types, local))
+                elif target.op == "tuple":
+                    is_shape = value.op == "attr" and value.value == "shape"
+                    for element in target.args:
+                        if element.op == "var":
+                            changed |= join(str(element.value), "pyint" if is_shape else "?")
+            elif node.op == "augassign" and node.args[0].op == "var":
+                combined = Term(str(node.value), (node.args[0], node.args[1]))
+                changed |= join(str(node.args[0].value), _np_kind(combined, types, local))
+        if not changed:
+            break
+    return local, frozenset(promoted)
+
+
+def _absorbed(body: Term, name: str, kind_of: Callable[[Term], str]) -> bool:
+    """Is every read of `name` one where a Python number and its float32 rounding give the same
+    result: an operand beside a float32, or the value stored into a float32 element? Then typing
+    `name` float32 from its first assignment on changes nothing."""
+    ok = True
+
+    def visit(term: Term, parent: Term | None) -> None:
+        nonlocal ok
+        if term.op == "var" and str(term.value) == name and parent is not None:
+            if parent.op in ("add", "sub", "mul", "truediv", "lt", "le", "gt", "ge", "eq", "ne"):
+                other = parent.args[1] if parent.args[0] is term else parent.args[0]
+                ok &= kind_of(other) == "f32"
+            elif parent.op == "assign" and parent.args[1] is term:
+                ok &= parent.args[0].op == "index" and kind_of(parent.args[0]) == "f32"
+            elif parent.op == "augassign" and parent.args[1] is term:
+                ok &= kind_of(parent.args[0]) == "f32"
+            elif parent.op == "augassign" and parent.args[0] is term:  # `name op= e` reads name too
+                ok &= kind_of(parent.args[1]) == "f32"
+            elif not (parent.op == "assign" and parent.args[0] is term):
+                ok = False
+        for child in term.args:
+            visit(child, term)
+
+    visit(body, None)
+    return ok
