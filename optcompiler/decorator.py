@@ -596,6 +596,7 @@ class OptimizedKernel:
         from optcompiler import frontend
         from optcompiler.analysis import contains_loop, names_assigned, names_read
         from optcompiler.errors import OptcError, Unsupported, unblock_hint
+        from optcompiler.passes.vectorize import sums_a_temporary
 
         path = inspect.getsourcefile(self.func) or self.func.__code__.co_filename
         module_of = inspect.getmodule(self.func)
@@ -618,7 +619,7 @@ class OptimizedKernel:
         # The pipeline verifies against `kernel.source` in a fresh process: without its decorators,
         # or the original there would be this wrapper and optimize itself again.
         kernel = replace(kernel, source=_undecorated(kernel.source))
-        if not contains_loop(kernel.body):
+        if not contains_loop(kernel.body) and not sums_a_temporary(kernel.body):
             return _Lifted(
                 cache.Lifted(unsupported="no loops: nothing for optc to speed up"), kernel, module, path
             )

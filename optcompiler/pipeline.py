@@ -46,6 +46,7 @@ from optcompiler.passes.egraph import (
     extract_top_k,
     run,
 )
+from optcompiler.passes.vectorize import sums_a_temporary
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,7 @@ def optimize_site(
     except Unsupported as exc:
         line = exc.line if exc.line is not None else site.line
         return Unchanged(site.name, line, exc.explain(), True, exc.construct)
-    if not contains_loop(kernel.body):
+    if not contains_loop(kernel.body) and not sums_a_temporary(kernel.body):
         return Unchanged(site.name, site.line, "no loops: nothing for optc to speed up")
     try:
         prelude = module_prelude(module, kernel)

@@ -409,6 +409,16 @@ def loop_sum_form(stmt: Term, ctx: PassContext) -> tuple[bool, Term] | None:
     return None
 
 
+def sums_a_temporary(body: Term) -> bool:
+    """Does `body` sum an array expression (`np.sum(x * y)`, `(x > t).sum()`)? Such a kernel has
+    no loop, but `vectorize.loop-sum` may give it one that skips the temporary."""
+    for stmt in body.walk():
+        for _, expr in _eager_sums(stmt):
+            if expr.op != "var":
+                return True
+    return False
+
+
 def _numpy_alias(call: Term, ctx: PassContext) -> str | None:
     """The name the kernel reaches NumPy by: the one `np.sum` was called through, else `np` or
     `numpy` when the kernel already uses it."""
