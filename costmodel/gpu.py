@@ -215,17 +215,17 @@ def gpu_work(
         if plan is not None:
             launches += 1
             copies += 2 * len(plan.reductions)
-            grid = nest.trips[0] * (nest.trips[1] if len(nest.trips) > 1 else 1.0)
+            depth = _grid_depth(stmt, facts)
+            grid = math.prod(nest.trips[:depth])
+            extents = _grid_extents(nest.trips[:depth])
         else:  # a host loop: each statement of its body is a launch, every trip
             inner = sum(1 for s in _block(stmt.args[4]) if s.op in ("for", "assign", "augassign"))
             launches += nest.trips[0] * max(1, inner)
-            grid = (
-                nest.trips[1] * (nest.trips[2] if len(nest.trips) > 2 else 1.0)
-                if len(nest.trips) > 1
-                else 1.0
-            )
+            inner_loops = [s for s in _block(stmt.args[4]) if s.op == "for"]
+            depth = _grid_depth(inner_loops[0], facts) if inner_loops else 0
+            grid = math.prod(nest.trips[1 : 1 + depth]) if len(nest.trips) > 1 else 1.0
+            extents = _grid_extents(nest.trips[1 : 1 + depth])
         grid = max(grid, 1.0)
-        extents = _grid_extents(nest.trips if plan is not None else nest.trips[1:])
         reuse = tile / 2 if tile else _block_sharing(stmt if plan is not None else None, launch)
         nest_bytes = (nest.loads / reuse + nest.stores) * _itemsize_of_nest(facts, stmt)
         share = _occupancy(extents, launch)
@@ -238,6 +238,23 @@ def gpu_work(
         serial += nest.iterations / grid * per_thread
     efficiency = busy / weight if weight > 0 else 1.0
     return GpuWork(launches, copies, pcie, accessed, flops, threads, serial, efficiency)
+
+
+def _grid_depth(loop: Term, facts: KernelFacts) -> int:
+    """How many loops of a parallel nest `passes.gpu` turns into grid dimensions (up to 3): each
+    next one is the last statement of the one above, after scalar assignments only, and parallel
+    itself with no reduction."""
+    depth = 1
+    while depth < 3:
+        inner = _block(loop.args[4])
+        if not inner or inner[-1].op != "for" or any(s.op != "assign" for s in inner[:-1]):
+            break
+        plan = parallel_plan(inner[-1], facts, allow_reassoc=True)
+        if plan is None or plan.reductions:
+            break
+        depth += 1
+        loop = inner[-1]
+    return depth
 
 
 def _grid_extents(trips: Sequence[float]) -> tuple[float, ...]:

@@ -60,6 +60,7 @@ Float safety
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -209,6 +210,8 @@ def lower_cuda(
     inexact_math: bool = False,
     allow_reassoc: bool = True,
     tile: int | None = None,
+    block_3d: tuple[int, int, int] = (32, 4, 2),
+    micro: int = 1,
 ) -> str | None:
     """Python source of the CUDA kernels and the host wrapper (named `name`, by default the kernel's
     own name, with its signature) for `body`, a variant of `kernel`; None when it cannot be lowered.
@@ -217,8 +220,13 @@ def lower_cuda(
     is (x, y) threads per block for 2-D grids, x running along the last array index; `block_1d`
     the threads per block of 1-D grids. `tile`: stage the operands of matmul-like nests in shared
     memory, `tile` x `tile` at a time (needs `block_2d == (tile, tile)`; None when nothing to tile).
+    `micro` > 1: register blocking of a tiled nest, each thread computing `micro` x `micro` outputs
+    of the block's `tile` x `tile` (needs `block_2d == (tile // micro, tile // micro)`). `block_3d`:
+    (x, y, z) threads per block of 3-D grids.
     """
-    lowered = _lower(kernel, body, facts, name, block_2d, block_1d, inexact_math, allow_reassoc, tile)
+    lowered = _lower(
+        kernel, body, facts, name, (block_2d, block_1d, block_3d), inexact_math, allow_reassoc, tile, micro
+    )
     return lowered if isinstance(lowered, str) else None
 
 
@@ -231,10 +239,13 @@ def refusal_reason(
     allow_reassoc: bool = True,
     block_1d: int = 256,
     tile: int | None = None,
+    micro: int = 1,
+    block_3d: tuple[int, int, int] = (32, 4, 2),
 ) -> str | None:
     """Why `lower_cuda` returns None for `body`, in one line; None when it lowers."""
-    block_2d = (tile, tile) if tile else (16, 16)
-    lowered = _lower(kernel, body, facts, None, block_2d, block_1d, inexact_math, allow_reassoc, tile)
+    side = tile // micro if tile and micro >= 1 else 16
+    blocks = ((side, side), block_1d, block_3d)
+    lowered = _lower(kernel, body, facts, None, blocks, inexact_math, allow_reassoc, tile, micro)
     return lowered.reason if isinstance(lowered, _Refuse) else None
 
 
@@ -249,18 +260,26 @@ def _lower(
     body: Term,
     facts: KernelFacts,
     name: str | None,
-    block_2d: tuple[int, int],
-    block_1d: int,
+    blocks: tuple[tuple[int, int], int, tuple[int, int, int]],
     inexact_math: bool,
     allow_reassoc: bool,
     tile: int | None,
+    micro: int = 1,
 ) -> str | _Refuse:
+    block_2d, block_1d, block_3d = blocks
     try:
-        if tile is not None and block_2d != (tile, tile):
-            raise _Refuse(f"tiles of {tile} need {tile}x{tile} blocks, not {block_2d[0]}x{block_2d[1]}")
+        if micro < 1 or (micro > 1 and (tile is None or tile % micro)):
+            raise _Refuse(f"micro-tiles of {micro} need a tile that {micro} divides")
+        if tile is not None and block_2d != (tile // micro, tile // micro):
+            side = tile // micro
+            raise _Refuse(f"tiles of {tile} need {side}x{side} blocks, not {block_2d[0]}x{block_2d[1]}")
+        if math.prod(block_3d) > 1024 or block_3d[2] > 64:
+            raise _Refuse(f"{block_3d[0]}x{block_3d[1]}x{block_3d[2]} threads: over CUDA's block limits")
         lowering = _Lowering(
             kernel, _as_range(body), facts, name or kernel.name, inexact_math, allow_reassoc, tile
         )
+        lowering.micro = micro
+        lowering.block_3d = block_3d
         return lowering.source(block_2d, block_1d)
     except _Refuse as refusal:
         return refusal
@@ -315,6 +334,8 @@ class _Lowering:
     inexact_math: bool
     allow_reassoc: bool
     tile: int | None = None
+    micro: int = 1  # outputs a side per thread in tiled nests (register blocking)
+    block_3d: tuple[int, int, int] = (32, 4, 2)
     tiled: int = 0  # nests whose operands are staged in shared memory
     types: dict[str, ArgType] = field(default_factory=dict)  # params, and fresh arrays with a dtype
     kinds: dict[str, str] = field(default_factory=dict)
@@ -506,13 +527,25 @@ class _Lowering:
             )
             thread = seq(*sunk, inner.args[4])
             grid = (outer, inner_loop)
+            # a third parallel loop inside makes a 3-D grid, on the same conditions one level down
+            outside = {outer_var, v} | set().union(*(names_assigned(t) for t in sunk))
+            third = self.two_dimensional(inner, frozenset(outside))
+            if third is not None:
+                sunk2, innermost = third
+                w = str(innermost.args[0].value)
+                third_loop = _GridLoop(
+                    w, innermost.args[1], innermost.args[2], self.fresh(f"{w}_lo"), self.fresh(f"{w}_hi")
+                )
+                thread = seq(*sunk, *sunk2, innermost.args[4])
+                grid = (outer, inner_loop, third_loop)
         outer_first = grid
         # x is the fastest-varying thread index: give it the loop that runs along the last (contiguous)
-        # index of most accesses, so a warp's loads coalesce. Any assignment is legal (see Legal when).
-        if len(grid) == 2 and _last_index_score(thread, grid[1].var) >= _last_index_score(
-            thread, grid[0].var
-        ):
-            grid = (grid[1], grid[0])
+        # index of most accesses, so a warp's loads coalesce (ties: the innermost); y and z the others,
+        # innermost first. Any assignment is legal (see Legal when).
+        if len(grid) >= 2:
+            inner_first = tuple(reversed(grid))
+            x = max(inner_first, key=lambda g: _last_index_score(thread, g.var))  # first of the best
+            grid = (x, *(g for g in inner_first if g is not x))
         if reductions:
             # each thread sums into its own accumulator; `s` itself is read nowhere else in the
             # body (`analysis.parallel_plan` checked), so renaming it changes nothing else
@@ -624,8 +657,11 @@ class _Lowering:
             raise _Refuse(f"the bounds of the loop over `{v}` read array elements or call functions")
         return tuple(plan.reductions)
 
-    def two_dimensional(self, loop: Term) -> tuple[tuple[Term, ...], Term] | None:
-        """(statements each thread recomputes, inner loop) when the nest can be a 2-D grid."""
+    def two_dimensional(
+        self, loop: Term, outside: frozenset[str] = frozenset()
+    ) -> tuple[tuple[Term, ...], Term] | None:
+        """(statements each thread recomputes, inner loop) when the nest can be a 2-D grid; `outside`:
+        names of enclosing grid levels, which the inner loop's bounds may not read either."""
         outer_var = str(loop.args[0].value)
         stmts = loop.args[4].args if loop.args[4].op == "seq" else (loop.args[4],)
         if not stmts or stmts[-1].op != "for":
@@ -640,7 +676,7 @@ class _Lowering:
                 stmt.args[1]
             ) not in SCALAR_KINDS:
                 return None
-        if names_read(bounds) & (names_assigned(loop) | {outer_var}) or accesses(bounds):
+        if names_read(bounds) & (names_assigned(loop) | {outer_var} | outside) or accesses(bounds):
             return None
         if not is_pure_expr(bounds) or inner.args[3] != const(1):
             return None
@@ -765,7 +801,15 @@ class _Host:
         for array in nest.arrays:
             self.to_device(array)
         self.lowering.helpers.add("_optc_blocks")
-        blocks: tuple[int, ...] = block_2d if len(nest.grid) == 2 else (block_1d,) if nest.grid else ()
+        blocks: tuple[int, ...] = (
+            self.lowering.block_3d
+            if len(nest.grid) == 3
+            else block_2d
+            if len(nest.grid) == 2
+            else (block_1d,)
+            if nest.grid
+            else ()
+        )
         extents = [Term("sub", (var(g.hi_name), var(g.lo_name))) for g in nest.grid]
         grid = [
             _call(var("_optc_blocks"), extent, const(size))
@@ -773,7 +817,7 @@ class _Host:
         ]
         if not nest.grid:
             shape = Term("tuple", (const(1), const(1)))
-        elif len(nest.grid) == 2:
+        elif len(nest.grid) >= 2:
             shape = Term(
                 "tuple", (Term("tuple", tuple(grid)), Term("tuple", tuple(const(b) for b in blocks)))
             )

@@ -264,6 +264,47 @@ def gemm32(A: np.ndarray[np.float32], B: np.ndarray[np.float32]):
     return C
 
 
+def stencil7(u):
+    """Three parallel loops: a 3-D grid, x along the last index."""
+    n, m, p = u.shape
+    out = np.zeros_like(u)
+    for i in range(1, n - 1):
+        for j in range(1, m - 1):
+            for k in range(1, p - 1):
+                out[i, j, k] = (
+                    u[i - 1, j, k] + u[i + 1, j, k] + u[i, j - 1, k] + u[i, j + 1, k] + u[i, j, k - 1] + u[i, j, k + 1]
+                ) / 6.0 - u[i, j, k]
+    return out
+
+
+def heat3d_steps(u, steps: int, alpha: float):
+    """3-D ping-pong buffers kept on the device across steps."""
+    n, m, p = u.shape
+    a = u.copy()
+    b = u.copy()
+    for _ in range(steps):
+        for i in range(1, n - 1):
+            for j in range(1, m - 1):
+                for k in range(1, p - 1):
+                    b[i, j, k] = a[i, j, k] + alpha * (
+                        a[i - 1, j, k] + a[i + 1, j, k] + a[i, j - 1, k] + a[i, j + 1, k] + a[i, j, k - 1]
+                        + a[i, j, k + 1] - 6.0 * a[i, j, k]
+                    )
+        a, b = b, a
+    return a
+
+
+def scale3d(X, w):
+    """Scalars each thread recomputes at two levels of a 3-D grid."""
+    n, m, p = X.shape
+    for i in range(n):
+        a = w[i] * 2.0
+        for j in range(m):
+            b = a + w[j]
+            for k in range(p):
+                X[i, j, k] = b * X[i, j, k] + w[k]
+
+
 def skip_negative(x, y):
     for i in range(x.shape[0]):
         if x[i] < 0.0:
@@ -298,6 +339,9 @@ CALLS: dict[str, list[tuple[tuple[int, ...] | int, ...]]] = {
     "heat32": [((12, 9), 3, ())],
     "sum32": [((300,),), ((0,),)],
     "gemm32#tiled": [((7, 5), (5, 9))],
+    "stencil7": [((6, 5, 11),), ((3, 3, 3),), ((2, 4, 4),)],
+    "heat3d_steps": [((5, 6, 9), 3, ())],
+    "scale3d": [((4, 5, 7), (7,))],
 }
 SINGLE = {"rms_rows32", "blend_clip32", "heat32", "sum32", "gemm32#tiled"}  # float32 arrays
 # reassociated float sums: equal within the float policy's tolerance, not bit-identical
@@ -329,6 +373,9 @@ OPTIONS: dict[str, dict[str, object]] = {
     "heat32": SMALL_BLOCKS,
     "sum32": {"block_1d": 64},
     "gemm32#tiled": {"block_2d": (4, 4), "tile": 4},
+    "stencil7": {"block_3d": (4, 2, 2)},
+    "heat3d_steps": {"block_3d": (4, 2, 2)},
+    "scale3d": {"block_3d": (4, 2, 2)},
 }
 FORTRAN = {"jacobi_into", "row_scale"}  # also called with Fortran-ordered arrays
 
@@ -690,3 +737,23 @@ def test_a_python_float_that_becomes_float32_needs_the_float_policy() -> None:
 def _lifted(source: str, name: str | None = None) -> tuple[object, object, object]:
     kernel = lift_function(source, "kernels.py", name) if name else lift_function(source, "kernel.py")
     return kernel, kernel.body, analyze(kernel)
+
+
+def test_three_parallel_loops_make_a_3d_grid() -> None:
+    source = lowered("stencil7", block_3d=(8, 4, 2))
+    assert source is not None
+    assert "k = k_lo + cuda.grid(3)[0]" in source and "i = i_lo + cuda.grid(3)[2]" in source
+    assert "if i < i_hi and j < j_hi and k < k_hi:" in source
+    assert "(8, 4, 2)](" in source
+    scaled = lowered("scale3d")
+    assert scaled is not None and "a = _optc_mul(w[i], 2.0)" in scaled and "b = a + w[j]" in scaled
+    # an inner bound that reads an outer grid variable: two levels only
+    triangle = (
+        "def f(X):\n    for i in range(X.shape[0]):\n        for j in range(X.shape[1]):\n"
+        "            for k in range(i):\n                X[i, j, k] = 0.0\n"
+    )
+    kernel = lift_function(triangle, "k.py")
+    source = gpu.lower_cuda(kernel, kernel.body, analyze(kernel))
+    assert source is not None and "cuda.grid(2)" in source and "cuda.grid(3)" not in source
+    reason = refusal(triangle, block_3d=(32, 32, 2))
+    assert reason is not None and "block limits" in reason
