@@ -1,8 +1,8 @@
 """CUDA lowering: a kernel whose top-level loop nests are parallel becomes numba-cuda kernels and a host wrapper.
 
 What
-    Each top-level `for` nest becomes one `@cuda.jit` kernel. The outermost one or two parallel
-    loops become thread indices (a 1-D or 2-D grid, each index guarded by `if i < hi`); the rest
+    Each top-level `for` nest becomes one `@cuda.jit` kernel. The outermost one, two or three parallel
+    loops become thread indices (a 1-D, 2-D or 3-D grid, each index guarded by `if i < hi`); the rest
     of the nest runs inside the thread, in its original order. A host wrapper with the kernel's
     signature runs the statements outside the loops (shape unpacking, allocations, returns) as
     written, copies to the device the arrays a nest touches, allocates fresh arrays on the
@@ -22,6 +22,8 @@ Legal when
     (then no two (i, j) iterations touch the same element, so any thread order is legal), its
     bounds do not depend on the outer loop, and the statements before it are pure scalar
     assignments that read no array the nest writes (each thread recomputes them, same values).
+    A third loop inside the second becomes the third dimension on the same conditions one level
+    down, its bounds reading neither outer grid variable.
     A grid loop may sum into scalars (`s += e`, `s -= e`, read nowhere else in the loop): each
     thread sums its iteration into a private accumulator, each block adds its threads' sums by
     halving in shared memory, one thread per block atomically adds the block's sum to a total,
@@ -42,10 +44,18 @@ Refuses when
     over i other than a sum, or a float sum under a policy that forbids reassociation), there is
     a `while` loop, `break` or a return inside a loop, a call other than sqrt/abs/fabs/float (and
     the libdevice transcendental functions with `inexact_math=True`), `**` other than `** 2`, an
-    array of a dtype other than float64, int64 or bool (Numba's float32 and int32 promotion
-    differs from NumPy's), a value whose type the analysis cannot name, a slice or whole-array
+    array of a dtype other than float64, float32, int64 or bool (Numba's int32 promotion differs
+    from NumPy's), a value whose type the analysis cannot name, a slice or whole-array
     expression in a loop, a host statement that binds a view of an array, or no loop to offload.
 Float safety
+    float32 kernels follow NumPy's scalar kinds (NEP 50), not Numba's: a Python number beside a
+    float32 is rounded to float32 first and the operation is float32 (`0.1 * x[i]`), a float32
+    beside a float64 widens; each float32 + - * / is computed in float64 on the float32 operands and
+    rounded once to float32, which is the float32 result exactly (53 >= 2 x 24 + 2 bits: the double
+    rounding is innocuous; likewise sqrt). A local first bound to a Python number and later to a
+    float32 (`s = 0.0; s += x[i]`) is float32 throughout: exact where each read of it meets a float32
+    or is stored to one, else a difference in the last bits the float policy must allow
+    (`allow_reassoc`). The dispatcher takes the GPU only for exact Python scalars then.
     Exact, but for float sums: each thread does the operations of one iteration in the original order, and f64
     division and sqrt are IEEE on the GPU (numba-cuda compiles without fastmath). libNVVM would
     contract `a * b + c` into one FMA, which rounds once; every float product is therefore
