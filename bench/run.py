@@ -535,9 +535,10 @@ def _numba_threading_layer() -> str | None:
         return None
 
 
-def ensure_thread_environment(threads: int | None, argv: Sequence[str]) -> None:
-    """With --threads N, run this script again with every thread variable set to N (unless they
-    already are), so Numba and the BLAS library see them when they are first imported."""
+def ensure_thread_environment(threads: int | None, argv: Sequence[str], script: Path | None = None) -> None:
+    """With --threads N, run this script (or `script`, the benchmark that imports these helpers) again
+    with every thread variable set to N (unless they already are), so Numba and the BLAS library see
+    them when they are first imported."""
     if threads is None:
         return
     wanted = str(threads)
@@ -552,7 +553,8 @@ def ensure_thread_environment(threads: int | None, argv: Sequence[str]) -> None:
         return
     environment = dict(os.environ, **dict.fromkeys(THREAD_VARIABLES, wanted))
     sys.stdout.flush()
-    os.execve(sys.executable, [sys.executable, str(Path(__file__).resolve()), *argv], environment)
+    script = (script or Path(__file__)).resolve()
+    os.execve(sys.executable, [sys.executable, str(script), *argv], environment)
 
 
 # ---- reporting ---------------------------------------------------------------------------------------------
