@@ -79,49 +79,103 @@ def load_times(path: Path, code: str, runs: int = 3) -> tuple[float, float]:
     return statistics.median(r[0] for r in results), statistics.median(r[1] for r in results)
 
 
-def predict_times(tm: model.TreeModel, records: list[dataset.Record]) -> dict[str, float]:
-    """Per (kernel, size) group: seconds to predict all its candidates from their IR, learned
-    (features + trees) and analytic alone; the IR is lifted beforehand (the pipeline has it)."""
-    from optcompiler import frontend
-    from optcompiler.costmodel.analytic import estimate_seconds
-    from optcompiler.costmodel.hardware import Hardware
-    from optcompiler.ir import ArgType, Target
+def pipeline_candidates(
+    records: list[dataset.Record],
+) -> list[tuple[str, int, object, object, object, object]]:
+    """Per corpus kernel and size profile of the records: what the pipeline ranks there (the kernel's
+    facts, every variant `explore` makes at that profile, and its config), lifted from the corpus
+    file as `optc` lifts it. Independent of the machine: the same candidates are ranked with each
+    machine's model."""
+    from optcompiler import corpus, frontend
+    from optcompiler.analysis import analyze, contains_loop
+    from optcompiler.config import Config
+    from optcompiler.pipeline import explore
 
-    learned_times, analytic_times, sizes = [], [], []
-    warm = True  # the first prediction imports what the analysis imports lazily: not timed
-    for rows in dataset.groups(dataset.latest(records)).values():
-        prepared = []
-        for r in rows:
-            name = r.source.split("def ", 1)[1].split("(", 1)[0].strip()
-            kernel = frontend.lift_function(r.source, f"<record {r.kernel}>", name)
-            arg_types = {
-                n: ArgType(kind, dtype, int(ndim), tuple(dims))  # type: ignore[arg-type]
-                for n, (kind, dtype, ndim, dims) in r.arg_types.items()
-            }
-            prepared.append((kernel.body, Target(r.target), tuple(r.derivation), arg_types, dict(r.sizes)))  # type: ignore[arg-type]
-        hardware = Hardware(**rows[0].hardware)
-        if warm:
-            model.predict_log_seconds(tm, *prepared[0][:3], prepared[0][3], prepared[0][4], hardware)
-            warm = False
+    profiles: dict[str, dict[int, dict[str, int]]] = {}
+    for r in dataset.latest(records):
+        profiles.setdefault(r.kernel, {})[r.size] = dict(r.sizes)
+    out = []
+    for name in sorted(profiles):
+        ck = corpus.load(name)
+        kernel = frontend.lift_function(ck.path.read_text(encoding="utf-8"), str(ck.path), name)
+        if not contains_loop(kernel.body):
+            continue
+        facts = analyze(kernel)
+        for size, sizes in sorted(profiles[name].items()):
+            config = Config(sizes=tuple(sorted(sizes.items())))
+            variants, _ = explore(kernel, facts, config)
+            out.append((name, size, kernel, facts, variants, config))
+    return out
+
+
+def predict_times(
+    model_path: Path,
+    hardware: dict[str, object],
+    candidates: list[tuple[str, int, object, object, object, object]],
+) -> dict[str, object]:
+    """Per (kernel, size profile): seconds the pipeline takes to predict all of the kernel's candidates
+    (`pipeline.rank` over every variant `explore` made, then the original's prediction, the baseline of
+    its speed-up), from scratch (the memo of analyses emptied first), with the learned model of
+    `hardware` (optc's tree reader) and with the analytic model alone (`OPTC_COST_MODEL=analytic`)."""
+    import os
+
+    from optcompiler.costmodel import analytic, features
+    from optcompiler.costmodel.hardware import Hardware
+    from optcompiler.ir import Target
+    from optcompiler.pipeline import predict_seconds, rank
+
+    hw = Hardware(**hardware)  # type: ignore[arg-type]
+    found = model.find(hw)
+    if found is None or found.path is None or found.path.read_bytes() != model_path.read_bytes():
+        where = found.path if found is not None else "the analytic model"
+        raise RuntimeError(f"the pipeline ranks with {where} on {hw.id}, not with {model_path}")
+
+    def predict_all(item: tuple[str, int, object, object, object, object]) -> float:
+        _, _, kernel, facts, variants, config = item
+        analytic.clear_analysis_cache()
+        features.clear_caches()
         began = time.perf_counter()
-        for body, target, derivation, arg_types, szs in prepared:
-            model.predict_log_seconds(tm, body, target, derivation, arg_types, szs, hardware)
-        learned_times.append(time.perf_counter() - began)
-        began = time.perf_counter()
-        for body, target, _, arg_types, szs in prepared:
-            estimate_seconds(body, target, arg_types, szs, hardware)
-        analytic_times.append(time.perf_counter() - began)
-        sizes.append(len(prepared))
+        rank(variants, facts, config, hw)  # type: ignore[arg-type]
+        predict_seconds(
+            kernel.body,  # type: ignore[attr-defined]
+            Target("njit"),
+            (),
+            facts,  # type: ignore[arg-type]
+            config.sizes_for(kernel.name),  # type: ignore[attr-defined]
+            hw,
+            config.default_size,  # type: ignore[attr-defined]
+        )
+        return time.perf_counter() - began
+
+    saved = os.environ.get("OPTC_COST_MODEL")
+    try:
+        os.environ.pop("OPTC_COST_MODEL", None)
+        predict_all(candidates[0])  # the first prediction imports what the analysis imports lazily
+        learned_times = [predict_all(c) for c in candidates]
+        os.environ["OPTC_COST_MODEL"] = "analytic"
+        analytic_times = [predict_all(c) for c in candidates]
+    finally:
+        if saved is None:
+            os.environ.pop("OPTC_COST_MODEL", None)
+        else:
+            os.environ["OPTC_COST_MODEL"] = saved
+    counts = [len(c[4]) for c in candidates]  # type: ignore[arg-type]
+    slowest = sorted(zip(learned_times, candidates, strict=True), key=lambda tc: -tc[0])[:5]
     return {
-        "groups": len(sizes),
-        "candidates_median": statistics.median(sizes),
-        "candidates_max": max(sizes),
+        "groups": len(candidates),
+        "kernels": len({c[0] for c in candidates}),
+        "candidates_median": statistics.median(counts),
+        "candidates_max": max(counts),
         "learned_median_ms": 1e3 * statistics.median(learned_times),
         "learned_p90_ms": 1e3 * float(np.percentile(learned_times, 90)),
         "learned_max_ms": 1e3 * max(learned_times),
         "analytic_median_ms": 1e3 * statistics.median(analytic_times),
         "analytic_p90_ms": 1e3 * float(np.percentile(analytic_times, 90)),
         "analytic_max_ms": 1e3 * max(analytic_times),
+        "slowest": [
+            {"kernel": c[0], "size": c[1], "candidates": len(c[4]), "ms": 1e3 * t}  # type: ignore[arg-type]
+            for t, c in slowest
+        ],
     }
 
 
@@ -153,7 +207,7 @@ def machine(records_path: Path, model_path: Path, folds: int | None) -> dict[str
         "feature_seconds_per_record": feature_seconds / max(1, len(records)),
         "load_ours": load_times(model_path, LOAD_OURS),
         "load_lightgbm": load_times(model_path, LOAD_LIGHTGBM),
-        "predict": predict_times(tm, records),
+        "predict": predict_times(model_path, hw, pipeline_candidates(records)),
         "scatter": {"measured": t.y.tolist(), "learned": predicted.tolist(), "analytic": analytic.tolist()},
     }
 
@@ -314,7 +368,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     p.add_argument("--folds", type=int, default=None, help="default: 5, or 4 below 50 kernels")
     p.add_argument("--no-plot", action="store_true")
+    p.add_argument(
+        "--predict-only",
+        action="store_true",
+        help="only time predicting every kernel's candidates (no cross-validation, no lightgbm): "
+        "writes costmodel_predict.json, e.g. on a quiet machine",
+    )
     args = p.parse_args(argv)
+    if args.predict_only:
+        return predict_only(args.out)
     results = []
     for records_path in sorted(DATA.glob("*.jsonl.gz")):
         model_path = MODELS / (records_path.name.split(".")[0] + ".txt")
@@ -342,6 +404,33 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps(results, indent=1, default=_json) + "\n", encoding="utf-8"
     )
     print(f"wrote {args.out / 'costmodel.md'}", file=sys.stderr)
+    return 0
+
+
+def predict_only(out: Path) -> int:
+    """`--predict-only`: the prediction times of every machine with records and a model, as JSON."""
+    import os
+    import platform
+
+    results = {}
+    for records_path in sorted(DATA.glob("*.jsonl.gz")):
+        model_path = MODELS / (records_path.name.split(".")[0] + ".txt")
+        if not model_path.exists():
+            continue
+        records = list(dataset.read(records_path))
+        print(f"{records_path.name}: timing predictions ...", file=sys.stderr)
+        results[records_path.name.split(".")[0]] = predict_times(
+            model_path, records[0].hardware, pipeline_candidates(records)
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    ran_on = {
+        "machine": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "load": os.getloadavg(),
+    }
+    text = json.dumps({"ran_on": ran_on, "predict": results}, indent=1) + "\n"
+    (out / "costmodel_predict.json").write_text(text, encoding="utf-8")
+    print(text)
     return 0
 
 

@@ -87,6 +87,7 @@ unrolling are ignored; `numpy` and `cuda` targets are not modelled here.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -308,7 +309,14 @@ def estimate_seconds(
         )
     if target.name not in ("njit", "njit-parallel"):
         raise ValueError(f"unknown target {target.name!r}")
-    analysis = _analyze(body, arg_types, sizes, default_size)
+    return analysis_seconds(analyze(body, arg_types, sizes, default_size), target, hardware)
+
+
+def analysis_seconds(analysis: Analysis, target: Target, hardware: Hardware) -> float:
+    """`estimate_seconds` from an analysis already made (`analyze`): the learned model's features
+    and the analytic estimate read one analysis of a candidate, not two."""
+    if target.name not in ("njit", "njit-parallel"):
+        raise ValueError(f"the analytic cost model estimates 'njit' and 'njit-parallel', not {target.name!r}")
     parallel = target.parallel
     seconds = NJIT_CALL_SECONDS
     seconds += _body_seconds(analysis.straight, analysis.straight_working_set, hardware, parallel)
@@ -354,7 +362,35 @@ def loop_stats(
     default_size: int = 1000,
 ) -> list[LoopNestStats]:
     """Hardware-independent figures per top-level loop nest, in program order."""
-    return list(_analyze(body, arg_types, sizes, default_size).nests)
+    return list(analyze(body, arg_types, sizes, default_size).nests)
+
+
+def analyze(
+    body: Term,
+    arg_types: Mapping[str, ArgType],
+    sizes: Mapping[str, int],
+    default_size: int = 1000,
+) -> Analysis:
+    """The hardware-independent analysis of a body at a size profile (what `loop_stats` and
+    `estimate_seconds` are made of), memoized: ranking asks for one candidate's figures several
+    times (its features, its analytic estimate, the original as the baseline), and the analysis is
+    most of the cost of ranking. The result is immutable; `clear_analysis_cache` empties the memo."""
+    return _analyze_memo(body, tuple(sorted(arg_types.items())), tuple(sorted(sizes.items())), default_size)
+
+
+@functools.lru_cache(maxsize=1024)
+def _analyze_memo(
+    body: Term,
+    arg_types: tuple[tuple[str, ArgType], ...],
+    sizes: tuple[tuple[str, int], ...],
+    default_size: int,
+) -> Analysis:
+    return _analyze(body, dict(arg_types), dict(sizes), default_size)
+
+
+def clear_analysis_cache() -> None:
+    """Forget every memoized analysis (benchmarks time predictions from scratch)."""
+    _analyze_memo.cache_clear()
 
 
 def classify_stride(index: Term, loop_var: str) -> Stride:
@@ -526,9 +562,14 @@ class _Access:
     itemsize: int
     shape: tuple[float, ...]
     text: str
+    _variables: frozenset[str] | None = field(default=None, compare=False, repr=False)
 
     def variables(self) -> frozenset[str]:
-        return frozenset().union(*(f.variables() for f in self.forms)) if self.forms else frozenset()
+        """The loop variables the index reads (memoized: every charge and footprint asks)."""
+        if self._variables is None:
+            found = frozenset().union(*(f.variables() for f in self.forms)) if self.forms else frozenset()
+            self._variables = found
+        return self._variables
 
     @property
     def nbytes(self) -> float:
@@ -558,15 +599,19 @@ class _Node:
     library_flops: float = 0.0
     library_bytes: float = 0.0
     library_calls_seconds: float = 0.0
+    _path: list[_Node] | None = field(default=None, repr=False)
 
     def path(self) -> list[_Node]:
-        """Loops from the nest's outermost down to this one (the top level excluded)."""
-        nodes: list[_Node] = []
-        node: _Node | None = self
-        while node is not None and node.kind != "top":
-            nodes.append(node)
-            node = node.parent
-        return nodes[::-1]
+        """Loops from the nest's outermost down to this one (the top level excluded). Memoized: a
+        node's parents never change, and the statistics ask for every node's path many times."""
+        if self._path is None:
+            nodes: list[_Node] = []
+            node: _Node | None = self
+            while node is not None and node.kind != "top":
+                nodes.append(node)
+                node = node.parent
+            self._path = nodes[::-1]
+        return list(self._path)
 
     def iterations(self) -> float:
         total = 1.0
@@ -589,8 +634,15 @@ class _Node:
 class _Builder:
     """Walks a kernel body in program order, evaluating sizes and recording work per loop."""
 
-    def __init__(self, arg_types: Mapping[str, ArgType], sizes: Mapping[str, int], default_size: int):
+    def __init__(
+        self,
+        arg_types: Mapping[str, ArgType],
+        sizes: Mapping[str, int],
+        default_size: int,
+        python_costs: bool = True,
+    ):
         self.sizes = sizes
+        self.python_costs = python_costs  # `py_ns`: only estimate_python_seconds reads them
         self.default = default_size
         self.size_symbols = {d for t in arg_types.values() for d in t.dims} | set(sizes)
         self.env: dict[str, float] = {}
@@ -797,7 +849,8 @@ class _Builder:
         elif op == "if":
             node.blocks_vectorization = True
             self._expr(stmt.args[0], node, weight)
-            self._add_py(node, weight * (_py_expr_ns(stmt.args[0]) + PY_OP_NS))
+            if self.python_costs:
+                self._add_py(node, weight * (_py_expr_ns(stmt.args[0]) + PY_OP_NS))
             # outside loops no induction variable is in scope: a condition on sizes is decided
             taken = self._decide(stmt.args[0]) if node.kind == "top" else None
             weights = (BRANCH_WEIGHT,) * 2 if taken is None else (float(taken), float(not taken))
@@ -812,7 +865,8 @@ class _Builder:
                     name = self._fresh("t")
                     self._assignment(Term("assign", (var(name), value)), node, weight, conditional)
                 else:
-                    self._add_py(node, weight * _py_expr_ns(value))
+                    if self.python_costs:
+                        self._add_py(node, weight * _py_expr_ns(value))
                     self._expr(value, node, weight)
         elif op in ("break", "continue"):
             node.blocks_vectorization = True
@@ -849,7 +903,8 @@ class _Builder:
             self.env.pop(name, None)
             self.symbols.pop(name, None)
         self._expr(cond, child, 1.0)
-        self._add_py(child, _py_expr_ns(cond))
+        if self.python_costs:
+            self._add_py(child, _py_expr_ns(cond))
         self._block(body, child, 1.0, conditional=False)
 
     def _assignment(self, stmt: Term, node: _Node, weight: float, conditional: bool) -> None:
@@ -857,7 +912,8 @@ class _Builder:
         lowered = self._lower_arrays(stmt, node, weight) if self.implicit_depth < _MAX_LOWERING else None
         if lowered is not None:
             aliasing = not lowered and value.op == "var"
-            self._add_py(node, weight * (PY_STORE_NS if aliasing else _py_numpy_ns(stmt, self)))
+            if self.python_costs:
+                self._add_py(node, weight * (PY_STORE_NS if aliasing else _py_numpy_ns(stmt, self)))
             self.implicit_depth += 1
             try:
                 for part in lowered:
@@ -865,7 +921,8 @@ class _Builder:
             finally:
                 self.implicit_depth -= 1
             return
-        self._add_py(node, weight * (_py_expr_ns(value) + _py_target_ns(target, stmt.op)))
+        if self.python_costs:
+            self._add_py(node, weight * (_py_expr_ns(value) + _py_target_ns(target, stmt.op)))
         if stmt.op == "augassign":
             self._augassign(stmt, node, weight, conditional)
             return
@@ -1331,7 +1388,9 @@ _MAX_LOWERING = 4  # array statements nest no deeper than this when lowered (a g
 
 
 @dataclass(frozen=True)
-class _Analysis:
+class Analysis:
+    """What `analyze` finds in a body: its loop nests and the statements outside every loop."""
+
     nests: tuple[LoopNestStats, ...]
     straight: BodyStats
     straight_working_set: float
@@ -1339,12 +1398,12 @@ class _Analysis:
 
 def _analyze(
     body: Term, arg_types: Mapping[str, ArgType], sizes: Mapping[str, int], default_size: int
-) -> _Analysis:
-    root = _Builder(arg_types, sizes, default_size).build(body)
+) -> Analysis:
+    root = _Builder(arg_types, sizes, default_size, python_costs=False).build(body)
     nests = tuple(_nest_stats(child) for child in root.children)
     straight_ws = sum(a.nbytes for a in {acc.array: acc for acc in root.accesses}.values())
     straight = _body_stats(root, _Footprints(), straight_ws)
-    return _Analysis(nests, straight, straight_ws)
+    return Analysis(nests, straight, straight_ws)
 
 
 class _Footprints:

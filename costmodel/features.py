@@ -7,7 +7,7 @@ Three groups, each a function returning {column: value}:
                      reductions and their kind, parallel iterations and regions, temporaries
                      allocated, op mix; the analytic model's own prediction (the learned model
                      then corrects what the analytic one gets wrong, rather than starting over).
-                     Built on `analytic.loop_stats`, so both models read the kernel the same way.
+                     Built on `analytic.analyze`, so both models read the kernel the same way.
   llvm_features      from the LLVM IR Numba generated for the compiled candidate (parsed with
                      llvmlite): instruction histogram by class, vector instructions and their
                      widest lane count, calls (intrinsics, math library, allocations, the
@@ -24,14 +24,16 @@ Magnitudes that span decades (iterations, bytes, seconds) are log2(1 + x).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
-from optcompiler.costmodel.analytic import LoopNestStats, estimate_seconds, loop_stats
+from optcompiler.costmodel.analytic import LoopNestStats, analysis_seconds, analyze
 from optcompiler.costmodel.hardware import Hardware
 from optcompiler.ir import ArgType, Target, Term
 
@@ -183,8 +185,10 @@ def ir_features(
     hardware: Hardware,
     default_size: int = 1000,
 ) -> dict[str, float]:
-    """Features of one candidate's IR at one size profile."""
-    nests = loop_stats(body, arg_types, sizes, default_size)
+    """Features of one candidate's IR at one size profile. The analysis (`analytic.analyze`, memoized)
+    is made once and read twice: for these features and for the analytic estimate among them."""
+    analysis = analyze(body, arg_types, sizes, default_size)
+    nests = list(analysis.nests)
     out: dict[str, float] = {"ir_nests": float(len(nests))}
     out["ir_max_depth"] = float(max((n.depth for n in nests), default=0))
     trips = [t for n in nests for t in n.trips]
@@ -209,24 +213,24 @@ def ir_features(
     )
     out["ir_carried"] = float(sum(len(b.carried) for b in leaves))
     out["ir_chain_cycles"] = max((b.chain_cycles for b in leaves), default=0.0)
-    out.update(_reduction_kinds(body))
+    syntax = _syntax(body, frozenset(n for n, t in arg_types.items() if t.kind == "array"))
+    out.update(syntax.reductions)
     out["ir_log_parallel_trips"] = log2p(
         max((b.parallel_trips for n in nests for b in n.bodies), default=0.0)
     )
     out["ir_parallel_regions"] = float(sum(n.parallel_regions for n in nests))
     out["ir_log_library_flops"] = log2p(sum(b.iterations * b.library_flops for n in nests for b in n.bodies))
-    out.update(_op_mix(body, frozenset(n for n, t in arg_types.items() if t.kind == "array")))
+    out.update(syntax.ops)
     out["ir_itemsize"] = float(max((b.itemsize for n in nests for b in n.bodies), default=8))
-    out["ir_term_size"] = float(body.size())
-    prange = any(t.op == "for" and t.value == "prange" for t in body.walk())
+    out["ir_term_size"] = float(syntax.size)
     out["cand_parallel"] = 1.0 if target.parallel else 0.0
-    out["cand_prange"] = 1.0 if prange else 0.0
+    out["cand_prange"] = 1.0 if syntax.prange else 0.0
     out["cand_rewrites"] = float(len(derivation))
     out["cand_fastmath"] = 1.0 if target.fastmath else 0.0
     try:
-        seconds = estimate_seconds(body, target, arg_types, sizes, hardware, default_size)
+        seconds = analysis_seconds(analysis, target, hardware)
         out["analytic_log_seconds"] = math.log(max(seconds, 1e-12))
-    except (NotImplementedError, ValueError):
+    except (NotImplementedError, ValueError):  # a target the analytic model does not estimate
         out["analytic_log_seconds"] = math.nan
     return out
 
@@ -282,6 +286,81 @@ def _reuse(nests: list[LoopNestStats]) -> dict[str, float]:
     return {"ir_log_reuse_median": log2p(median), "ir_frac_no_reuse": none / total if total else 0.0}
 
 
+@dataclass(frozen=True)
+class _Syntax:
+    """What the features read off the body's text alone (no sizes, no machine)."""
+
+    reductions: dict[str, float]
+    ops: dict[str, float]
+    size: int
+    prange: bool
+
+
+def clear_caches() -> None:
+    """Forget memoized facts of bodies (benchmarks time predictions from scratch)."""
+    _syntax.cache_clear()
+
+
+@functools.lru_cache(maxsize=1024)
+def _syntax(body: Term, arrays: frozenset[str]) -> _Syntax:
+    """`_reduction_kinds`, `_op_mix`, the term size and prange, in one walk of the body: a candidate's
+    features were four walks of it (five, nested loops walked once per enclosing loop), a third of
+    the time of predicting it. Memoized per body: the sizes and targets of one body share it."""
+    ops: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    size = 0
+    prange = False
+    stack: list[tuple[Term, int]] = [(body, 0)]  # (term, loop bodies it is in)
+    while stack:
+        t, loops = stack.pop()
+        size += 1
+        op = t.op
+        _count_op(t, arrays, ops)
+        if loops and op in ("augassign", "assign", "if"):
+            for kind, n in _reduction_of(t).items():
+                kinds[kind] += loops * n
+        if op == "for":
+            prange = prange or t.value == "prange"
+            stack.append((t.args[4], loops + 1))
+            stack.extend((a, loops) for a in t.args[:4])
+        elif op == "while":
+            stack.append((t.args[1], loops + 1))
+            stack.append((t.args[0], loops))
+        else:
+            stack.extend((a, loops) for a in t.args)
+    reductions = {
+        "ir_reduction_sum": float(kinds["sum"]),
+        "ir_reduction_product": float(kinds["product"]),
+        "ir_reduction_minmax": float(kinds["minmax"]),
+    }
+    return _Syntax(reductions, _op_columns(ops), size, prange)
+
+
+def _reduction_of(stmt: Term) -> Counter[str]:
+    """The accumulation one statement inside a loop makes (see `_reduction_kinds`)."""
+    kinds: Counter[str] = Counter()
+    if stmt.op == "augassign" and stmt.args[0].op == "var":
+        op = stmt.value
+        kinds["sum" if op in ("add", "sub") else "product" if op == "mul" else "other"] += 1
+    elif stmt.op == "assign" and stmt.args[0].op == "var":
+        name, value = stmt.args[0].value, stmt.args[1]
+        if value.op in ("add", "sub") and _reads(value, name):
+            kinds["sum"] += 1
+        elif value.op == "mul" and _reads(value, name):
+            kinds["product"] += 1
+        elif value.op == "call" and _call_name(value) in ("max", "min", "maximum", "minimum"):
+            kinds["minmax"] += _reads(value, name)
+        elif value.op == "ifexp" and _reads(value, name):
+            kinds["minmax"] += 1
+    elif stmt.op == "if" and stmt.args[0].op in ("lt", "le", "gt", "ge"):
+        compared = {t.value for t in stmt.args[0].walk() if t.op == "var"}
+        assigned = {
+            s.args[0].value for s in stmt.args[1].walk() if s.op == "assign" and s.args[0].op == "var"
+        }
+        kinds["minmax"] += 1 if compared & assigned else 0
+    return kinds
+
+
 def _reduction_kinds(body: Term) -> dict[str, float]:
     """How loops accumulate into scalars: `s += x` / `s = s + x` (sum), `*=` (product),
     `m = max(m, x)` or `if x > m: m = x` (min/max). Counted over loop bodies."""
@@ -332,34 +411,43 @@ def _op_mix(body: Term, arrays: frozenset[str]) -> dict[str, float]:
     """Static counts of operation kinds, with array expressions and allocations recognised."""
     c: Counter[str] = Counter()
     for t in body.walk():
-        if t.op in ("add", "sub") or (t.op == "augassign" and t.value in ("add", "sub")):
-            c["add"] += 1
-        elif t.op == "mul" or (t.op == "augassign" and t.value == "mul"):
-            c["mul"] += 1
-        elif t.op in ("truediv", "floordiv", "mod") or (
-            t.op == "augassign" and t.value in ("truediv", "floordiv", "mod")
-        ):
-            c["div"] += 1
-        elif t.op == "pow":
-            c["pow"] += 1
-        elif t.op in ("lt", "le", "gt", "ge", "eq", "ne"):
-            c["compare"] += 1
-        elif t.op in ("if", "ifexp"):
-            c["branch"] += 1
-        elif t.op == "while":
-            c["while"] += 1
-        elif t.op in ("break", "continue", "return"):
-            c["early_exit"] += 1 if t.op != "return" else 0
-        elif t.op == "index":
-            c["index"] += 1
-        if t.op == "call":
-            name = _call_name(t)
-            if name in _MATH_CALLS:
-                c["math"] += 1
-            if name in _ALLOCATORS:
-                c["temporaries"] += 1
-        if t.op == "assign" and t.args[0].op == "var" and _is_array_expression(t.args[1], arrays):
+        _count_op(t, arrays, c)
+    return _op_columns(c)
+
+
+def _count_op(t: Term, arrays: frozenset[str], c: Counter[str]) -> None:
+    """`_op_mix`'s count of one term."""
+    if t.op in ("add", "sub") or (t.op == "augassign" and t.value in ("add", "sub")):
+        c["add"] += 1
+    elif t.op == "mul" or (t.op == "augassign" and t.value == "mul"):
+        c["mul"] += 1
+    elif t.op in ("truediv", "floordiv", "mod") or (
+        t.op == "augassign" and t.value in ("truediv", "floordiv", "mod")
+    ):
+        c["div"] += 1
+    elif t.op == "pow":
+        c["pow"] += 1
+    elif t.op in ("lt", "le", "gt", "ge", "eq", "ne"):
+        c["compare"] += 1
+    elif t.op in ("if", "ifexp"):
+        c["branch"] += 1
+    elif t.op == "while":
+        c["while"] += 1
+    elif t.op in ("break", "continue", "return"):
+        c["early_exit"] += 1 if t.op != "return" else 0
+    elif t.op == "index":
+        c["index"] += 1
+    if t.op == "call":
+        name = _call_name(t)
+        if name in _MATH_CALLS:
+            c["math"] += 1
+        if name in _ALLOCATORS:
             c["temporaries"] += 1
+    if t.op == "assign" and t.args[0].op == "var" and _is_array_expression(t.args[1], arrays):
+        c["temporaries"] += 1
+
+
+def _op_columns(c: Counter[str]) -> dict[str, float]:
     return {
         "ir_temporaries": float(c["temporaries"]),
         **{f"ir_ops_{k}": float(c[k]) for k in ("add", "mul", "div", "pow", "math", "compare")},

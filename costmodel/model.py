@@ -207,12 +207,20 @@ def model_paths(hardware_id: str) -> list[Path]:
     return [user_models_dir() / f"{hardware_id}.txt", SHIPPED / f"{hardware_id}.txt"]
 
 
+@functools.lru_cache(maxsize=16)
+def _paths(hardware: Hardware, cache_dirs: tuple[str | None, ...]) -> tuple[Path, ...]:
+    """`model_paths` per machine and cache location: the pipeline asks once per candidate, and the
+    hardware id is a hash of every field."""
+    return tuple(model_paths(hardware.id))
+
+
 def find(hardware: Hardware) -> TreeModel | None:
     """The learned model the pipeline ranks with on `hardware`, or None (then: the analytic model).
     A file that exists but cannot be used is skipped, the next tried."""
     if os.environ.get("OPTC_COST_MODEL", "").strip().lower() == "analytic":
         return None
-    for path in model_paths(hardware.id):
+    cache_dirs = tuple(os.environ.get(v) for v in ("OPTC_CACHE_DIR", "XDG_CACHE_HOME", "HOME"))
+    for path in _paths(hardware, cache_dirs):
         try:
             stat = path.stat()
         except OSError:
