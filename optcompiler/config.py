@@ -55,6 +55,9 @@ class Config:
     check_threshold: float | None = None
     # [tool.optc.llm]: model suggestions, off unless `--llm` or `enabled = true` (optcompiler/llm)
     llm: LlmConfig = field(default_factory=LlmConfig)
+    # Offer variants with no loop left (slices, `@`, `.sum()`) as plain NumPy too: no compile time,
+    # which wins short runs. `@optimize` turns it off (its dispatcher is compiled and calls the variant).
+    numpy_target: bool = False
 
     def size_of(self, symbol: str) -> int:
         return dict(self.sizes).get(symbol, self.default_size)

@@ -464,6 +464,7 @@ class OptimizedKernel:
             strict_fp=self.options.strict_fp,
             fastmath=self.options.fastmath,
             verify=self.options.verify,
+            numpy_target=False,  # the compiled guard calls the variant: it must be compiled too
             arg_types=tuple(sorted((f"{kernel.name}.{p}", h) for p, h in hints.items())),
             kernel_sizes=((kernel.name, tuple(sorted(sizes.items()))),) if sizes else (),
             default_size=max(sizes.values(), default=1000),

@@ -172,10 +172,13 @@ def variant_comment(emitted: Emitted) -> list[str]:
             "#   compiled with boundscheck: not every subscript is provably in range, so a bad index raises."
         )
     lines.append(f"#   verified for {types}: {emitted.verified}.")
-    lines.append(f"#   {WARM_MARK} {numba_signature(emitted.facts)}")
+    if cand.target.name == "numpy":
+        lines.append("#   plain NumPy, nothing to compile: no compile time to win back.")
+    else:
+        lines.append(f"#   {WARM_MARK} {numba_signature(emitted.facts)}")
     # Only the prediction: the emitted bytes follow from input and settings alone (measured times
     # vary from run to run; `-v` and `--report` show them).
-    if emitted.predicted_speedup:
+    if emitted.predicted_speedup and cand.target.name != "numpy":  # NumPy wins on compile time, not per call
         lines.append(
             f"#   vs plain numba.njit of the original: predicted {emitted.predicted_speedup:.1f}x (analytic model)."
         )

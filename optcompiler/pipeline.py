@@ -499,8 +499,9 @@ def measured_contenders(
 ) -> list[tuple[Candidate, float]]:
     contenders = list(ranked[: min(limit, TOP_MEASURED)])
     extras = [
-        next((cs for cs in ranked if not cs[0].target.parallel), None),
+        next((cs for cs in ranked if not cs[0].target.parallel and cs[0].target.name != "numpy"), None),
         next((cs for cs in ranked if not cs[0].variant.derivation and cs[0].target.name == "njit"), None),
+        next((cs for cs in ranked if cs[0].target.name == "numpy"), None),  # no compile: short runs
     ]
     for extra in extras:
         if extra is not None and all(extra[0] is not c for c, _ in contenders):
@@ -648,18 +649,21 @@ def rank(
     """Variant × Target candidates, cheapest predicted first (see `rank_key` for ties)."""
     scored = []
     for variant in variants:
-        target = _target_for(variant.body)
-        seconds = predict_seconds(
-            variant.body,
-            target,
-            variant.derivation,
-            facts,
-            config.sizes_for(variant.kernel),
-            hardware,
-            config.default_size,
-        )
-        key = rank_key(seconds, variant.body, len(variant.derivation))
-        scored.append((key, Candidate(variant, target), seconds))
+        targets = [_target_for(variant.body)]
+        if config.numpy_target and variant.derivation and not contains_loop(variant.body):
+            targets.append(Target("numpy"))  # nothing left to compile: plain NumPy, no compile time
+        for target in targets:
+            seconds = predict_seconds(
+                variant.body,
+                target,
+                variant.derivation,
+                facts,
+                config.sizes_for(variant.kernel),
+                hardware,
+                config.default_size,
+            )
+            key = rank_key(seconds, variant.body, len(variant.derivation))
+            scored.append((key, Candidate(variant, target), seconds))
     scored.sort(key=lambda s: s[0])
     return [(c, s) for _, c, s in scored]
 
@@ -678,6 +682,10 @@ def predict_seconds(
     The learned model reads features of the IR only (nothing is compiled) and never imports lightgbm."""
     from optcompiler.costmodel import model as learned
 
+    if target.name == "numpy":  # runs under CPython: interpreted statements, NumPy's loops
+        from optcompiler.costmodel.analytic import estimate_python_seconds
+
+        return NUMPY_CALL_SECONDS + estimate_python_seconds(body, facts.arg_types, sizes, default_size)
     found = learned.find(hardware)
     if found is not None:
         try:
@@ -689,6 +697,9 @@ def predict_seconds(
         if math.isfinite(log_seconds):
             return math.exp(log_seconds)
     return estimate_seconds(body, target, facts.arg_types, sizes, hardware, default_size)
+
+
+NUMPY_CALL_SECONDS = 1e-6  # a Python call and its dispatcher, before any NumPy work
 
 
 def rank_key(seconds: float, body: Term, rewrites: int) -> tuple[int, float, int, str]:
@@ -743,6 +754,8 @@ def variant_source(
 ) -> str:
     """The candidate as a compiled function; `boundscheck` when some subscript of the kernel could
     not be proved in range by the dispatcher's guard (`analysis.bounds_guard`)."""
+    if candidate.target.name == "numpy":  # plain Python over NumPy: nothing to compile
+        return lower_function(name or emit.variant_name(kernel.name), kernel.params, candidate.variant.body)
     options = ["cache=True"]
     if boundscheck:
         options.append("boundscheck=True")
