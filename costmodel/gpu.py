@@ -117,8 +117,9 @@ class LaunchConfig:
 
 # The configurations offered; bench/gpu.py measures them under these labels. Untiled blocks of
 # 256 (or 128) threads: x 32 wide keeps a warp on one row; 16x16 shares more of a matmul's operands
-# through L1. Tiled: 16x16 tiles, one output per thread; 64x64 tiles of 16x16 threads with 4x4
-# outputs each (register blocking), 16 values of k staged at a time (16 KiB of shared memory).
+# through L1. Tiled: 16x16 tiles, one output per thread; 32x32 and 64x64 tiles of 16x16 threads with
+# 2x2 and 4x4 outputs each (register blocking, the outputs kept in registers across k), 16 values of
+# k staged at a time (8 and 16 KiB of float64 shared memory).
 LAUNCHES = (
     LaunchConfig("16x16", (16, 16), 128, (16, 4, 4)),
     LaunchConfig("32x8", (32, 8), 256, (32, 4, 2)),
@@ -126,6 +127,7 @@ LAUNCHES = (
 )
 TILED = (
     LaunchConfig("tile16", (16, 16), 256, (32, 4, 2), tile=16),
+    LaunchConfig("tile32r2", (16, 16), 256, (32, 4, 2), tile=32, micro=2),
     LaunchConfig("tile64r4", (16, 16), 256, (32, 4, 2), tile=64, micro=4),
 )
 SMS = 132  # streaming multiprocessors of an H100 SXM: a grid of fewer blocks leaves some idle
@@ -226,7 +228,10 @@ def gpu_work(
             grid = math.prod(nest.trips[1 : 1 + depth]) if len(nest.trips) > 1 else 1.0
             extents = _grid_extents(nest.trips[1 : 1 + depth])
         grid = max(grid, 1.0)
-        reuse = tile / 2 if tile else _block_sharing(stmt if plan is not None else None, launch)
+        matmul_like = _block_sharing(stmt, LaunchConfig("probe", (64, 1))) != 1.0
+        reuse = (
+            tile / 2 if tile and matmul_like else _block_sharing(stmt if plan is not None else None, launch)
+        )
         nest_bytes = (nest.loads / reuse + nest.stores) * _itemsize_of_nest(facts, stmt)
         share = _occupancy(extents, launch)
         per_thread = launch.micro**2 if tile else 1  # register blocking: fewer threads, more each
@@ -249,12 +254,28 @@ def _grid_depth(loop: Term, facts: KernelFacts) -> int:
         inner = _block(loop.args[4])
         if not inner or inner[-1].op != "for" or any(s.op != "assign" for s in inner[:-1]):
             break
-        plan = parallel_plan(inner[-1], facts, allow_reassoc=True)
-        if plan is None or plan.reductions:
+        if not _writes_along(inner[-1]):
             break
         depth += 1
         loop = inner[-1]
     return depth
+
+
+def _writes_along(loop: Term) -> bool:
+    """Does every store in `loop` write an element indexed by its variable, with no scalar
+    accumulated across its iterations (one set anew in each is private)? (A cheap stand-in for the lowering's proof, which needs facts about fresh
+    arrays the model does not have: `C[i, j] += ...` over k, or `s += ...`, is no grid dimension.)"""
+    v = loop_var(loop)
+    private = {
+        str(t.args[0].value) for t in loop.args[4].walk() if t.op == "assign" and t.args[0].op == "var"
+    }
+    for t in loop.args[4].walk():
+        if t.op == "augassign" and t.args[0].op == "var" and str(t.args[0].value) not in private:
+            return False
+        if t.op in ("assign", "augassign") and t.args[0].op == "index":
+            if v not in set().union(*(names_read(i) for i in t.args[0].args[1:])):
+                return False
+    return True
 
 
 def _grid_extents(trips: Sequence[float]) -> tuple[float, ...]:

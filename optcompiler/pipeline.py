@@ -354,7 +354,6 @@ def optimize_kernel(
 
 # ---- the GPU target ----------------------------------------------------------------------------------
 
-GPU_TILE = 16  # shared-memory tiles of matmul-like nests, tried first (16x16 blocks)
 CUDASIM = {"NUMBA_ENABLE_CUDASIM": "1"}  # verification runs the CUDA lowering on numba-cuda's simulator
 
 
@@ -398,21 +397,26 @@ def _add_gpu(
     from optcompiler.passes import gpu as cuda_lowering
 
     options = {"inexact_math": config.fastmath, "allow_reassoc": not config.strict_fp}
-    tile: int | None = GPU_TILE
-    source = cuda_lowering.lower_cuda(
-        kernel,
-        kernel.body,
-        result.facts,
-        name=emit.gpu_name(kernel.name),
-        block_2d=(GPU_TILE, GPU_TILE),
-        tile=tile,
-        **options,
+    # launch configurations (block shapes, tiles) are variants the GPU model ranks at the size
+    # profile; the first that lowers is the one verified and shipped
+    descriptor = gpu or gpu_model.H100
+    profile = config.sizes_for(kernel.name)
+    candidates = gpu_model.launch_candidates(kernel, result.facts)
+    ranked = gpu_model.rank_launches(
+        kernel, result.facts, profile, candidates, config.default_size, descriptor
     )
-    if source is None:
-        tile = None
+    source, launch = None, ranked[0]
+    for launch in ranked:
         source = cuda_lowering.lower_cuda(
-            kernel, kernel.body, result.facts, name=emit.gpu_name(kernel.name), **options
+            kernel,
+            kernel.body,
+            result.facts,
+            name=emit.gpu_name(kernel.name),
+            **launch.lowering_options(),  # type: ignore[arg-type]
+            **options,
         )
+        if source is not None:
+            break
     if source is None:
         why_not = cuda_lowering.refusal_reason(kernel, kernel.body, result.facts, **options)
         return replace(result, gpu_note=f"refused: {why_not or 'the CUDA lowering does not apply'}")
@@ -434,7 +438,7 @@ def _add_gpu(
             )
 
         threshold = gpu_model.threshold(
-            kernel, result.facts, cpu_seconds, config.sizes_for(kernel.name), config.default_size, gpu, tile
+            kernel, result.facts, cpu_seconds, profile, config.default_size, gpu, launch=launch
         )
         if threshold is None:
             return replace(
@@ -460,7 +464,7 @@ def _add_gpu(
     if not checked or not checked[0].ok:
         reason = checked[0].reason if checked else "not verified"
         return replace(result, gpu_note=f"refused: failed verification on the CUDA simulator ({reason})")
-    shape = f"{GPU_TILE}x{GPU_TILE} shared-memory tiles" if tile else "1-D/2-D grid"
+    shape = f"launch configuration {launch.label} (of {len(ranked)} ranked by the GPU model)"
     return replace(
         result,
         alias_pairs=alias_guard_pairs(result.facts, kernel.body),  # the lowering assumes distinct arrays

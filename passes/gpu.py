@@ -345,6 +345,7 @@ class _Lowering:
     allow_reassoc: bool
     tile: int | None = None
     micro: int = 1  # outputs a side per thread in tiled nests (register blocking)
+    micro_nests: set[str] = field(default_factory=set)  # kernels micro-tiled: a block covers tile^2 outputs
     block_3d: tuple[int, int, int] = (32, 4, 2)
     tiled: int = 0  # nests whose operands are staged in shared memory
     types: dict[str, ArgType] = field(default_factory=dict)  # params, and fresh arrays with a dtype
@@ -736,7 +737,17 @@ class _Lowering:
             )
             body = seq(*header, *zeros, Term("if", (cond, seq(*rest), seq())), *_block_sums(nest, block_1d))
         else:
+            if self.tile and len(nest.grid) == 2 and self.micro > 1:
+                micro_body = _tiled_micro(nest, self.tile, self.micro, self.types, self.fresh)
+                if micro_body is not None:
+                    self.tiled += 1
+                    self.micro_nests.add(nest.kernel_name)
+                    return lower_function(
+                        nest.kernel_name, [Param(p) for p in params], seq(*micro_body), None, ["cuda.jit"]
+                    )
             tiled = _tiled(nest, cond, self.tile, self.types) if self.tile and len(nest.grid) == 2 else None
+            if self.micro > 1:
+                tiled = None  # blocks of tile // micro threads a side only fit the micro-tiled form
             self.tiled += tiled is not None
             body = seq(*header, *(tiled or [Term("if", (cond, nest.thread_body, seq()))]))
         return lower_function(nest.kernel_name, [Param(p) for p in params], body, None, ["cuda.jit"])
@@ -821,9 +832,12 @@ class _Host:
             else ()
         )
         extents = [Term("sub", (var(g.hi_name), var(g.lo_name))) for g in nest.grid]
+        covered = blocks
+        if nest.kernel_name in self.lowering.micro_nests:  # each block covers tile x tile outputs
+            covered = (self.lowering.tile or 1,) * 2
         grid = [
             _call(var("_optc_blocks"), extent, const(size))
-            for extent, size in zip(extents, blocks, strict=True)
+            for extent, size in zip(extents, covered, strict=True)
         ]
         if not nest.grid:
             shape = Term("tuple", (const(1), const(1)))
@@ -1271,6 +1285,182 @@ def _tiled(nest: _Nest, inside: Term, tile: int, types: Mapping[str, ArgType]) -
     if after:
         out.append(Term("if", (inside, seq(*after), seq())))
     return out
+
+
+def _tiled_micro(
+    nest: _Nest, tile: int, micro: int, types: Mapping[str, ArgType], fresh: Callable[[str], str]
+) -> list[Term] | None:
+    """The whole kernel body of a 2-D matmul-like nest with register blocking (None: not one).
+
+    A block of S x S threads (S = tile // micro) covers tile x tile outputs: thread (tx, ty) runs
+    the iterations (x0 + tx + a S, y0 + ty + b S) for a, b < micro, interleaved statement by
+    statement, which is legal because the grid loops are parallel (no two iterations touch the
+    same element) and each iteration keeps its own order. The loop over k is staged as in
+    `_tiled`, S values of k at a time: the block loads tile x S elements of each operand `X[g, k]`
+    (S x tile of `X[k, g]`), each thread `micro` of them, consecutive threads along the array's
+    contiguous index. An element the loop updates at grid indices only (`C[i, j] += ...`), and
+    that the nest reads nowhere else at another index, is kept in a register across the loop: the
+    same operations in the same order, so the same bits, without a memory round trip per k.
+    """
+    body = nest.thread_body.args
+    if any(t.op == "return" for t in nest.thread_body.walk()):
+        return None
+    position = next((n for n, stmt in enumerate(body) if stmt.op == "for"), None)
+    if position is None:
+        return None
+    k, lo, hi, step, inner = body[position].args
+    gx, gy = nest.grid[0].var, nest.grid[1].var
+    assigned = names_assigned(nest.thread_body) | {gx, gy}
+    if step != const(1) or any(names_read(b) & assigned for b in (lo, hi)):
+        return None
+    if names_assigned(inner) & {gx, gy, str(k.value)}:
+        return None
+    written = arrays_written(nest.thread_body)
+    conditional = {
+        id(t) for branch in inner.walk() if branch.op in ("if", "ifexp", "and", "or") for t in branch.walk()
+    }
+    staged: dict[Term, tuple[str, str, int]] = {}
+    for t in inner.walk():
+        if t.op != "index" or t.args[0].op != "var" or t.args[1].op != "tuple" or len(t.args[1].args) != 2:
+            continue
+        name = str(t.args[0].value)
+        first, second = t.args[1].args
+        for g in (gx, gy):
+            spot = (
+                0 if (first == var(g) and second == k) else 1 if (first == k and second == var(g)) else None
+            )
+            if spot is None or name in written or id(t) in conditional:
+                continue
+            if types.get(name) is None or types[name].ndim != 2:
+                continue
+            staged.setdefault(t, (f"_optc_{name}_{'row' if spot == 0 else 'col'}_{g}", g, spot))
+    if not staged:
+        return None
+    side = tile // micro
+    tx, ty, k0, k1 = var("_optc_tx"), var("_optc_ty"), var("_optc_k0"), var("_optc_k1")
+    x0, y0 = var("_optc_x0"), var("_optc_y0")
+    lo_x, hi_x = var(nest.grid[0].lo_name), var(nest.grid[0].hi_name)
+    lo_y, hi_y = var(nest.grid[1].lo_name), var(nest.grid[1].hi_name)
+    cuda_attr = _attr(var("cuda"), "threadIdx")
+    block_attr = _attr(var("cuda"), "blockIdx")
+    out: list[Term] = [
+        Term("assign", (tx, _attr(cuda_attr, "x"))),
+        Term("assign", (ty, _attr(cuda_attr, "y"))),
+        Term("assign", (x0, Term("add", (lo_x, Term("mul", (_attr(block_attr, "x"), const(tile))))))),
+        Term("assign", (y0, Term("add", (lo_y, Term("mul", (_attr(block_attr, "y"), const(tile))))))),
+    ]
+    # register accumulators: an element written in the loop at grid indices only, every access to
+    # its array in the thread body that same element
+    registers: dict[Term, str] = {}
+    for t in inner.walk():
+        if t.op not in ("assign", "augassign") or t.args[0].op != "index" or t.args[0].args[0].op != "var":
+            continue
+        target = t.args[0]
+        array = str(target.args[0].value)
+        if not names_read(target.args[1]) <= {gx, gy} or target in registers:
+            continue
+        uses = [a for a in accesses(nest.thread_body) if a.array == array]
+        if all(a.term == target for a in uses) and id(t) not in conditional:
+            registers[target] = fresh(f"_optc_{array}_reg")
+    numba_types = {"float64": "float64", "float32": "float32", "int64": "int64", "bool": "boolean"}
+    made: set[str] = set()
+    loads: list[Term] = []
+    for tile_name, g, spot in staged.values():
+        if tile_name in made:
+            continue
+        made.add(tile_name)
+        array = next(str(t.args[0].value) for t, v in staged.items() if v[0] == tile_name)
+        dtype = numba_types[types[array].dtype]
+        shape = (tile, side) if spot == 0 else (side, tile)
+        out.append(
+            Term(
+                "assign",
+                (
+                    var(tile_name),
+                    _call(
+                        _attr(_attr(var("cuda"), "shared"), "array"),
+                        Term("tuple", tuple(const(d) for d in shape)),
+                        _attr(var("numba"), dtype),
+                    ),
+                ),
+            )
+        )
+        base, g_hi = (x0, hi_x) if g == gx else (y0, hi_y)
+        for a in range(micro):
+            # consecutive threads along x load consecutive addresses: k for X[g, k], g for X[k, g]
+            g_local = Term("add", (ty if spot == 0 else tx, const(a * side)))
+            k_local = tx if spot == 0 else ty
+            gg, kk = Term("add", (base, g_local)), Term("add", (k0, k_local))
+            source = (gg, kk) if spot == 0 else (kk, gg)
+            where = (g_local, k_local) if spot == 0 else (k_local, g_local)
+            load = Term(
+                "assign",
+                (_index(var(tile_name), Term("tuple", where)), _index(var(array), Term("tuple", source))),
+            )
+            in_range = Term("and", (Term("lt", (gg, g_hi)), Term("lt", (kk, hi))))
+            loads.append(Term("if", (in_range, seq(load), seq())))
+    local_names = sorted((names_assigned(nest.thread_body) - {str(k.value)}) | set(registers.values()))
+    before, after = body[:position], body[position + 1 :]
+    starts: list[Term] = []
+    ends: list[Term] = []
+    steps_compute: list[Term] = []
+    for b in range(micro):
+        for a in range(micro):
+            gx_ab, gy_ab = fresh(f"{gx}_{a}{b}"), fresh(f"{gy}_{a}{b}")
+            names = {gx: gx_ab, gy: gy_ab, **{n: fresh(f"{n}_{a}{b}") for n in local_names}}
+            inside = Term("and", (Term("lt", (var(gx_ab), hi_x)), Term("lt", (var(gy_ab), hi_y))))
+            out.append(Term("assign", (var(gx_ab), Term("add", (x0, Term("add", (tx, const(a * side))))))))
+            out.append(Term("assign", (var(gy_ab), Term("add", (y0, Term("add", (ty, const(b * side))))))))
+            replaced: dict[Term, Term] = {}
+            for access, (tile_name, g, spot) in staged.items():
+                g_local = (
+                    Term("add", (tx, const(a * side))) if g == gx else Term("add", (ty, const(b * side)))
+                )
+                offset = Term("sub", (k, k0))
+                where = (g_local, offset) if spot == 0 else (offset, g_local)
+                replaced[access] = _index(var(tile_name), Term("tuple", where))
+            for target, register in registers.items():
+                replaced[target] = var(register)
+            plain = 0
+            while (
+                plain < len(before)
+                and before[plain].op == "assign"
+                and before[plain].args[0].op == "var"
+                and before[plain].args[1].op == "const"
+            ):
+                plain += 1
+            starts += [_rename(s, names) for s in before[:plain]]
+            guarded = [*before[plain:]]
+            for target, register in registers.items():
+                zero = _zero_of(types[str(target.args[0].value)].dtype)
+                starts.append(Term("assign", (var(names[register]), zero)))
+                guarded.append(Term("assign", (var(register), target)))
+            if guarded:
+                starts.append(Term("if", (inside, seq(*(_rename(s, names) for s in guarded)), seq())))
+            finish = [Term("assign", (target, var(register))) for target, register in registers.items()]
+            if finish or after:
+                ends.append(Term("if", (inside, seq(*(_rename(s, names) for s in (*finish, *after))), seq())))
+            copy = _rename(_substitute(inner, replaced), names)
+            steps_compute.append(Term("if", (inside, copy, seq())))
+    sync = Term("expr", (_call(_attr(var("cuda"), "syncthreads")),))
+    steps = [
+        *loads,
+        sync,
+        Term("assign", (k1, Term("add", (k0, const(side))))),
+        Term("if", (Term("gt", (k1, hi)), seq(Term("assign", (k1, hi))), seq())),
+        Term("for", (k, k0, k1, const(1), seq(*steps_compute)), "range"),
+        sync,
+    ]
+    return [*out, *starts, Term("for", (k0, lo, hi, const(side), seq(*steps)), "range"), *ends]
+
+
+def _zero_of(dtype: str) -> Term:
+    """A zero of `dtype` in device code (numba types the register from it)."""
+    if dtype == "float32":
+        return _call(_attr(var("numpy"), "float32"), const(0.0))
+    if dtype == "float64":
+        return const(0.0)
+    return const(False) if dtype == "bool" else const(0)
 
 
 def _substitute(term: Term, replacements: Mapping[Term, Term]) -> Term:

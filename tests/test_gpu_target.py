@@ -264,3 +264,57 @@ def test_without_numba_cuda_the_gpu_is_refused_with_the_install_line(
     result = pipeline.with_gpu(lift_function(SMOOTH, "smooth.py", "smooth"), smooth, "", Config(target="gpu"))
     assert isinstance(result, Emitted) and not result.gpu_source
     assert result.gpu_note == "refused: numba-cuda is not installed (pip install 'optc[cuda]')"
+
+
+GEMM = """
+import numpy as np
+
+
+def gemm(A, B):
+    n, m = A.shape
+    p = B.shape[1]
+    C = np.zeros((n, p))
+    for i in range(n):
+        for j in range(p):
+            for k in range(m):
+                C[i, j] += A[i, k] * B[k, j]
+    return C
+"""
+
+
+def test_the_gpu_model_ranks_launch_configurations() -> None:
+    from optcompiler.analysis import analyze
+    from optcompiler.frontend import lift_function
+
+    gemm = lift_function(GEMM, "gemm.py", "gemm")
+    facts = analyze(gemm)
+    candidates = gpu_model.launch_candidates(gemm, facts)
+    assert {"16x16", "32x8", "tile16", "tile64r4"} <= {c.label for c in candidates}
+    big = gpu_model.rank_launches(gemm, facts, {"n": 2048, "m": 2048, "p": 2048}, candidates)
+    assert big[0].label == "tile64r4"  # operands staged, 4x4 outputs a thread: the least memory traffic
+    # untiled, square blocks share more of a matmul's operands through L1 than 32x8 ones
+    untiled = [c.label for c in big if c.tile is None]
+    assert untiled.index("16x16") < untiled.index("32x8")
+    # a small problem: 64x64 tiles leave most of the device idle, one output a thread wins
+    small = gpu_model.rank_launches(gemm, facts, {"n": 64, "m": 64, "p": 64}, candidates)
+    assert small.index(next(c for c in small if c.label == "tile64r4")) > 0
+    smooth = lift_function(SMOOTH, "smooth.py", "smooth")
+    # nothing matmul-like: a tile gains nothing in the model (and the lowering refuses it)
+    ranked = gpu_model.rank_launches(smooth, analyze(smooth), {"n": 4096, "m": 4096}, candidates)
+    assert ranked[0].tile is None
+
+
+@needs_cuda
+def test_the_pipeline_ships_the_first_ranked_configuration_that_lowers(
+    gpu_result: pipeline.FileResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from optcompiler.frontend import lift_function
+
+    smooth = replace(kernel(gpu_result, "smooth"), gpu_source="", gpu_note="")
+    lifted = lift_function(SMOOTH, "smooth.py", "smooth")
+    order = [gpu_model.TILED[0], gpu_model.LAUNCHES[2], gpu_model.LAUNCHES[0]]  # a tile smooth cannot take
+    monkeypatch.setattr(gpu_model, "rank_launches", lambda *args, **kwargs: order)
+    result = pipeline.with_gpu(lifted, smooth, "", Config(target="gpu"))
+    assert isinstance(result, Emitted) and result.gpu_source, result.gpu_note
+    assert "launch configuration 64x4 (of 3 ranked by the GPU model)" in result.gpu_note
+    assert "(64, 4)](" in result.gpu_source

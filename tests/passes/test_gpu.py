@@ -339,11 +339,15 @@ CALLS: dict[str, list[tuple[tuple[int, ...] | int, ...]]] = {
     "heat32": [((12, 9), 3, ())],
     "sum32": [((300,),), ((0,),)],
     "gemm32#tiled": [((7, 5), (5, 9))],
+    "gemm#micro": [((7, 5), (5, 19)), ((17, 9), (9, 6)), ((4, 0), (0, 3))],
+    "gemm_local#micro": [((9, 4), (4, 18), (9, 18)), ((13, 11), (11, 5), (13, 5))],
+    "gemm_tn#micro": [((6, 11), (6, 9))],
+    "gemm32#micro": [((7, 5), (5, 9))],
     "stencil7": [((6, 5, 11),), ((3, 3, 3),), ((2, 4, 4),)],
     "heat3d_steps": [((5, 6, 9), 3, ())],
     "scale3d": [((4, 5, 7), (7,))],
 }
-SINGLE = {"rms_rows32", "blend_clip32", "heat32", "sum32", "gemm32#tiled"}  # float32 arrays
+SINGLE = {"rms_rows32", "blend_clip32", "heat32", "sum32", "gemm32#tiled", "gemm32#micro"}  # float32 arrays
 # reassociated float sums: equal within the float policy's tolerance, not bit-identical
 REASSOC = {"sum_squares", "energy_and_scale", "sum32", "blend_clip32"}
 # small blocks keep the simulator (a Python thread per GPU thread) fast; default blocks elsewhere
@@ -373,6 +377,11 @@ OPTIONS: dict[str, dict[str, object]] = {
     "heat32": SMALL_BLOCKS,
     "sum32": {"block_1d": 64},
     "gemm32#tiled": {"block_2d": (4, 4), "tile": 4},
+    # register blocking: 2x2 threads, each 3x3 outputs of a 6x6 tile (2 values of k staged at a time)
+    "gemm#micro": {"block_2d": (2, 2), "tile": 6, "micro": 3},
+    "gemm_local#micro": {"block_2d": (2, 2), "tile": 4, "micro": 2},
+    "gemm_tn#micro": {"block_2d": (2, 2), "tile": 4, "micro": 2},
+    "gemm32#micro": {"block_2d": (2, 2), "tile": 4, "micro": 2},
     "stencil7": {"block_3d": (4, 2, 2)},
     "heat3d_steps": {"block_3d": (4, 2, 2)},
     "scale3d": {"block_3d": (4, 2, 2)},
@@ -757,3 +766,19 @@ def test_three_parallel_loops_make_a_3d_grid() -> None:
     assert source is not None and "cuda.grid(2)" in source and "cuda.grid(3)" not in source
     reason = refusal(triangle, block_3d=(32, 32, 2))
     assert reason is not None and "block limits" in reason
+
+
+def test_register_blocking_keeps_each_threads_outputs_in_registers() -> None:
+    source = lowered("gemm", block_2d=(16, 16), tile=64, micro=4)
+    assert source is not None
+    assert "cuda.shared.array((64, 16), numba.float64)" in source  # A[i, k]: 64 rows, 16 values of k
+    assert "cuda.shared.array((16, 64), numba.float64)" in source
+    assert source.count("_optc_C_reg_") >= 16 * 4  # 16 outputs a thread: load, update, store
+    assert "C[i, j] +=" not in source  # no memory round trip per k
+    assert "_optc_blocks(j_hi - j_lo, 64)" in source  # a block covers 64 x 64 outputs
+    # blocks must be tile // micro a side, and micro must divide the tile
+    kernel = lift_function(SOURCE, "kernels.py", "gemm")
+    facts = analyze(kernel)
+    assert gpu.lower_cuda(kernel, kernel.body, facts, block_2d=(16, 16), tile=32, micro=4) is None
+    reason = gpu.refusal_reason(kernel, kernel.body, facts, tile=30, micro=4)
+    assert reason is not None and "micro-tiles of 4" in reason
