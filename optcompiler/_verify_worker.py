@@ -7,7 +7,8 @@ the standard library, so starting one stays cheap.
 Protocol: `main([SPEC, START])`, run through `python -c` or `-m optcompiler._verify_worker`. SPEC
 is a pickle written by the parent; START the index of the first candidate to check. The worker writes one line per event to
 its original stdout, each `@@optc@@ {json}` and flushed: `ready` (reference computed),
-`reference_failed`, `start` (candidate i begins) and `done` (its verdict). Anything user code
+`reference_failed`, `original` (the CPython original's time, when asked), `start` (candidate i
+begins) and `done` (its verdict, with its compile time). Anything user code
 prints to stdout is sent to stderr instead, so it cannot corrupt the protocol.
 """
 
@@ -530,13 +531,19 @@ def compute_reference(spec: dict[str, Any]) -> Reference | str:
 
 def check_candidate(
     candidate: dict[str, str], reference: Reference, arg_names: Sequence[str], policy: Policy
-) -> tuple[bool, str, int]:
-    """(passed, one-line reason, input sets compared) for one candidate."""
+) -> tuple[bool, str, int, float | None]:
+    """(passed, one-line reason, input sets compared, compile seconds) for one candidate.
+
+    The compile time is the import plus the first call, on the first (small, C-contiguous) case:
+    Numba compiles there, for the signature a program most often calls with; other layouts of
+    later cases compile again, which a program with one layout never pays."""
+    began = time.perf_counter()
+    compiled: float | None = None
     try:
         func = load_function(candidate["path"], candidate["module"], candidate["name"])
     except BaseException as exc:
         prefix = "numba compile error" if _is_numba_error(exc) else "could not load the candidate"
-        return False, f"{prefix}: {first_line(exc, candidate['def_line'])}", 0
+        return False, f"{prefix}: {first_line(exc, candidate['def_line'])}", 0, None
     for compared, expected in enumerate(reference.accepted, start=1):
         case = expected.case
         inputs = fresh_inputs(case)
@@ -544,23 +551,36 @@ def check_candidate(
             result = func(*inputs)
         except BaseException as exc:
             if _is_numba_error(exc):
-                return False, f"numba compile error: {first_line(exc, candidate['def_line'])}", compared
-            return False, f"raised on case '{case.label}': {first_line(exc)}", compared
+                return (
+                    False,
+                    f"numba compile error: {first_line(exc, candidate['def_line'])}",
+                    compared,
+                    None,
+                )
+            return False, f"raised on case '{case.label}': {first_line(exc)}", compared, None
+        if compiled is None:
+            compiled = time.perf_counter() - began
         if (diff := compare(expected.result, result, policy)) is not None:
-            return False, f"return value{diff[0]} differs on case '{case.label}': {diff[1]}", compared
+            return (
+                False,
+                f"return value{diff[0]} differs on case '{case.label}': {diff[1]}",
+                compared,
+                None,
+            )
         for name, want, have in zip(arg_names, expected.after, inputs, strict=True):
             if (diff := compare(want, have, policy)) is not None:
                 return (
                     False,
                     f"argument {name}{diff[0]} differs after the call on case '{case.label}': {diff[1]}",
                     compared,
+                    None,
                 )
         got_aliases = aliases(result, inputs)
         for path, want in expected.aliases.items():
             if (have := got_aliases.get(path, frozenset())) != want:
                 words = _alias_words(want, have, arg_names)
-                return False, f"return value{path} {words} on case '{case.label}'", compared
-    return True, pass_reason(reference), len(reference.accepted)
+                return False, f"return value{path} {words} on case '{case.label}'", compared, None
+    return True, pass_reason(reference), len(reference.accepted), compiled
 
 
 def measure_candidate(
@@ -582,6 +602,60 @@ def measure_candidate(
     except Exception:
         return None
     return best
+
+
+# The CPython original is timed at sizes the parent picked for a short call; a call past this is cut
+# off and this counts as its time (a lower bound: the original is at least that slow).
+ORIGINAL_LIMIT = 10.0
+ORIGINAL_BUDGET = 1.0  # seconds of repeated calls of the original, after the first
+
+
+def measure_original(spec: dict[str, Any], sizes: dict[str, int]) -> float | None:
+    """Minimum wall time of the original under CPython (numba's jit off, as verification runs it)
+    on one input set of the given sizes, the values `measure_candidate` uses; None if it raises."""
+    try:
+        func = load_function(spec["original_path"], "_optc_original_timed", spec["original_name"], plain=True)
+    except BaseException:
+        return None
+    specs: list[ArgSpec] = spec["args"]
+    symbols = size_symbols(specs)
+    case = _make_case(specs, {s: sizes.get(s, sizes.get(ANON_DIM, 64)) for s in symbols}, POSITIVE, seed=99)
+
+    def alarm(signum: int, frame: object) -> None:
+        raise _OriginalTimeout
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    best = math.inf
+    spent = 0.0
+    try:
+        for _ in range(3):
+            inputs = fresh_inputs(case)
+            began = time.perf_counter()
+            signal.setitimer(signal.ITIMER_REAL, ORIGINAL_LIMIT)
+            try:
+                func(*inputs)
+            except _OriginalTimeout:
+                return ORIGINAL_LIMIT
+            except Exception:
+                return None
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            took = time.perf_counter() - began
+            best, spent = min(best, took), spent + took
+            if spent > ORIGINAL_BUDGET:
+                break
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    return best
+
+
+def _warm_numba() -> None:
+    """Compile a trivial function, so the first candidate's compile time is its own, not Numba's
+    one-time start (LLVM, the typing registry), which every process pays once whatever it compiles."""
+    with contextlib.suppress(Exception):
+        import numba
+
+        numba.njit(lambda x: x + 1)(1)
 
 
 def _alias_words(want: frozenset[int], have: frozenset[int], names: Sequence[str]) -> str:
@@ -639,10 +713,14 @@ def main(argv: Sequence[str]) -> int:
         emit(event="reference_failed", reason=reference)
         return 0
     emit(event="ready", cases=len(reference.accepted))
+    if spec.get("measure_original") is not None and start == 0:
+        emit(event="original", seconds=measure_original(spec, spec["measure_original"]))
+    if spec.get("measure") is not None:
+        _warm_numba()
     for index, candidate in enumerate(spec["candidates"][start:], start=start):
         emit(event="start", index=index)
         began = time.perf_counter()
-        ok, reason, cases = check_candidate(candidate, reference, spec["arg_names"], policy)
+        ok, reason, cases, compiled = check_candidate(candidate, reference, spec["arg_names"], policy)
         measured = None
         if ok and spec.get("measure") is not None:
             measured = measure_candidate(candidate, spec["args"], spec["measure"], spec["repeats"])
@@ -654,6 +732,7 @@ def main(argv: Sequence[str]) -> int:
             cases=cases,
             seconds=time.perf_counter() - began,
             measured=measured,
+            compile_seconds=compiled,
         )
         if ok and spec["stop_at_first"]:
             break

@@ -29,7 +29,15 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from optcompiler import __version__
-from optcompiler.config import Config, excluded_by, find_config_file, load_config, parse_sizes
+from optcompiler.config import (
+    DEFAULT_CALLS,
+    Config,
+    excluded_by,
+    find_config_file,
+    load_config,
+    parse_calls,
+    parse_sizes,
+)
 from optcompiler.errors import PARTLY_COMPILED, OptcError
 
 if TYPE_CHECKING:
@@ -99,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="n=1000,m=500",
         help="size profile to optimize for, e.g. n=1000,m=500 or gemm.n=400 for one kernel (merged with [tool.optc] sizes)",
     )
+    parser.add_argument(
+        "--calls",
+        type=_calls_argument,
+        metavar="1000,smooth=3",
+        help="expected calls of each kernel in one run, or kernel=N for one kernel: a kernel whose compile "
+        f"time would not pay back in that many calls is left as written (default {DEFAULT_CALLS})",
+    )
     fp = parser.add_mutually_exclusive_group()
     fp.add_argument(
         "--strict-fp", action="store_true", default=None, help="no reassociation: bit-identical results"
@@ -140,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _sizes_argument(text: str) -> tuple[tuple[str, int], ...]:
     try:
         return parse_sizes(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _calls_argument(text: str) -> tuple[tuple[str, int], ...]:
+    try:
+        return parse_calls(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
@@ -243,6 +265,7 @@ def _options(args: argparse.Namespace) -> Options:
     overrides: dict[str, object] = {
         "target": args.target,
         "sizes": args.sizes,
+        "calls": args.calls,
         "strict_fp": args.strict_fp,
         "fastmath": args.fastmath,
         "verify": args.verify,
@@ -667,6 +690,9 @@ class Run:
                     line += f", measured {kernel.measured_speedup:.1f}x at {kernel.measured_at}"
                 if kernel.compile_seconds is not None:
                     line += f", compiled and verified in {kernel.compile_seconds:.1f} s"
+                payback = getattr(kernel, "payback", None)
+                if payback is not None:
+                    line += f"; {payback.describe()}"
                 if self.options.verbose >= 2:
                     line += f"; {kernel.verified}"
                 self.detail(line)

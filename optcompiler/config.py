@@ -58,6 +58,12 @@ class Config:
     # Offer variants with no loop left (slices, `@`, `.sum()`) as plain NumPy too: no compile time,
     # which wins short runs. `@optimize` turns it off (its dispatcher is compiled and calls the variant).
     numpy_target: bool = False
+    # Expected calls of each kernel in one run of the program: a verified variant whose compile time
+    # is not won back in that many calls (at the size profile) is not emitted. None: compile time is
+    # reported but not weighed (a `Config` built in code, as `@optimize` does); settings read by
+    # `load_config` default to DEFAULT_CALLS. Not `[tool.optc.llm] max-calls`, the model's budget.
+    calls: int | None = None
+    kernel_calls: tuple[tuple[str, int], ...] = ()  # kernel -> its own count, e.g. (("smooth", 3),)
 
     def size_of(self, symbol: str) -> int:
         return dict(self.sizes).get(symbol, self.default_size)
@@ -66,11 +72,23 @@ class Config:
         """The profile to predict `kernel` at: the file's sizes with the kernel's own on top."""
         return {**dict(self.sizes), **dict(dict(self.kernel_sizes).get(kernel, ()))}
 
+    def calls_for(self, kernel: str) -> int | None:
+        """How often `kernel` is expected to run in one process: its own count, else the file's."""
+        return dict(self.kernel_calls).get(kernel, self.calls)
+
     def arg_type_hint(self, kernel: str, param: str) -> str | None:
         return dict(self.arg_types).get(f"{kernel}.{param}")
 
 
 # ---- loading: [tool.optc] from the nearest pyproject.toml, then command-line flags on top ---------------
+
+# Calls of a kernel in one run that optc assumes when it is not told (`calls` in [tool.optc],
+# `--calls`, or the count `optc trace` recorded). Each run on a machine without Numba's cache for the
+# file (the first, a fresh container, a read-only install) compiles the kernel, so optc charges one
+# compilation to one run's calls. A thousand keeps what pays for itself within a typical loop of a
+# program (anything that saves a millisecond a call for a second of compiling) and refuses kernels
+# that save microseconds, whose compilation a short run never wins back.
+DEFAULT_CALLS = 1000
 
 PYPROJECT = "pyproject.toml"
 _SECTION = ("tool", "optc")
@@ -269,6 +287,39 @@ def _temperature(value: object) -> float:
     return float(value)
 
 
+_CALLS_EXAMPLE = '{"*" = 1000, smooth = 3}'
+
+
+def _kernel_calls(value: object) -> _Fields:
+    """`calls`: a count for every kernel (`calls = 1000`), or a table of per-kernel counts where
+    `"*"` is every other kernel's (`[tool.optc.calls]`, `smooth = 3`); the form `--calls` gives
+    (pairs, with "*" for the bare count) too."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _Fields(calls=_positive_int(value))
+    calls: dict[str, int] = {}
+    every: int | None = None
+    for name, count in _entries(value, _CALLS_EXAMPLE):
+        if name == "*":
+            every = _count(count, "*")
+        elif isinstance(name, str) and _IDENTIFIER.match(name):
+            calls[name] = _count(count, name)
+        else:
+            raise _Invalid(
+                f'keys are kernel names like `smooth`, or "*" for every kernel, got {name!r}', str(name)
+            )
+    fields_: dict[str, object] = {"kernel_calls": tuple(sorted(calls.items()))}
+    if every is not None:
+        fields_["calls"] = every
+    return _Fields(fields_)
+
+
+def _count(value: object, key: str) -> int:
+    try:
+        return _positive_int(value)
+    except _Invalid as error:
+        raise _Invalid(f"{key}: {error.message}", key) from None
+
+
 def _calls(value: object) -> int:
     """0 is allowed: learned rules and cached answers only, no new call."""
     return 0 if value == 0 and type(value) is int else _positive_int(value)
@@ -333,8 +384,12 @@ SETTINGS: dict[str, tuple[str, Callable[[object], object]]] = {
     "outputs": ("outputs", _outputs),
     "check-threshold": ("check_threshold", _threshold),
     "llm": ("llm", _llm),
+    "calls": ("calls", _kernel_calls),  # also fills kernel_calls
 }
-_PARSER_OF_FIELD = {field: parse for field, parse in SETTINGS.values()} | {"kernel_sizes": _kernel_sizes}
+_PARSER_OF_FIELD = {field: parse for field, parse in SETTINGS.values()} | {
+    "kernel_sizes": _kernel_sizes,
+    "kernel_calls": lambda value: _kernel_calls(value)["kernel_calls"],
+}
 _FIELDS = frozenset(f.name for f in fields(Config))
 
 
@@ -443,7 +498,12 @@ def merge(settings: Mapping[str, object], cli_overrides: Mapping[str, object]) -
         given["sizes"] = _sorted_profile({**dict(values.get("sizes", ())), **dict(given["sizes"])})
     if "kernel_sizes" in given:
         given["kernel_sizes"] = _merged_kernels(values.get("kernel_sizes", ()), given["kernel_sizes"])
+    if "kernel_calls" in given:  # `--calls smooth=3` keeps the file's count for other kernels
+        given["kernel_calls"] = tuple(
+            sorted({**dict(values.get("kernel_calls", ())), **dict(given["kernel_calls"])}.items())
+        )
     values.update(given)
+    values.setdefault("calls", DEFAULT_CALLS)
     return Config(**values)
 
 
@@ -486,6 +546,34 @@ def parse_sizes(text: str) -> tuple[tuple[str, int], ...]:
             raise ValueError(f"{name}: expected a positive integer, got {size}")
         sizes[name] = size
     return tuple(sorted(sizes.items()))
+
+
+def parse_calls(text: str) -> tuple[tuple[str, int], ...]:
+    """`1000,smooth=3` -> (("*", 1000), ("smooth", 3)): a bare count is every kernel's, `kernel=N`
+    that kernel's (as `calls` in [tool.optc] takes them). A ValueError says what is wrong, in one line."""
+    calls: dict[str, int] = {}
+    for item in text.split(","):
+        name, _, number = (part.strip() for part in item.rpartition("="))
+        name = name if "=" in item else "*"
+        what = "calls" if name == "*" else name
+        if not number:
+            raise ValueError(
+                f"empty entry in {text!r}; expected a count like 1000, or kernel=count like smooth=3"
+            )
+        if name != "*" and not _IDENTIFIER.match(name):
+            raise ValueError(
+                f"expected a count like 1000, or kernel=count like smooth=3, got {item.strip()!r}"
+            )
+        if name in calls:
+            raise ValueError(f"{'the count for every kernel' if name == '*' else name} is given twice")
+        try:
+            count = int(number)
+        except ValueError:
+            raise ValueError(f"{what}: expected a positive integer, got {number!r}") from None
+        if count <= 0:
+            raise ValueError(f"{what}: expected a positive integer, got {count}")
+        calls[name] = count
+    return tuple(sorted(calls.items()))
 
 
 def excluded_by(path: Path, exclude: Sequence[str], root: Path | None = None) -> str | None:

@@ -20,6 +20,7 @@ import libcst as cst
 
 from optcompiler import __version__, emit, frontend, outline, verify
 from optcompiler.analysis import (
+    ANON_DIM,
     KernelFacts,
     alias_guard_pairs,
     all_names,
@@ -30,7 +31,7 @@ from optcompiler.analysis import (
 )
 from optcompiler.config import Config
 from optcompiler.costmodel import gpu as gpu_model
-from optcompiler.costmodel.analytic import estimate_seconds
+from optcompiler.costmodel.analytic import estimate_python_seconds, estimate_seconds
 from optcompiler.costmodel.hardware import Hardware, detect
 from optcompiler.errors import PARTLY_COMPILED, Unsupported, unblock_hint
 from optcompiler.ir import Candidate, Kernel, Target, Term, Variant, lift, lower_function, seq
@@ -47,6 +48,69 @@ from optcompiler.passes.egraph import (
     run,
 )
 from optcompiler.passes.vectorize import sums_a_temporary
+
+
+@dataclass(frozen=True)
+class Payback:
+    """Compile time against the time a call saves over the original as written (CPython), per call
+    at the size profile: what decides whether compiled code is worth it for `calls` calls a run."""
+
+    compile_seconds: float  # Numba compiling the variant: its import and first call, measured
+    original_seconds: float  # one call of the original under CPython (measured, scaled to the profile)
+    variant_seconds: float  # one call of the variant (measured, scaled to the profile)
+    at: str  # the size profile, e.g. "n=1000"
+    calls: int | None  # expected calls in one run (None: not weighed)
+
+    @property
+    def saved(self) -> float:
+        return self.original_seconds - self.variant_seconds
+
+    @property
+    def break_even(self) -> int | None:
+        """Calls after which compiling has paid for itself; None when a call saves nothing."""
+        return max(1, math.ceil(self.compile_seconds / self.saved)) if self.saved > 0 else None
+
+    @property
+    def pays(self) -> bool:
+        if self.calls is None:
+            return True
+        return self.compile_seconds + self.calls * self.variant_seconds < self.calls * self.original_seconds
+
+    def describe(self) -> str:
+        """`compiles in 0.84 s, saves 2.1 ms a call at n=1000: pays after 400 calls`, for -v and reports."""
+        if self.break_even is None:
+            return (
+                f"compiles in {seconds_text(self.compile_seconds)}; no faster than CPython at {self.at}"
+                f" ({seconds_text(self.variant_seconds)} vs {seconds_text(self.original_seconds)} a call)"
+            )
+        return (
+            f"compiles in {seconds_text(self.compile_seconds)}, saves {seconds_text(self.saved)} a call"
+            f" at {self.at}: pays after {self.break_even} call{'s' if self.break_even != 1 else ''}"
+        )
+
+    def refusal(self) -> str:
+        """The one-line reason a kernel is left as written, and what would change it."""
+        calls = f"expected calls a run: {self.calls} (`calls` in [tool.optc], --calls, or the traced count)"
+        if self.break_even is None:
+            return (
+                f"compiled code would not pay: it is no faster than CPython at {self.at}"
+                f" ({seconds_text(self.variant_seconds)} vs {seconds_text(self.original_seconds)} a call)"
+                f" and compiling takes {seconds_text(self.compile_seconds)}; larger `sizes` may change that"
+            )
+        return (
+            f"compiled code would not pay: compiling takes {seconds_text(self.compile_seconds)} and saves"
+            f" {seconds_text(self.saved)} a call at {self.at}, so it pays after {self.break_even} calls;"
+            f" {calls}; raise `calls` if it runs more often"
+        )
+
+
+def seconds_text(seconds: float) -> str:
+    """0.84 s, 2.1 ms, 35 µs: durations as people read them."""
+    if seconds >= 1.0:
+        return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:.0f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2g} ms" if seconds < 1e-2 else f"{seconds * 1e3:.0f} ms"
+    return f"{seconds * 1e6:.2g} µs" if seconds < 1e-5 else f"{seconds * 1e6:.0f} µs"
 
 
 @dataclass(frozen=True)
@@ -75,6 +139,7 @@ class Emitted:
     gpu_source: str = ""
     gpu_threshold: int | None = None
     gpu_note: str = ""  # for reports: why the GPU was refused, or how it was verified and chosen
+    payback: Payback | None = None  # compile time against the time a call saves, when measured
 
 
 @dataclass(frozen=True)
@@ -123,7 +188,8 @@ def optimize_source(
     """Optimize every kernel of one file; raises OptcError only for file-level failures.
 
     `examples`: real argument sets per kernel (from `optc trace`), verified on as well. `only`:
-    the kernels to optimize (the hot ones); the others are left as written."""
+    the kernels to optimize (the hot ones); the others are left as written. The file is parsed
+    once: the helpers of partly compiled functions are built as nodes, never re-parsed."""
     if frontend.is_generated(source):
         return FileResult(path, source, source, ())
     module = frontend.parse(source, path)
@@ -148,10 +214,14 @@ def optimize_source(
     emitted = [r for r in results if isinstance(r, Emitted)]
     if not emitted:
         return FileResult(path, source, source, tuple(results))
-    for function, regions in outlined:
-        module = outline.outline(module, function, regions)
+    module = outline.outline_functions(module, outlined)
     output = emit.emit_module(module, path, emitted, __version__)
     return FileResult(path, source, output, tuple(results))
+
+
+# Helpers tried per partly compiled function, retries of smaller regions included: each is a
+# verification (Numba compiles) of its own.
+MAX_REGION_TRIES = 8
 
 
 def optimize_regions(
@@ -165,33 +235,63 @@ def optimize_regions(
     """A function that cannot be compiled whole: compile its loop regions as helpers instead.
 
     Each region's helper goes through the whole flow; only those that come out optimized are
-    outlined, so a function none of whose regions pays is emitted exactly as written."""
+    outlined, so a function none of whose regions pays is emitted exactly as written. A region
+    Numba rejects (it lifts, but e.g. calls a plain Python function) is tried again as smaller
+    regions: its statements one by one, then the loops inside it (`outline.smaller_regions`)."""
     regions, refusals = outline.plan_regions(site.node, module, path, site.line, taken)
     if not regions:
         why = f"; no loop could be compiled on its own: {refusals[0]}" if refusals else ""
         return replace(blocked, reason=blocked.reason + why), []
-    trial = frontend.parse(outline.outline(module, site.node, regions).code, path)
-    helpers = {s.name: s for s in frontend.find_kernels(trial, path)}
     own_sizes = dict(config.kernel_sizes).get(site.name)
+    calls = config.calls_for(site.name)
     kept: list[tuple[outline.Region, Emitted]] = []
-    for region in regions:
+    pending, tries = list(regions), 0
+    retried: set[outline.Region] = set()  # inside a rejected region: its rejection speaks for them
+    profile = config.sizes_for(site.name)
+
+    def trips(region: outline.Region) -> int:
+        return outline.enclosing_trips(site.node, region, profile, config.default_size)
+
+    while pending:
+        region = pending.pop(0)
+        tries += 1
         hints = [
             (f"{region.name}.{p}", hint)
             for p in region.inputs
             if (hint := config.arg_type_hint(site.name, p)) is not None
         ]
+        hints += [(f"{region.name}.{p}", "int64") for p in outline.range_counters(site.node, region)]
         region_config = replace(
             config,
             arg_types=config.arg_types + tuple(hints),
             kernel_sizes=config.kernel_sizes + (((region.name, own_sizes),) if own_sizes else ()),
+            # a region runs once per call of its function, times the trips of the loops around it
+            kernel_calls=config.kernel_calls
+            + (((region.name, calls * trips(region)),) if calls is not None else ()),
         )
-        result = optimize_site(helpers[region.name], trial, path, region_config)
+        helper = outline.helper_site(module, site.node, region)
+        result = optimize_site(helper, module, path, region_config)
         span = f"lines {region.first_line}-{region.last_line}"
         if isinstance(result, Emitted):
             kept.append((region, replace(result, line=region.first_line)))
+            continue
+        smaller: list[outline.Region] = []
+        if isinstance(result, Unchanged) and result.blocked and tries + len(pending) < MAX_REGION_TRIES:
+            taken.discard(region.name)  # its name is free again for the regions inside it
+            smaller, _ = outline.smaller_regions(site.node, module, path, site.line, region, taken)
+            smaller = smaller[: MAX_REGION_TRIES - tries - len(pending)]
+            retried.update(smaller)
+            pending = smaller + pending
+        if smaller and region in retried:
+            continue
+        if smaller:
+            why_not = result.reason.removeprefix("no variant passed verification (")
+            why_not = why_not.removesuffix("); left as written")
+            refusals.append(f"Numba rejects {span} as a whole ({why_not})")
         else:
             refusals.append(f"the loop at {span} stays in Python: {result.reason}")
     if kept:
+        kept.sort(key=lambda pair: pair[0].first_line)
         done = ", ".join(f"lines {r.first_line}-{r.last_line} as {r.name}" for r, _ in kept)
         what = (
             f"{blocked.construct} (line {blocked.line})" if blocked.construct else "the function as a whole"
@@ -320,6 +420,7 @@ def optimize_kernel(
         )
         for i, (c, _) in enumerate(contenders)
     ]
+    python_at = python_sizes(kernel, facts, sizes, config)
     results = verify.verify_candidates(
         prelude="import numba\n" + prelude,
         original_source=kernel.source,
@@ -332,6 +433,7 @@ def optimize_kernel(
         threads=config.threads,
         measure=sizes,
         examples=examples,
+        measure_original=python_at,
     )
     lap("verify+measure")
     passed = [(c, s, r) for (c, s), r in zip(contenders, results, strict=False) if r.ok]
@@ -341,15 +443,95 @@ def optimize_kernel(
         return Unchanged(
             kernel.name, kernel.line, f"no variant passed verification ({first}); left as written", blocked
         )
+    calls = config.calls_for(kernel.name)
+    paybacks = {
+        id(c): payback_of(kernel, facts, c, r, sizes, python_at, config, hardware) for c, _, r in passed
+    }
     candidate, seconds, result = pick_measured(passed)
+    if calls is not None:
+        # Per call, compiling counts too (a variant that compiles for seconds may lose a short run),
+        # and only candidates whose compile time `calls` calls win back are in the running.
+        paying: list[tuple[Candidate, float, verify.VerifyResult]] = []
+        for c, s, r in passed:
+            p = paybacks[id(c)]
+            if p is None:
+                paying.append((c, s, r))
+            elif p.pays:
+                paying.append((c, s, replace(r, measured=p.variant_seconds + p.compile_seconds / calls)))
+        if not paying:  # the refusal names the candidate closest to paying: the count that would do
+            refused = min(
+                (p for p in paybacks.values() if p is not None),
+                key=lambda p: p.break_even if p.break_even is not None else math.inf,
+            )
+            return Unchanged(kernel.name, kernel.line, refused.refusal())
+        candidate, seconds, _ = pick_measured(paying)
+        result = next(r for c, _, r in passed if c is candidate)
+    payback = paybacks[id(candidate)]
     measured_baseline = next(
         (r.measured for c, _, r in passed if not c.variant.derivation and c.target.name == "njit"), None
     )
-    chosen = replace(emitted(candidate, seconds, result.reason), compile_seconds=result.seconds)
+    chosen = replace(
+        emitted(candidate, seconds, result.reason), compile_seconds=result.seconds, payback=payback
+    )
     if measured_baseline is not None and result.measured:
-        shape = ", ".join(f"{k}={v}" for k, v in sizes.items())
+        shape = sizes_text(sizes)
         chosen = replace(chosen, measured_speedup=measured_baseline / result.measured, measured_at=shape)
     return chosen
+
+
+def sizes_text(sizes: Mapping[str, int]) -> str:
+    """`n=1000, m=500`; a dimension nothing names (`analysis.ANON_DIM`) reads `size=1000`."""
+    return ", ".join(f"{'size' if k == ANON_DIM else k}={v}" for k, v in sorted(sizes.items()))
+
+
+def python_sizes(
+    kernel: Kernel, facts: KernelFacts, sizes: Mapping[str, int], config: Config
+) -> dict[str, int]:
+    """Sizes to time the original under CPython at: the measurement sizes, halved until the
+    CPython estimate is at most 50 ms a call (the interpreter is 10-1000x slower than compiled code)."""
+    at = dict(sizes)
+    for _ in range(40):
+        seconds = estimate_python_seconds(kernel.body, facts.arg_types, at, config.default_size)
+        if seconds <= 0.05 or max(at.values(), default=0) <= 8:
+            break
+        at = {s: max(1, v // 2) for s, v in at.items()}
+    return at
+
+
+def payback_of(
+    kernel: Kernel,
+    facts: KernelFacts,
+    candidate: Candidate,
+    result: verify.VerifyResult,
+    measured_at: Mapping[str, int],
+    python_at: Mapping[str, int],
+    config: Config,
+    hardware: Hardware,
+) -> Payback | None:
+    """The candidate's compile time against what it saves a call over CPython, at the size profile.
+
+    The measured times are taken at smaller sizes (`measurement_sizes`, `python_sizes`) and scaled
+    by the analytic model's ratio between the profile and those sizes: the model's absolute figures
+    may be off, the ratio of one body's work at two sizes much less so."""
+    if result.compile_seconds is None or result.measured is None or result.original_measured is None:
+        return None
+    own = config.sizes_for(kernel.name)
+    profile = {s: own.get(s, config.default_size) for s in facts.size_symbols}
+
+    def variant_at(at: Mapping[str, int]) -> float:
+        body, target = candidate.variant.body, candidate.target
+        return estimate_seconds(body, target, facts.arg_types, at, hardware, config.default_size)
+
+    def python_at_(at: Mapping[str, int]) -> float:
+        return estimate_python_seconds(kernel.body, facts.arg_types, at, config.default_size)
+
+    try:
+        variant = result.measured * variant_at(profile) / max(variant_at(measured_at), 1e-12)
+    except (NotImplementedError, ValueError):  # a target the analytic model does not cover
+        variant = result.measured * python_at_(profile) / max(python_at_(measured_at), 1e-12)
+    original = result.original_measured * python_at_(profile) / max(python_at_(python_at), 1e-12)
+    shape = sizes_text(profile) or "the default sizes"
+    return Payback(result.compile_seconds, original, variant, shape, config.calls_for(kernel.name))
 
 
 # ---- the GPU target ----------------------------------------------------------------------------------
@@ -363,7 +545,13 @@ def gpu_descriptor(hardware: Hardware) -> gpu_model.GpuDescriptor | None:
     return gpu_model.H100 if hardware.gpu is not None else None
 
 
-def with_gpu(kernel: Kernel, result: KernelResult, prelude: str, config: Config) -> KernelResult:
+def with_gpu(
+    kernel: Kernel,
+    result: KernelResult,
+    prelude: str,
+    config: Config,
+    examples: Sequence[dict[str, object]] = (),
+) -> KernelResult:
     """Add the kernel's CUDA lowering to its CPU result, when the target asks for it and it is verified.
 
     `--target gpu`: whenever `passes.gpu` lowers the kernel; `auto`: only where a GPU is present and
@@ -385,15 +573,22 @@ def with_gpu(kernel: Kernel, result: KernelResult, prelude: str, config: Config)
     if note is not None:
         return replace(result, gpu_note=f"refused: {note}")
     try:
-        return _add_gpu(kernel, result, prelude, config, gpu)
+        return _add_gpu(kernel, result, prelude, config, gpu, examples)
     except Exception as exc:  # a bug on the GPU side must not cost the kernel its CPU variant
         return replace(result, gpu_note=f"refused: internal error: {type(exc).__name__}: {exc}")
 
 
 def _add_gpu(
-    kernel: Kernel, result: Emitted, prelude: str, config: Config, gpu: gpu_model.GpuDescriptor | None
+    kernel: Kernel,
+    result: Emitted,
+    prelude: str,
+    config: Config,
+    gpu: gpu_model.GpuDescriptor | None,
+    examples: Sequence[dict[str, object]] = (),
 ) -> Emitted:
-    """Lower, (under auto) find the threshold, verify on the simulator: `with_gpu`'s work."""
+    """Lower, (under auto) find the threshold, verify on the simulator: `with_gpu`'s work. With
+    `examples` (real argument sets: `@optimize`'s call), verify again on them, on this process's
+    CUDA, the device where there is one."""
     from optcompiler.passes import gpu as cuda_lowering
 
     options = {"inexact_math": config.fastmath, "allow_reassoc": not config.strict_fp}
@@ -464,6 +659,23 @@ def _add_gpu(
     if not checked or not checked[0].ok:
         reason = checked[0].reason if checked else "not verified"
         return replace(result, gpu_note=f"refused: failed verification on the CUDA simulator ({reason})")
+    if examples:
+        on_device = verify.verify_candidates(
+            prelude="import numba\n" + prelude,
+            original_source=kernel.source,
+            original_name=kernel.name,
+            candidates=[verify.CandidateSource("gpu", source, emit.gpu_name(kernel.name))],
+            args=[(p.name, result.facts.arg_types[p.name]) for p in kernel.params],
+            policy=verify.FloatPolicy(strict=config.strict_fp),
+            timeout=config.verify_timeout,
+            examples=examples,
+        )
+        if not on_device or not on_device[0].ok:
+            reason = on_device[0].reason if on_device else "not verified"
+            return replace(
+                result, gpu_note=f"refused: failed verification on the call's arguments ({reason})"
+            )
+        model += "; and on the call's own arguments, on this machine's CUDA"
     shape = f"launch configuration {launch.label} (of {len(ranked)} ranked by the GPU model)"
     return replace(
         result,
@@ -828,7 +1040,8 @@ def describe(result: KernelResult) -> str:
         if result.measured_speedup:
             speed += f", measured {result.measured_speedup:.1f}x at {result.measured_at}"
         gpu = f"; GPU: {result.gpu_note}" if result.gpu_note else ""
-        return f"{result.kernel}: optimized ({result.candidate.label}){speed}; {result.verified}{gpu}"
+        pays = f"; {result.payback.describe()}" if result.payback is not None else ""
+        return f"{result.kernel}: optimized ({result.candidate.label}){speed}; {result.verified}{pays}{gpu}"
     if isinstance(result, Unchanged):
         return f"{result.kernel}: unchanged: {result.reason}"
     return f"{result.kernel}: failed: {result.reason}"
@@ -854,8 +1067,9 @@ def report_markdown(results: Iterable[FileResult]) -> str:
     lines = [
         "# optc report",
         "",
-        "| file | line | kernel | outcome | variant | predicted vs njit | measured vs njit | verification |",
-        "|---|---|---|---|---|---|---|---|",
+        "| file | line | kernel | outcome | variant | predicted vs njit | measured vs njit | compile time |"
+        " verification |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for fr in results:
         for k in fr.kernels:
@@ -863,12 +1077,13 @@ def report_markdown(results: Iterable[FileResult]) -> str:
                 speed = f"{k.predicted_speedup:.2f}x" if k.predicted_speedup else ""
                 measured = f"{k.measured_speedup:.2f}x at {k.measured_at}" if k.measured_speedup else ""
                 gpu = f"; GPU: {k.gpu_note}" if k.gpu_note else ""
+                pays = k.payback.describe() if k.payback is not None else ""
                 lines.append(
-                    f"| {fr.path} | {k.line} | {k.kernel} | optimized | {k.candidate.label} | {speed} | {measured} | {k.verified}{gpu} |"
+                    f"| {fr.path} | {k.line} | {k.kernel} | optimized | {k.candidate.label} | {speed} | {measured} | {pays} | {k.verified}{gpu} |"
                 )
             else:
                 outcome = "unchanged" if isinstance(k, Unchanged) else "failed"
-                lines.append(f"| {fr.path} | {k.line} | {k.kernel} | {outcome} | | | | {k.reason} |")
+                lines.append(f"| {fr.path} | {k.line} | {k.kernel} | {outcome} | | | | | {k.reason} |")
     for fr in results:
         for k in fr.kernels:
             if isinstance(k, Emitted) and k.run_report is not None:

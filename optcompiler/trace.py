@@ -566,6 +566,7 @@ class HotKernel:
     signature: Mapping[str, Any]
     examples: tuple[dict[str, object], ...]
     module: str = ""
+    calls: int = 0  # calls in the traced run
 
 
 def hot_kernels(
@@ -588,6 +589,7 @@ def hot_kernels(
                 signature,
                 examples,
                 fn["module"],
+                int(fn.get("calls", 0)),
             )
         )
     return out[:limit]
@@ -636,6 +638,15 @@ def kernel_config(config: Any, kernel: HotKernel, source: str) -> Any:
     return replace(config, kernel_sizes=tuple(sorted(kernel_sizes.items())))
 
 
+def traced_calls(config: Any, kernel: HotKernel) -> Any:
+    """The Config told how often the traced run called `kernel`, unless [tool.optc] calls names it."""
+    own = dict(config.kernel_calls)
+    if kernel.name in own or kernel.calls <= 0:
+        return config
+    own[kernel.name] = kernel.calls
+    return replace(config, kernel_calls=tuple(sorted(own.items())))
+
+
 @dataclass(frozen=True)
 class Row:
     file: str
@@ -661,8 +672,12 @@ def optimize_profile(
     Compiled code is not free: each process imports Numba (`startup`, measured when None) and
     loads each kernel's machine code (LOAD_SECONDS). A kernel the run spent less than that in is
     left as written, and when the time the traced run would save falls short of the start-up,
-    nothing is written: a workload like the traced one would only get slower. `startup=0`
-    (`--ignore-startup`) is for runs known to be longer than the traced one."""
+    nothing is written: a workload like the traced one would only get slower. Compile time: what
+    is written is compiled into Numba's cache here (`warm_cache`), so for imported modules the
+    settings' `calls` weighs it (the runs the cache serves); the script itself cannot be warmed, so
+    its kernels' traced call counts do (unless [tool.optc] names them): a run like the traced one
+    compiles them. `startup=0` (`--ignore-startup`) is for runs known to be longer than the traced
+    one: then `calls` comes from the settings throughout."""
     from optcompiler import frontend, pipeline
     from optcompiler.config import load_config
     from optcompiler.emit import write_atomic
@@ -690,6 +705,10 @@ def optimize_profile(
         config = load_config(path.parent, dict(overrides or {}))
         for kernel in kernels:
             config = kernel_config(config, kernel, source)
+            if startup and kernel.module in ("", "__main__"):
+                # the script itself: optc cannot warm Numba's cache for it (`warm_cache`), so a run
+                # like the traced one compiles, and its call count weighs the compile time
+                config = traced_calls(config, kernel)
         result = pipeline.optimize_source(
             source,
             str(path),

@@ -51,7 +51,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -87,6 +87,9 @@ class VerifyResult:
     seconds: float
     cases: int  # input sets compared
     measured: float | None = None  # min run time at the measurement sizes, when asked and passed
+    compile_seconds: float | None = None  # import + first call (Numba compiling), when it passed
+    # the CPython original's min run time at `measure_original`'s sizes (the same on every result)
+    original_measured: float | None = None
 
 
 def verify_candidates(
@@ -103,6 +106,7 @@ def verify_candidates(
     measure: Mapping[str, int] | None = None,
     repeats: int = 5,
     env: Mapping[str, str] | None = None,
+    measure_original: Mapping[str, int] | None = None,
 ) -> list[VerifyResult]:
     """Check candidates (best first) against the original; one result per candidate tried.
 
@@ -114,6 +118,8 @@ def verify_candidates(
     set of those sizes, already compiled, on a fresh copy per run: `measured` is the minimum of
     `repeats` runs. Candidates run one after another in the same process, so the figures compare.
     `env` adds variables to the worker's environment (`NUMBA_ENABLE_CUDASIM=1` for CUDA lowerings).
+    With `measure_original` (sizes), the original is timed under CPython on one input set of those
+    sizes (`original_measured`), so compile time can be weighed against the time a call saves.
     """
     specs = _arg_specs(args)
     _check_call(candidates, specs, examples, timeout)
@@ -134,8 +140,13 @@ def verify_candidates(
             examples,
             dict(measure) if measure is not None else None,
             repeats,
+            dict(measure_original) if measure_original is not None else None,
         )
-        return _run_workers(folder, spec_path, candidates, timeout, stop_at_first, threads, env)
+        found: dict[str, float] = {}
+        results = _run_workers(folder, spec_path, candidates, timeout, stop_at_first, threads, env, found)
+        if "original" in found:
+            results = [replace(r, original_measured=found["original"]) for r in results]
+        return results
 
 
 # ---- checking the call ---------------------------------------------------------------------------------
@@ -193,6 +204,7 @@ def _write_spec(
     examples: Sequence[dict[str, object]],
     measure: dict[str, int] | None = None,
     repeats: int = 5,
+    measure_original: dict[str, int] | None = None,
 ) -> Path:
     """One module file per function, each prelude + `def`: `njit(cache=True)` needs a real file,
     and a candidate that does not even import then fails alone (and may reuse the original's name)."""
@@ -216,6 +228,7 @@ def _write_spec(
         "timeout": timeout,
         "stop_at_first": stop_at_first,
         "measure": measure,
+        "measure_original": measure_original,
         "repeats": repeats,
         "reference_path": str(folder / "reference.pkl"),
         "sys_path": [p or os.getcwd() for p in sys.path],
@@ -356,8 +369,10 @@ def _run_workers(
     stop_at_first: bool,
     threads: int | None = None,
     env: Mapping[str, str] | None = None,
+    found: dict[str, float] | None = None,
 ) -> list[VerifyResult]:
-    """Run workers until every candidate has a verdict, or one passes under `stop_at_first`."""
+    """Run workers until every candidate has a verdict, or one passes under `stop_at_first`;
+    `found["original"]` gets the original's time when a worker reports it."""
     results: list[VerifyResult] = []
 
     def fail_rest(reason: str) -> list[VerifyResult]:
@@ -395,7 +410,10 @@ def _run_workers(
                     )
                     break
                 assert isinstance(event, dict)
-                if event["event"] == "start":
+                if event["event"] == "original":
+                    if event.get("seconds") is not None and found is not None:
+                        found["original"] = float(event["seconds"])
+                elif event["event"] == "start":
                     running, began = int(event["index"]), time.monotonic()
                     if running != len(results):
                         raise RuntimeError(
@@ -405,6 +423,7 @@ def _run_workers(
                     # The worker's own clock: events may arrive here in one batch.
                     ok, seconds = bool(event["ok"]), float(event["seconds"])
                     measured = event.get("measured")
+                    compiled = event.get("compile_seconds")
                     result = VerifyResult(
                         candidates[len(results)].id,
                         ok,
@@ -412,6 +431,7 @@ def _run_workers(
                         seconds,
                         int(event["cases"]),
                         float(measured) if measured is not None else None,
+                        float(compiled) if compiled is not None else None,
                     )
                     results.append(result)
                     running, began = None, time.monotonic()

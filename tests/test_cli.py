@@ -236,6 +236,7 @@ def test_no_output_mode_is_a_one_line_usage_error(fake, capsys):
             "argument --sizes: row_sums.n: expected a positive integer, got 0",
         ),
         (["k.py", "--check", "--threads", "0"], "argument --threads: expected a positive integer, got '0'"),
+        (["k.py", "--check", "--calls", "often"], "argument --calls: calls: expected a positive integer"),
         (["k.py", "--check", "--target", "tpu"], "argument --target: invalid choice: 'tpu'"),
         (["k.py", "-o", "a.py", "--in-place"], "not allowed with argument"),
         (["k.py", "--check", "--strict-fp", "--fastmath"], "not allowed with argument"),
@@ -616,6 +617,35 @@ def test_flags_reach_the_config(fake, capsys):
     assert config.sizes == (("m", 6), ("n", 1000)) and config.verbose == 1
     optc(capsys, "k.py", "--check", "--fastmath", "-q")
     assert fake.configs[-1].fastmath and fake.configs[-1].quiet and fake.configs[-1].target == "gpu"
+
+
+def test_calls_reach_the_config_and_verbose_says_what_compiling_costs(fake, capsys, monkeypatch):
+    payback = getattr(fake.pipeline, "Payback", None)
+    if payback is None:
+        pytest.skip("the real pipeline is not importable")
+    write("pyproject.toml", "[tool.optc]\ncalls = {row_sums = 9, other = 4}\n")
+    write("k.py", KERNEL)
+    plain = fake.optimize_source
+
+    def with_payback(source, path, config):
+        result = plain(source, path, config)
+        kernels = tuple(
+            dataclasses.replace(k, payback=payback(0.84, 2.1e-3, 0.1e-3, "n=1000", 500))
+            if isinstance(k, fake.pipeline.Emitted)
+            else k
+            for k in result.kernels
+        )
+        return dataclasses.replace(result, kernels=kernels)
+
+    monkeypatch.setattr(fake.pipeline, "optimize_source", with_payback)
+    code, _, err = optc(capsys, "k.py", "-o", "out.py", "-v", "--calls", "500,row_sums=2")
+    assert code == 0
+    (config,) = fake.configs
+    assert config.calls == 500 and dict(config.kernel_calls) == {"row_sums": 2, "other": 4}
+    assert err[0] == (
+        "k.py:4: row_sums: optimized (loops.interchange @ njit), predicted 5.1x, compiled and verified in"
+        " 0.4 s; compiles in 840 ms, saves 2 ms a call at n=1000: pays after 420 calls"
+    )
 
 
 def test_kernel_entries_of_sizes_flag_reach_the_kernels_profile(fake, capsys):

@@ -9,11 +9,13 @@ import pytest
 
 from optcompiler import config as config_module
 from optcompiler.config import (
+    DEFAULT_CALLS,
     SETTINGS,
     Config,
     excluded_by,
     find_config_file,
     load_config,
+    parse_calls,
     parse_sizes,
     read_settings,
 )
@@ -52,7 +54,7 @@ def test_pyproject_without_optc_table_is_passed_over_like_ruff(tmp_path):
 
 def test_no_pyproject_anywhere_gives_defaults(tmp_path):
     assert find_config_file(tmp_path) is None
-    assert load_config(tmp_path, {}) == Config()
+    assert load_config(tmp_path, {}) == Config(calls=DEFAULT_CALLS)
 
 
 def test_explicit_config_file_other_than_pyproject_is_read_at_top_level(tmp_path):
@@ -101,6 +103,7 @@ def test_every_key_maps_to_its_config_field(tmp_path):
     )
     config = load_config(path.parent, {})
     assert config == Config(
+        calls=DEFAULT_CALLS,
         target="cpu",
         sizes=(("m", 30), ("n", 2000)),
         default_size=64,
@@ -210,7 +213,7 @@ def test_without_a_toml_reader_settings_are_ignored_with_a_warning(tmp_path, mon
     monkeypatch.setattr(config_module, "_toml", lambda: None)
     assert find_config_file(tmp_path) == tmp_path / "pyproject.toml"
     with pytest.warns(UserWarning, match="tomli"):
-        assert load_config(tmp_path, {"threads": 2}) == Config(threads=2)
+        assert load_config(tmp_path, {"threads": 2}) == Config(threads=2, calls=DEFAULT_CALLS)
 
 
 # ---- flags over file settings -----------------------------------------------------------------------------
@@ -443,3 +446,64 @@ def test_hook_setting_mistakes_name_file_line(tmp_path, setting, message):
     with pytest.raises(OptcError) as info:
         load_config(tmp_path, {})
     assert str(info.value).startswith(f"{path}:3: {message}")
+
+
+# ---- expected calls: how often a kernel runs, against its compile time ----------------------------------
+
+
+def test_calls_for_every_kernel_and_per_kernel(tmp_path):
+    write(tmp_path / "pyproject.toml", "[tool.optc]\ncalls = 50\n")
+    config = load_config(tmp_path, {})
+    assert config.calls == 50 and config.kernel_calls == () and config.calls_for("smooth") == 50
+    write(tmp_path / "pyproject.toml", '[tool.optc.calls]\n"*" = 20\nsmooth = 3\n')
+    config = load_config(tmp_path, {})
+    assert config.calls_for("smooth") == 3 and config.calls_for("other") == 20
+    # a table without "*" keeps the default for the kernels it does not name
+    write(tmp_path / "pyproject.toml", "[tool.optc]\ncalls = {smooth = 3}\n")
+    assert load_config(tmp_path, {}).calls_for("other") == DEFAULT_CALLS
+
+
+def test_calls_default_is_for_settings_only_not_for_config_built_in_code(tmp_path):
+    # `@optimize` builds its Config in code: it weighs no compile time unless told a count
+    assert Config().calls is None and Config().calls_for("k") is None
+    assert load_config(tmp_path, {}).calls == DEFAULT_CALLS
+
+
+def test_calls_flag_merges_per_kernel_like_sizes(tmp_path):
+    write(tmp_path / "pyproject.toml", "[tool.optc]\ncalls = {'*' = 20, smooth = 3, relax = 9}\n")
+    config = load_config(tmp_path, {"calls": parse_calls("7,smooth=100")})
+    assert config.calls == 7 and dict(config.kernel_calls) == {"smooth": 100, "relax": 9}
+    assert load_config(tmp_path, {"calls": parse_calls("smooth=1")}).calls == 20
+
+
+def test_parse_calls_forms_and_one_line_mistakes():
+    assert parse_calls("1000") == (("*", 1000),)
+    assert parse_calls("1000, smooth=3") == (("*", 1000), ("smooth", 3))
+    for text, message in [
+        ("ten", "calls: expected a positive integer, got 'ten'"),
+        ("0", "calls: expected a positive integer, got 0"),
+        ("smooth=-1", "smooth: expected a positive integer, got -1"),
+        ("a.b=3", "expected a count like 1000, or kernel=count like smooth=3, got 'a.b=3'"),
+        ("3,4", "the count for every kernel is given twice"),
+        ("smooth=3,", "empty entry in 'smooth=3,'"),
+    ]:
+        with pytest.raises(ValueError) as info:
+            parse_calls(text)
+        assert str(info.value).startswith(message), (text, str(info.value))
+
+
+@pytest.mark.parametrize(
+    ("setting", "line", "message"),
+    [
+        ("calls = 0", 3, "calls: expected a positive integer, got 0 (an integer)"),
+        ("calls = 2.5", 3, "calls: expected a table like"),
+        ("calls = true", 3, "calls: expected a table like"),
+        ("[tool.optc.calls]\nsmooth = 'often'", 4, "calls: smooth: expected a positive integer"),
+        ("[tool.optc.calls]\n'a.b' = 3", 4, "calls: keys are kernel names like `smooth`"),
+    ],
+)
+def test_calls_mistakes_name_file_line(tmp_path, setting, line, message):
+    path = write(tmp_path / "pyproject.toml", f"[tool.optc]\ntop-k = 4\n{setting}\n")
+    with pytest.raises(OptcError) as info:
+        load_config(tmp_path, {})
+    assert str(info.value).startswith(f"{path}:{line}: {message}"), str(info.value)

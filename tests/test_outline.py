@@ -13,6 +13,7 @@ import importlib.util
 import inspect
 import math
 import os
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -157,3 +158,129 @@ def test_every_construct_outside_the_subset_says_what_to_change() -> None:
     assert (
         message == "lambda is outside the kernel subset optc rewrites; define a module-level function instead"
     )
+
+
+# ---- a region Numba rejects is tried again as smaller regions ------------------------------------------
+
+
+def _rejected_plan() -> tuple[str, object, object, list[outline.Region]]:
+    """The regions `smaller_regions` offers, level by level, for `row_levels` (its i loop calls a
+    plain Python function Numba cannot compile)."""
+    source = (HERE / "numba_rejects" / "input.py").read_text()
+    module = frontend.parse(source, "levels.py")
+    (site,) = [s for s in frontend.find_kernels(module, "levels.py") if s.name == "row_levels"]
+    taken: set[str] = set()
+    levels = []
+    regions, _ = outline.plan_regions(site.node, module, "levels.py", site.line, taken)
+    while regions:
+        levels.append(regions)
+        regions, _ = outline.smaller_regions(site.node, module, "levels.py", site.line, regions[0], taken)
+    return source, module, site, levels
+
+
+def test_smaller_regions_reach_the_loops_inside_a_rejected_one() -> None:
+    source, module, site, levels = _rejected_plan()
+    spans = [[(r.first_line, r.last_line, r.block) for r in regions] for regions in levels]
+    assert spans == [
+        [(14, 20, ())],  # the statements after the check: whole
+        [(16, 20, ())],  # the i loop on its own
+        [(17, 20, (3,))],  # the i loop's body
+        [(18, 19, (3,))],  # the j loop on its own: no call of the Python function left in it
+    ]
+    inner = levels[-1][0]
+    assert (inner.inputs, inner.outputs) == (("A", "i", "m", "power"), ("power",))
+    assert outline.range_counters(site.node, inner) == ["i"]  # type: ignore[arg-type]
+    # it runs once per row: `calls` of the function times the i loop's trips at the profile
+    assert outline.enclosing_trips(site.node, inner, {"n": 7}, 1000) == 7  # type: ignore[arg-type]
+    assert outline.enclosing_trips(site.node, inner, {}, 1000) == 1000  # type: ignore[arg-type]
+    assert outline.enclosing_trips(site.node, levels[0][0], {"n": 7}, 1000) == 1  # type: ignore[arg-type]
+    output = outline.outline(module, site.node, [inner]).code  # type: ignore[arg-type]
+    assert f"        power = {inner.name}(A, i, m, power)\n" in output
+    before: dict[str, object] = {}
+    after: dict[str, object] = {}
+    exec(compile(source, "input.py", "exec"), before)
+    exec(compile(output, "outlined.py", "exec"), after)
+    for args in _inputs(before["row_levels"]):
+        want, _ = _run(before["row_levels"], args)
+        got, _ = _run(after["row_levels"], args)
+        assert _same(got, want), (args, got, want)
+
+
+def test_a_break_of_an_enclosing_loop_keeps_its_statement_out_of_regions() -> None:
+    source = (
+        "import numpy as np\n\n\n"
+        "def first_negative_row(A: np.ndarray):\n"
+        "    print(f'{A.shape}')\n"
+        "    row = -1\n"
+        "    for i in range(A.shape[0]):\n"
+        "        if A[i, 0] < 0:\n"
+        "            for j in range(A.shape[1]):\n"
+        "                A[i, j] = 0.0\n"
+        "            row = i\n"
+        "            break\n"
+        "    return row\n"
+    )
+    module = frontend.parse(source, "rows.py")
+    (site,) = frontend.find_kernels(module, "rows.py")
+    regions, _ = outline.plan_regions(site.node, module, "rows.py", site.line, set())
+    assert [(r.first_line, r.last_line) for r in regions] == [(6, 12)]
+    smaller, _ = outline.smaller_regions(site.node, module, "rows.py", site.line, regions[0], set())
+    smaller, _ = outline.smaller_regions(site.node, module, "rows.py", site.line, smaller[0], set())
+    assert smaller == []  # the `if` holds the outer loop's `break`: moving it into a helper would not do
+
+
+def test_pipeline_retries_a_region_numba_rejects_as_smaller_regions(tmp_path: Path) -> None:
+    source = (HERE / "numba_rejects" / "input.py").read_text()
+    config = Config(sizes=(("m", 200), ("n", 200)), max_verify=2)
+    result = pipeline.optimize_source(source, "levels.py", config)
+    by_name = {r.kernel: r for r in result.kernels}
+    reason = by_name["row_levels"].reason  # type: ignore[union-attr]
+    assert reason.startswith("partly compiled: "), reason
+    assert "; compiled lines 18-19 as _row_levels_region" in reason
+    assert (
+        "; Numba rejects lines 14-20 as a whole (numba compile error: TypingError: Untyped global name"
+        in reason
+    )
+    helpers = [r for r in result.kernels if isinstance(r, pipeline.Emitted)]
+    assert [h.line for h in helpers] == [18]
+    out = tmp_path / "levels_fast.py"
+    out.write_text(result.output)
+    spec = importlib.util.spec_from_file_location("levels_fast", out)
+    assert spec is not None and spec.loader is not None
+    fast = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fast)
+    before: dict[str, object] = {}
+    exec(compile(source, "input.py", "exec"), before)
+    A = np.random.default_rng(5).standard_normal((9, 13))
+    np.testing.assert_allclose(fast.row_levels(A), before["row_levels"](A), rtol=1e-12)  # type: ignore[operator]
+
+
+# ---- one parse per file, however many functions are partly compiled --------------------------------------
+
+
+def test_partly_compiling_many_functions_parses_the_file_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    functions = 30
+    source = "import numpy as np\n" + "".join(
+        f"\n\ndef f{k}(x: np.ndarray):\n"
+        f"    print(f'f{k}: {{x.shape}}')\n"
+        f"    s = 0.0\n"
+        f"    for i in range(x.shape[0]):\n"
+        f"        s += x[i] * {k + 1}.0\n"
+        f"    return s\n"
+        for k in range(functions)
+    )
+    counts: Counter[str] = Counter()
+    for owner, name in ((frontend, "parse"), (frontend, "find_kernels"), (outline.cst, "parse_statement")):
+        real = getattr(owner, name)
+
+        def counting(*args: object, _real=real, _name=name, **kwargs: object) -> object:
+            counts[_name] += 1
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, counting)
+    config = Config(verify=False, target="cpu", time_limit=0.05, iter_limit=2, node_limit=300, top_k=2)
+    result = pipeline.optimize_source(source, "big.py", config)
+    assert sum(isinstance(k, pipeline.Emitted) for k in result.kernels) == functions
+    assert counts["parse"] == 1 and counts["find_kernels"] == 1
+    # helpers are built from their own statements: a fixed number of small parses per region
+    assert counts["parse_statement"] <= 4 * functions + 5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from optcompiler.config import Config
 from optcompiler.errors import OptcError
-from optcompiler.pipeline import Emitted, Failed, Unchanged, optimize_source
+from optcompiler.pipeline import Emitted, Failed, Unchanged, describe, optimize_source, report_markdown
 
 SOURCE = textwrap.dedent(
     '''\
@@ -208,3 +209,78 @@ def test_out_of_bounds_inputs_raise_index_error_as_the_original_does(tmp_path: P
     np.testing.assert_array_equal(fast.scatter_add(idx, np.ones(4), 3), [1.0, 1.0, 2.0])
     with pytest.raises(IndexError):
         fast.scatter_add(np.array([0, 7]), np.ones(2), 3)
+
+
+# ---- compile time against expected calls (issue 11) --------------------------------------------------
+
+SUMSQ = """\
+import numpy as np
+
+
+def sumsq(x: np.ndarray) -> float:
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += x[i] * x[i]
+    return s
+"""
+
+REFUSAL = re.compile(
+    r"compiled code would not pay: compiling takes (?P<compile>[\d.]+ m?s) and saves (?P<saved>[\d.]+ [mµ]?s)"
+    r" a call at size=1000, so it pays after (?P<calls>\d+) calls; expected calls a run: 1 \(`calls` in"
+    r" \[tool.optc\], --calls, or the traced count\); raise `calls` if it runs more often"
+)
+
+
+def test_a_kernel_whose_compile_time_a_short_run_does_not_win_back_is_left_as_written(monkeypatch) -> None:
+    """One real verification (compile times and run times measured in the worker), replayed for the
+    second count: what differs is the decision alone."""
+    from optcompiler import verify
+
+    real, recorded = verify.verify_candidates, []
+
+    def once(*args, **kwargs):
+        if not recorded:
+            recorded.append(real(*args, **kwargs))
+        return recorded[0]
+
+    monkeypatch.setattr(verify, "verify_candidates", once)
+    short = optimize_source(SUMSQ, "sumsq.py", Config(calls=1, max_verify=2))
+    (result,) = short.kernels
+    assert isinstance(result, Unchanged) and short.output == SUMSQ
+    found = REFUSAL.fullmatch(result.reason)
+    assert found, result.reason
+    assert int(found["calls"]) > 1
+    often = optimize_source(SUMSQ, "sumsq.py", Config(calls=10**9, max_verify=2))
+    (result,) = often.kernels
+    assert isinstance(result, Emitted) and often.changed
+    payback = result.payback
+    assert payback is not None and payback.calls == 10**9 and payback.pays
+    assert payback.compile_seconds > 0 and payback.original_seconds > payback.variant_seconds > 0
+    assert f"pays after {payback.break_even} calls" in describe(result)
+    assert payback.describe() in report_markdown([often])
+
+
+def test_payback_arithmetic_and_messages() -> None:
+    from optcompiler.pipeline import Payback
+
+    p = Payback(0.84, 2.1e-3, 0.1e-3, "n=1000", 10)
+    assert p.break_even == 420 and not p.pays
+    assert p.describe() == "compiles in 840 ms, saves 2 ms a call at n=1000: pays after 420 calls"
+    assert p.refusal().startswith(
+        "compiled code would not pay: compiling takes 840 ms and saves 2 ms a call at n=1000, so it pays"
+        " after 420 calls; expected calls a run: 10"
+    )
+    assert Payback(0.84, 2.1e-3, 0.1e-3, "n=1000", 421).pays
+    assert Payback(0.84, 2.1e-3, 0.1e-3, "n=1000", None).pays  # not weighed
+    slower = Payback(0.5, 1e-6, 2e-6, "n=4", 10**6)
+    assert slower.break_even is None and not slower.pays
+    assert "no faster than CPython at n=4 (2 µs vs 1 µs a call)" in slower.refusal()
+
+
+def test_traced_call_counts_weigh_compile_time_unless_the_settings_name_the_kernel(tmp_path: Path) -> None:
+    from optcompiler.trace import HotKernel, traced_calls
+
+    kernel = HotKernel(tmp_path / "main.py", "smooth", 0.5, 1.0, {}, (), "__main__", calls=40)
+    assert traced_calls(Config(calls=1000), kernel).calls_for("smooth") == 40
+    told = Config(calls=1000, kernel_calls=(("smooth", 7),))
+    assert traced_calls(told, kernel).calls_for("smooth") == 7  # [tool.optc] calls wins
