@@ -8,6 +8,8 @@ What
     2-deep nest of `y[i] += A[i, j] * x[j]` becomes `y += A @ x`, and the transposed
     `y[j] += A[i, j] * x[i]` becomes `y += x @ A`.
     `idioms.dot`: `s += x[i] * y[i]` becomes `s += x @ y` (1-D @ 1-D is `np.dot`).
+    Scalar factors in the product scale the result: `C[i, j] += alpha * A[i, k] * B[k, j]`
+    becomes `C += alpha * (A @ B)`.
     `idioms.sum`: a nest whose only statement is `s += x[i]` (`A[i, j]` in a deeper nest, any
     loop order; `s = s + x[i]`, `s = x[i] + s`, `-=` likewise) becomes `s += x.sum()`.
     `idioms.max`: `m = max(m, x[i])`, `m = max(x[i], m)` or `if x[i] > m: m = x[i]` (`>=`,
@@ -30,9 +32,13 @@ Legal when
     positions (a gemm operand's two in either order, read through `.T` when reversed), on
     arrays whose rank is the number of subscripts. Extents: N is *proved* equal to a dimension
     when it is a declared size of it (`n, m = A.shape`, `A.shape[d]`, `len(x)`, a fresh
-    allocation's size argument: `KernelFacts.in_bounds`). Every dimension of the
-    target, and every operand dimension that becomes a result dimension (i and j of a gemm), is
-    proved. On the summed dimension (k of a gemm) one operand is proved and the other, if it is
+    allocation's size argument: `KernelFacts.in_bounds`). Every operand dimension that becomes
+    a result dimension (i and j of a gemm) is proved, and so is every dimension of the target,
+    or else the target is updated through a slice to the extents (`C[:n, :p] += A @ B`) when the
+    original evaluates its subscript unconditionally and the dispatcher's bounds guard covers
+    it: a C too small for the nest goes to the original, which raises as written, and a larger
+    one has only the block the nest writes updated. A scale is a product of numbers and int or
+    float names that no iteration changes (not a loop variable, not the target). On the summed dimension (k of a gemm) one operand is proved and the other, if it is
     not, is read through a slice to N (`A @ B[:m]`): exactly the rows the nest reads when it
     reads them in bounds, and a shape mismatch that `@` reports when it would not (see below).
     A sliced product runs under `if n > 0 and p > 0:` (the result's extents): an empty result
@@ -55,7 +61,8 @@ Legal when
     `m` unless `x[i] > m`, and an integer maximum does not depend on the order it is found in.
 Refuses when
     A loop covers part of an extent (`range(1, n - 1)`, `range(n - 1)`), bounds are triangular
-    (`range(i)`), a result dimension or the target's size is not proved (an int parameter `n`),
+    (`range(i)`), a result dimension of an operand is not proved (an int parameter `n`), the
+    target's size is neither proved nor guarded, a factor is neither an element nor a scale,
     neither operand's summed dimension is proved (slicing both could hide a short operand),
     the nest holds another statement or is not perfect, a subscript is not a bare loop variable
     (`x[i + 1]`, `x[idx[i]]`), the target is also an operand (`C[i, j] += C[i, k] * B[k, j]`),
@@ -67,7 +74,8 @@ Refuses when
     `max` of three arguments or without the accumulator.
 Float safety
     BLAS sums the products in another order (blocked, pairwise within SIMD lanes, FMA-contracted)
-    and adds the finished sum to the target instead of accumulating into it: a reassociation,
+    and adds the finished sum to the target instead of accumulating into it (a scale multiplies
+    the sum once instead of each product, `alpha * (a*b + c*d)` for `alpha*a*b + alpha*c*d`): a reassociation,
     tagged `reassoc`, allowed by the default float policy (verified norm-wise within rtol 1e-9
     for float64, 1e-4 for float32) and refused under `--strict-fp`. `idioms.sum` likewise: the
     loop adds each element to s, `s += x.sum()` adds the elements first (pairwise in NumPy, in
@@ -123,6 +131,7 @@ from optcompiler.analysis import (
 from optcompiler.ir import NONE, Term, const, seq, var
 from optcompiler.passes import PassContext
 from optcompiler.passes.egraph import Applier, EGraph, Id, Rewrite, rule
+from optcompiler.passes.vectorize import unconditional_covered_accesses
 
 NAME = "idioms"
 PREVIEW = False
@@ -148,10 +157,17 @@ def rules(ctx: PassContext) -> list[Rewrite]:
             known.append(array_dtypes(egraph.extract_term(ctx.root), ctx.facts))
         return known[0]
 
+    covered: list[frozenset[Term]] = []
+
+    def accesses() -> frozenset[Term]:
+        if not covered:
+            covered.append(unconditional_covered_accesses(ctx.body, ctx.facts) if ctx.body else frozenset())
+        return covered[0]
+
     def rewrite(kind: str) -> Applier:
         def applier(egraph: EGraph, id: Id, subst: dict[str, Id]) -> Term | None:
             parts = tuple(egraph.extract_term(subst[n]) for n in ("v", "lo", "hi", "st", "body"))
-            found = blas_form(Term("for", parts, "range"), ctx.facts, dtypes(egraph))
+            found = blas_form(Term("for", parts, "range"), ctx.facts, dtypes(egraph), accesses())
             return found.statement if found is not None and found.kind == kind else None
 
         return applier
@@ -181,7 +197,9 @@ class BlasForm:
     statement: Term  # the `augassign` that replaces the whole nest
 
 
-def blas_form(loop: Term, facts: KernelFacts, dtypes: Mapping[str, str]) -> BlasForm | None:
+def blas_form(
+    loop: Term, facts: KernelFacts, dtypes: Mapping[str, str], covered: frozenset[Term] = frozenset()
+) -> BlasForm | None:
     """The single `@` statement equivalent to the nest at `loop`, or None when it is not legal.
 
     `dtypes` maps array names to dtype names (`array_dtypes`); an array missing from it refuses.
@@ -197,7 +215,17 @@ def blas_form(loop: Term, facts: KernelFacts, dtypes: Mapping[str, str]) -> Blas
     extents = whole.extents
     if any(names_read(n) & {pattern.target} for n in extents.values()):
         return None  # a bound the nest itself changes
-    sliced = _slices(pattern, extents, facts)
+    if update.scale is not None:
+        scale_names = names_read(update.scale)
+        if scale_names & (set(variables) | {pattern.target}) or any(
+            facts.kind(n) not in ("int", "float") for n in scale_names
+        ):
+            return None  # the scale must be a number no iteration changes
+    # A target whose extents are not proved (a parameter C updated over A's rows) is updated
+    # through `C[:n, :p]` when the dispatcher's bounds guard covers its subscript: the guard sends
+    # a C too small for the nest to the original, and a larger C has only that block updated.
+    target_guarded = update.target.op == "index" and update.target in covered
+    sliced = _slices(pattern, extents, facts, target_guarded)
     if sliced is None:
         return None
     left = _operand(pattern.left, sliced.get(pattern.left, {}), pattern.rank(pattern.left))
@@ -206,7 +234,13 @@ def blas_form(loop: Term, facts: KernelFacts, dtypes: Mapping[str, str]) -> Blas
         Term("attr", (term,), "T") if flip else term
         for term, flip in zip((left, right), pattern.transposed, strict=True)
     )
-    statement = Term("augassign", (var(pattern.target), Term("matmul", (left, right))), update.op)
+    product = Term("matmul", (left, right))
+    if update.scale is not None:  # alpha * (A @ B): the scale multiplies the sums, not each term
+        product = Term("mul", (update.scale, product))
+    target = var(pattern.target)
+    if sliced.get(pattern.target):
+        target = _operand(pattern.target, sliced[pattern.target], pattern.rank(pattern.target))
+    statement = Term("augassign", (target, product), update.op)
     if sliced and pattern.kind != "dot":
         statement = Term("if", (_nonempty(pattern, extents), seq(statement), seq()))
     return BlasForm(pattern.kind, statement)
@@ -370,8 +404,9 @@ def _positive(extents: list[Term]) -> Term:
 class _Update:
     target: Term  # an index term, or a var for a scalar accumulator
     op: str  # "add" | "sub"
-    left: Term  # the two factors of the product, in source order
+    left: Term  # the two array factors of the product, in source order
     right: Term
+    scale: Term | None = None  # the product's scalar factors (`alpha * A[i, k] * B[k, j]`), if any
 
 
 def _accumulation(statement: Term) -> _Update | None:
@@ -395,7 +430,29 @@ def _accumulation(statement: Term) -> _Update | None:
         return None
     if product.op != "mul":
         return None
-    return _Update(target, op, product.args[0], product.args[1])
+    factors = _factors(product)
+    elements = [f for f in factors if f.op == "index"]
+    scalars = [f for f in factors if f.op != "index"]
+    if len(elements) != 2 or not all(_scalar_factor(f) for f in scalars):
+        return None
+    scale = None
+    for factor in scalars:  # in source order: `alpha * beta * A[i, k] * B[k, j]` -> alpha * beta
+        scale = factor if scale is None else Term("mul", (scale, factor))
+    return _Update(target, op, elements[0], elements[1], scale)
+
+
+def _factors(term: Term) -> list[Term]:
+    """The operands of a chain of multiplications, in source order."""
+    if term.op != "mul":
+        return [term]
+    return _factors(term.args[0]) + _factors(term.args[1])
+
+
+def _scalar_factor(term: Term) -> bool:
+    """A number or a name (`alpha`); whether the name is a scalar no loop changes, `blas_form` checks."""
+    if term.op == "const":
+        return type(term.value) in (int, float)
+    return term.op == "var"
 
 
 @dataclass(frozen=True)
@@ -501,16 +558,21 @@ def _proved(v: str, extent: Term, array: str, dim: int, facts: KernelFacts) -> b
 
 
 def _slices(
-    pattern: _Pattern, extents: Mapping[str, Term], facts: KernelFacts
+    pattern: _Pattern, extents: Mapping[str, Term], facts: KernelFacts, target_guarded: bool = False
 ) -> dict[str, dict[int, Term]] | None:
-    """Operand dimensions to read through `[:extent]`; None when an extent is not established.
+    """Dimensions to read (or, for a guarded target, update) through `[:extent]`; None when an
+    extent is not established.
 
-    Result dimensions must be proved; on the summed one a proved operand fixes the length that
-    `@` checks the other against, so the other may be a slice of unknown length.
+    Result dimensions must be proved, or be the target's under the dispatcher's guard; on the
+    summed one a proved operand fixes the length that `@` checks the other against, so the other
+    may be a slice of unknown length.
     """
     proved = {(a, d): _proved(v, extents[v], a, d, facts) for a, d, v in pattern.subscripts}
-    if not all(ok for (a, d), ok in proved.items() if a == pattern.target or not _summed(pattern, a, d)):
-        return None
+    for (a, d), ok in proved.items():
+        if ok or (a != pattern.target and _summed(pattern, a, d)):
+            continue
+        if not (a == pattern.target and target_guarded):
+            return None
     summed = [(a, d) for a, d, v in pattern.subscripts if v == pattern.summed]
     if not any(proved[s] for s in summed):
         return None
@@ -518,6 +580,9 @@ def _slices(
     for a, d in summed:
         if not proved[(a, d)]:
             sliced.setdefault(a, {})[d] = extents[pattern.summed]
+    for a, d, v in pattern.subscripts:
+        if a == pattern.target and not proved[(a, d)]:
+            sliced.setdefault(a, {})[d] = extents[v]
     return sliced
 
 
