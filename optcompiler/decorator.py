@@ -76,10 +76,6 @@ class Options:
     sizes: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
-        if self.target == "gpu":
-            raise NotImplementedError(
-                "@optimize(target='gpu'): optc has no CUDA lowering yet; use target='cpu' or 'auto'"
-            )
         if self.target not in TARGETS:
             raise ValueError(f"@optimize: target must be one of {TARGETS}, got {self.target!r}")
         if self.strict_fp and self.fastmath:
@@ -475,6 +471,9 @@ class OptimizedKernel:
         result = pipeline.optimize_kernel(
             kernel, pipeline.module_prelude(lifted.module, kernel), config, examples
         )
+        gpu = None
+        if self.options.target == "gpu" and isinstance(result, pipeline.Emitted):
+            result, gpu = self._with_gpu(kernel, result, lifted, config, examples)
         seconds = time.perf_counter() - started
         base = cache.Entry(key=key, kernel=kernel.name, outcome="fallback", signature=described)
         if not isinstance(result, pipeline.Emitted):
@@ -496,7 +495,9 @@ class OptimizedKernel:
             guard=f"_{kernel.name}_guard",
             alias_pairs=tuple(result.alias_pairs),
             bounds=tuple(result.bounds),
-            target=result.candidate.target.name,
+            target=result.candidate.target.name
+            if gpu is None
+            else f"cuda, else {result.candidate.target.name}",
             derivation=derivation,
             why=tuple(why(step) for step in dict.fromkeys(derivation)),
             predicted_speedup=result.predicted_speedup,
@@ -505,10 +506,49 @@ class OptimizedKernel:
             verified=verified,
             build_seconds=seconds,
         )
+        if gpu is not None:
+            entry = replace(entry, verified=f"{entry.verified}; GPU: {result.gpu_note}")
         text = variant_module(
-            entry, [p.name for p in kernel.params], signature, f"{self.func.__qualname__} ({self.where})"
+            entry, [p.name for p in kernel.params], signature, f"{self.func.__qualname__} ({self.where})", gpu
         )
         return cache.store(root, entry, text)
+
+    def _with_gpu(
+        self, kernel: Any, result: Any, lifted: _Lifted, config: Any, examples: Sequence[dict[str, object]]
+    ) -> tuple[Any, tuple[str, str] | None]:
+        """target='gpu': the CUDA lowering beside the CPU variant, verified on the simulator and on
+        the call's own arguments on this machine's GPU; (result, (its source, the condition the
+        guard checks before calling it)), or the CPU result alone and one warning saying why."""
+        from optcompiler import emit, pipeline
+
+        if not _gpu_present():
+            self._warn_once(
+                "target='gpu', but no CUDA GPU is usable here (numba-cuda missing, or "
+                "numba.cuda.is_available() is False): it runs the CPU variant"
+            )
+            return result, None
+        prelude = pipeline.module_prelude(lifted.module, kernel)
+        gpu_config = replace(config, target="gpu")
+        found = pipeline.with_gpu(kernel, result, prelude, gpu_config, examples)
+        if not isinstance(found, pipeline.Emitted) or not found.gpu_source:
+            note = found.gpu_note if isinstance(found, pipeline.Emitted) else "not lowered"
+            self._warn_once(f"target='gpu': no verified CUDA lowering ({note}): it runs the CPU variant")
+            return result, None
+        params = [p.name for p in kernel.params]
+        return found, (found.gpu_source, emit.gpu_condition(found, params))
+
+    def _warn_once(self, message: str) -> None:
+        with self._lock:
+            if message in self._warned:
+                return
+            self._warned.add(message)
+        warnings.warn_explicit(
+            f"optc: {self.func.__qualname__}: {message}",
+            OptcWarning,
+            self.func.__code__.co_filename,
+            self.func.__code__.co_firstlineno,
+            module=self.func.__module__,
+        )
 
     def _ready(
         self,
@@ -544,6 +584,9 @@ class OptimizedKernel:
                     sys.modules[name] = previous
                 raise
         guard._compile_for_args = _refuse_new_types
+        gpu_guard = module.__dict__.get(f"{entry.guard}_gpu")
+        if gpu_guard is not None:
+            guard = _gpu_dispatch(gpu_guard, guard, signature)
         return Specialization(signature, described, guard, "", entry, origin, seconds)
 
     # -- lifting -------------------------------------------------------------------------------------
@@ -693,8 +736,16 @@ def _explain_specialization(spec: Specialization) -> list[str]:
 # ---- the variant's module ------------------------------------------------------------------------------
 
 
-def variant_module(entry: cache.Entry, params: Sequence[str], signature: Signature, origin: str) -> str:
-    """The variant and its guard: the bucket check, the overlap checks, then the variant."""
+def variant_module(
+    entry: cache.Entry,
+    params: Sequence[str],
+    signature: Signature,
+    origin: str,
+    gpu: tuple[str, str] | None = None,
+) -> str:
+    """The variant and its guard: the bucket check, the overlap checks, then the variant. With
+    `gpu` (the CUDA lowering's source, the condition to call it), also the CUDA wrapper and a plain
+    Python guard `<guard>_gpu` making the same checks, then that condition."""
     parts, bucket = signature
     dims = [
         f"{p}.shape[{d}]"
@@ -739,6 +790,24 @@ def variant_module(entry: cache.Entry, params: Sequence[str], signature: Signatu
         *checks,
         f"    return {variant_name(entry.kernel)}({', '.join(params)})",
     ]
+    if gpu is not None:
+        from optcompiler.emit import gpu_name
+
+        source, condition = gpu
+        guard += [
+            "",
+            "",
+            "# optc: the CUDA lowering (target='gpu'), verified on the CUDA simulator and on the call's own",
+            "# arguments; its guard runs in Python, before the CPU guard above, and leaves anything else to it.",
+            source.strip(),
+            "",
+            "",
+            f"def {entry.guard}_gpu({', '.join(params)}):",
+            *checks,
+            f"    if {condition}:",
+            f"        return {gpu_name(entry.kernel)}({', '.join(params)})",
+            "    raise _optc_GuardMiss",
+        ]
     return "\n".join(header + guard) + "\n"
 
 
@@ -772,6 +841,38 @@ def _optc_overlap(a, b):
 _LOAD_LOCK = threading.Lock()
 _REPORTED: set[str] = set()
 _TEMP_ROOT: list[Path] = []
+
+
+def _gpu_present() -> bool:
+    """Is there a CUDA device (or numba-cuda's simulator) to run a lowering on? Imports numba.cuda:
+    only asked for target='gpu'."""
+    import importlib.util
+
+    if importlib.util.find_spec("numba_cuda") is None:
+        return False
+    try:
+        from numba import cuda
+
+        return bool(cuda.is_available())
+    except Exception:  # a broken driver is no GPU
+        return False
+
+
+def _gpu_dispatch(
+    gpu_guard: Callable[..., Any], cpu_guard: Callable[..., Any], signature: Signature
+) -> Callable[..., Any]:
+    """The hot path of a signature with a CUDA lowering: its Python guard for exactly that
+    signature, else (or when it declines) the compiled CPU guard, which refuses other types."""
+
+    def dispatch(*args: object) -> object:
+        if signature_of(args) == signature:
+            try:
+                return gpu_guard(*args)
+            except GuardMiss:
+                pass
+        return cpu_guard(*args)
+
+    return dispatch
 
 
 def _cache_root() -> Path:

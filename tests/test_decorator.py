@@ -472,8 +472,7 @@ def test_the_wrapper_looks_like_the_function(base: ModuleType) -> None:
 
 
 def test_options_are_checked_at_decoration() -> None:
-    with pytest.raises(NotImplementedError, match="no CUDA lowering"):
-        optimize(target="gpu")
+    assert callable(optimize(target="gpu"))  # the CUDA lowering where a GPU is present (see below)
     with pytest.raises(ValueError, match="contradict"):
         optimize(strict_fp=True, fastmath=True)
     with pytest.raises(ValueError, match="target"):
@@ -536,3 +535,92 @@ def test_ints_beyond_64_bits_run_the_original(workspace: Workspace) -> None:
         assert module.scaled_total(x, k) == module.scaled_total.__wrapped__(x, k)
     spec = next(iter(kernel_of(module.scaled_total).table.values()))
     assert len(kernel_of(module.scaled_total).table) == 1 and spec.guard is not None, spec.reason
+
+
+# ---- target="gpu" ---------------------------------------------------------------------------------------
+
+GPU_KERNEL = """\
+import numpy as np
+
+from optcompiler import optimize
+
+
+@optimize(target="gpu")
+def smooth(u):
+    n, m = u.shape
+    out = u.copy()
+    for i in range(1, n - 1):
+        for j in range(1, m - 1):
+            out[i, j] = 0.25 * (u[i - 1, j] + u[i + 1, j] + u[i, j - 1] + u[i, j + 1])
+    return out
+"""
+
+# Run under NUMBA_ENABLE_CUDASIM=1 (numba-cuda reads it at import: never in this process): the first
+# call specializes (the lowering verified on the simulator and on the call's own arguments), the
+# next one must go through the CUDA wrapper, spied on in the variant's module.
+GPU_CHILD = r"""
+import importlib.util, json, sys, warnings
+import numpy as np
+warnings.simplefilter("error")  # no OptcWarning: the GPU is there (simulated)
+spec = importlib.util.spec_from_file_location("gpu_kernel", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+sys.modules["gpu_kernel"] = module
+spec.loader.exec_module(module)
+rng = np.random.default_rng(3)
+u = rng.uniform(-1, 1, (9, 13))
+first = module.smooth(u.copy())
+(entry_spec,) = module.smooth._optc.table.values()
+variant = sys.modules[entry_spec.entry.module_file.removesuffix(".py")]
+ran = []
+real = variant._smooth_gpu
+variant._smooth_gpu = lambda *a: ran.append(1) or real(*a)
+second = module.smooth(u.copy())
+want = module.smooth._optc.func(u.copy())
+print(json.dumps({
+    "same": bool(np.array_equal(first, want) and np.array_equal(second, want)),
+    "ran": len(ran),
+    "target": entry_spec.entry.target,
+    "verified": entry_spec.entry.verified,
+}))
+"""
+
+
+def _numba_cuda() -> bool:
+    return importlib.util.find_spec("numba_cuda") is not None
+
+
+@pytest.mark.skipif(not _numba_cuda(), reason="numba-cuda is not installed (pip install 'optc[cuda]')")
+def test_target_gpu_runs_the_verified_cuda_lowering_on_the_simulator(tmp_path: Path) -> None:
+    path = tmp_path / "gpu_kernel.py"
+    path.write_text(GPU_KERNEL)
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", OPTC_CACHE_DIR=str(tmp_path / "cache"))
+    done = subprocess.run(
+        [sys.executable, "-c", GPU_CHILD, str(path)], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["same"] and report["ran"] == 1, report
+    assert report["target"].startswith("cuda, else ")
+    assert "GPU: numba-cuda, launch configuration" in report["verified"]
+    assert "on the call's own arguments" in report["verified"]
+
+
+def test_target_gpu_without_a_gpu_runs_the_cpu_variant_with_one_warning(workspace: Workspace) -> None:
+    from optcompiler.decorator import _gpu_present
+
+    if _gpu_present():
+        pytest.skip("this machine has a usable GPU")
+    module = load(workspace, "optc_test_gpu_absent", GPU_KERNEL)
+    rng = np.random.default_rng(5)
+    u = rng.uniform(-1, 1, (12, 17))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = module.smooth(u.copy())
+        again = module.smooth(rng.uniform(-1, 1, (40, 30)))  # another size bucket: no second warning
+    want = module.smooth._optc.func(u.copy())
+    assert np.array_equal(got, want) and again.shape == (40, 30)
+    messages = [str(w.message) for w in caught if issubclass(w.category, OptcWarning)]
+    assert len(messages) == 1, messages
+    assert "target='gpu', but no CUDA GPU is usable here" in messages[0] and "CPU variant" in messages[0]
+    (spec, *_) = module.smooth._optc.table.values()
+    assert spec.guard is not None and "cuda" not in spec.entry.target  # the compiled CPU variant runs
