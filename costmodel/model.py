@@ -203,15 +203,17 @@ def user_models_dir() -> Path:
 
 
 def model_paths(hardware_id: str) -> list[Path]:
-    """Candidate model files for a hardware id, the calibrated one first."""
-    return [user_models_dir() / f"{hardware_id}.txt", SHIPPED / f"{hardware_id}.txt"]
+    """Candidate model files for a hardware id, the calibrated one first (`cache.cost_model_paths`:
+    the result caches key their decisions by these files' contents)."""
+    from optcompiler.cache import cost_model_paths
+
+    return cost_model_paths(hardware_id, SHIPPED)
 
 
 @functools.lru_cache(maxsize=16)
-def _paths(hardware: Hardware, cache_dirs: tuple[str | None, ...]) -> tuple[Path, ...]:
-    """`model_paths` per machine and cache location: the pipeline asks once per candidate, and the
-    hardware id is a hash of every field."""
-    return tuple(model_paths(hardware.id))
+def _hardware_id(hardware: Hardware) -> str:
+    """`hardware.id`, a hash of every field, once per machine: the pipeline asks per candidate."""
+    return hardware.id
 
 
 def find(hardware: Hardware) -> TreeModel | None:
@@ -219,8 +221,7 @@ def find(hardware: Hardware) -> TreeModel | None:
     A file that exists but cannot be used is skipped, the next tried."""
     if os.environ.get("OPTC_COST_MODEL", "").strip().lower() == "analytic":
         return None
-    cache_dirs = tuple(os.environ.get(v) for v in ("OPTC_CACHE_DIR", "XDG_CACHE_HOME", "HOME"))
-    for path in _paths(hardware, cache_dirs):
+    for path in model_paths(_hardware_id(hardware)):
         try:
             stat = path.stat()
         except OSError:

@@ -9,7 +9,10 @@ Numba's own cache misses edits to callees and changes of referenced globals (num
     array, the source of a function (and, recursively, what that function reads);
   - the argument signature and size bucket, the decorator's options;
   - the hardware (`costmodel.hardware.detect().id`) and the versions of optc, Numba, llvmlite,
-    NumPy and Python.
+    NumPy and Python;
+  - the cost model that ranked (`cost_model_identity`): the analytic model, or the contents of the
+    learned model files of this machine, so `optc calibrate` (a new or retrained model) invalidates
+    the decisions the previous model made.
 
 An entry is a directory `<root>/entries/<key[:2]>/<key>/` holding `entry.json` (the decision: the
 variant's source, its derivation, the figures, when it was made) and, for a variant, the module
@@ -27,6 +30,7 @@ restarted process computes the key without parsing anything.
 from __future__ import annotations
 
 import builtins
+import functools
 import hashlib
 import inspect
 import json
@@ -64,10 +68,52 @@ class KeyParts:
     options: str  # the decorator's options
     hardware: str  # costmodel.hardware.detect().id
     versions: tuple[tuple[str, str], ...]  # `versions()`
+    cost_model: str = ""  # `cost_model_identity(hardware)`, filled in when not given
+
+    def __post_init__(self) -> None:
+        if not self.cost_model:
+            object.__setattr__(self, "cost_model", cost_model_identity(self.hardware))
 
     def key(self) -> str:
         payload = json.dumps([FORMAT, *asdict(self).values()], sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def cost_model_paths(hardware_id: str, shipped: Path | None = None) -> list[Path]:
+    """The learned model files the pipeline may rank with on machine `hardware_id`, in the order
+    `costmodel.model.find` tries them: the one `optc calibrate` made, then the one shipped (in
+    `shipped`, by default the package's `costmodel/models`)."""
+    if shipped is None:
+        import optcompiler.costmodel  # its __init__ is empty: no NumPy, no analysis code
+
+        shipped = Path(optcompiler.costmodel.__file__).parent / "models"
+    return [cache_root() / "costmodel" / "models" / f"{hardware_id}.txt", shipped / f"{hardware_id}.txt"]
+
+
+def cost_model_identity(hardware_id: str) -> str:
+    """Which cost model ranks on machine `hardware_id`, as stable text: "analytic" when the learned
+    model is off (`OPTC_COST_MODEL=analytic`) or this machine has none, else the digest of every
+    model file the pipeline may read for it. A file that changes (a calibration) changes the text;
+    hashing every candidate file, not only the one `find` would pick, never misses a change and
+    needs no model parsing (cheap enough for `--check`'s cached path)."""
+    if os.environ.get("OPTC_COST_MODEL", "").strip().lower() == "analytic":
+        return "analytic"
+    digests = []
+    for path in cost_model_paths(hardware_id):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        digests.append(_file_digest(path, stat.st_mtime_ns, stat.st_size))
+    return "learned " + " ".join(digests) if digests else "analytic"
+
+
+@functools.lru_cache(maxsize=8)
+def _file_digest(path: Path, mtime_ns: int, size: int) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    except OSError:
+        return f"unreadable {mtime_ns} {size}"
 
 
 def versions() -> tuple[tuple[str, str], ...]:
@@ -362,8 +408,9 @@ def stamp_status(output: str, source: bytes, settings: str) -> str:
 
 
 def result_key(source: bytes, settings: str) -> str:
-    """`--check`'s results depend on the input, the settings and the machine (the cost model's
-    predictions); package versions are read from metadata, without importing Numba."""
+    """`--check`'s results depend on the input, the settings, the machine and the cost model that
+    ranks on it (`cost_model_identity`); package versions are read from metadata, without
+    importing Numba."""
     from importlib import metadata
 
     from optcompiler.costmodel.hardware import detect
@@ -374,7 +421,18 @@ def result_key(source: bytes, settings: str) -> str:
             packages.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:
             packages.append((name, ""))
-    payload = json.dumps([FORMAT, _short(source), settings, detect().id, packages, sys.version])
+    hardware_id = detect().id
+    payload = json.dumps(
+        [
+            FORMAT,
+            _short(source),
+            settings,
+            hardware_id,
+            cost_model_identity(hardware_id),
+            packages,
+            sys.version,
+        ]
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

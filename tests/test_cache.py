@@ -250,3 +250,56 @@ def test_results_round_trip_and_unreadable_ones_are_none(tmp_path: Path) -> None
     assert cache.load_result(tmp_path, key) == {"changed": False, "kernels": []}
     next((tmp_path / "results").rglob("*.json")).write_text("{not json")
     assert cache.load_result(tmp_path, key) is None
+
+
+# ---- the cost model in the keys ---------------------------------------------------------------------------
+
+
+def _calibrate(hardware_id: str, text: str) -> Path:
+    """What `optc calibrate` leaves behind: a model file for this machine in the user cache."""
+    path = cache.cost_model_paths(hardware_id)[0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_calibration_changes_every_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Decisions made with one cost model are not served once another ranks: `@optimize`'s entries
+    and `--check`'s results are keyed by the model files of the machine (or "analytic")."""
+    from optcompiler.costmodel.hardware import detect
+
+    monkeypatch.setenv("OPTC_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("OPTC_COST_MODEL", raising=False)
+    hardware_id = detect().id
+    if any(p.exists() for p in cache.cost_model_paths(hardware_id)):  # a shipped model for this machine
+        monkeypatch.setattr(cache, "cost_model_paths", lambda h, shipped=None: [tmp_path / f"{h}.txt"])
+    source = b"def f(x):\n    for i in range(3):\n        x[i] = 0\n"
+
+    def _parts(hardware: str) -> cache.KeyParts:  # made afresh, as the decorator makes it per call
+        return cache.KeyParts("ir", (), "sig", "opts", hardware, (("optc", "0"),))
+
+    before = (_parts(hardware=hardware_id).key(), cache.result_key(source, "settings"))
+    assert _parts(hardware=hardware_id).cost_model == "analytic"
+
+    model_file = _calibrate(hardware_id, "# a model\n")
+    first = (_parts(hardware=hardware_id).key(), cache.result_key(source, "settings"))
+    assert first[0] != before[0] and first[1] != before[1]
+    assert _parts(hardware=hardware_id).cost_model.startswith("learned ")
+    assert first == (_parts(hardware=hardware_id).key(), cache.result_key(source, "settings"))  # stable
+
+    model_file.write_text("# a recalibrated model\n", encoding="utf-8")  # same size class, new contents
+    second = (_parts(hardware=hardware_id).key(), cache.result_key(source, "settings"))
+    assert second[0] not in (before[0], first[0]) and second[1] not in (before[1], first[1])
+
+    monkeypatch.setenv("OPTC_COST_MODEL", "analytic")  # the learned model turned off: as before
+    assert (_parts(hardware=hardware_id).key(), cache.result_key(source, "settings")) == before
+
+
+def test_the_keys_and_the_pipeline_read_the_same_model_files(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from optcompiler.costmodel import model
+
+    monkeypatch.setenv("OPTC_CACHE_DIR", str(tmp_path))
+    assert model.model_paths("abc123") == cache.cost_model_paths("abc123")
+    assert cache.cost_model_paths("abc123")[0].is_relative_to(tmp_path)
