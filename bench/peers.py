@@ -503,6 +503,7 @@ def bench_one(
         routed = routes_to_original(sys.modules[optc.fn.__module__], kernel.name, copies(pristine))
         row.compile_seconds["optc"] = time.perf_counter() - start
         if routed:
+            row.compile_seconds["optc"] = None  # nothing compiled: the call never reached the variant
             row.notes.append("optc's type guard sent the benchmark's arguments to the original (CPython)")
         else:
             fns["optc"] = optc.fn
@@ -562,15 +563,16 @@ def cpython(
     for s in candidates:
         pristine = kernel.inputs(s) if s != size else calls["njit"].pristine
         njit_call = Call.of(jitted, pristine, mutated) if s != size else calls["njit"]
-        njit_s = min(once(njit_call) for _ in range(3))
         if chosen is not None:
             prev_size, prev_cpy, _, prev_njit = chosen
-            prev_njit_s = min(once(prev_njit) for _ in range(3))
+            njit_s = min(once(njit_call) for _ in range(5))
+            prev_njit_s = min(once(prev_njit) for _ in range(5))
             estimate = prev_cpy * njit_s / max(prev_njit_s, 1e-9)
             if estimate > budget:
                 row.cpython_note = (
-                    f"at size {size} CPython would take about {run.seconds_text(estimate)} a call "
-                    f"(over the {budget:g} s budget): timed at size {prev_size}"
+                    f"CPython timed at size {prev_size} ({run.seconds_text(prev_cpy)}): at size {s} it "
+                    f"would take about {run.seconds_text(estimate)} a call (its time at {prev_size} times "
+                    f"njit's ratio between the sizes), over the {budget:g} s budget; not run there"
                 )
                 break
         call = Call.of(kernel.function, pristine, mutated)
@@ -641,6 +643,22 @@ def verdicts(rows: Sequence[Row], means: dict[str, float | None], pythran_ran: b
         + f": {'met' if not behind and not missing else '**missed**'}"
     )
     return out
+
+
+def coverage(rows: Sequence[Row]) -> str:
+    """Which kernels the geomeans are over: those optc has a time for (and Pythran, for its column)."""
+    timed = [r for r in rows if "optc_vs_njit" in r.ratios]
+    without = [r.kernel for r in rows if "optc_vs_njit" not in r.ratios]
+    text = f"Geomeans are over the {len(timed)} of {len(rows)} kernels with an optc time"
+    if without:
+        text += (
+            f"; {', '.join(without)} have none (an error, or optc shipped nothing that runs on these "
+            "arguments, so the call stays CPython: see the notes) and count as misses below"
+        )
+    no_pythran = [r.kernel for r in timed if "optc_vs_pythran" not in r.ratios]
+    if no_pythran and len(no_pythran) < len(timed):
+        text += f"; the Pythran column leaves out {', '.join(no_pythran)} (no Pythran time)"
+    return text + "."
 
 
 def _cell(timing: Any) -> str:
@@ -728,6 +746,8 @@ def markdown(report: dict[str, Any], rows: Sequence[Row], means: dict[str, float
         "size (the next column's speed-up is optc's at that same size; the notes say why)",
         "",
         table(rows, means),
+        "",
+        coverage(rows),
         "",
         "Targets (issue 4):",
         "",
