@@ -196,6 +196,8 @@ class Optc:
     seconds: float
     profile: dict[str, int]
     source: str  # the emitted kernel's module
+    judged: str = ""  # optc's own account: predicted and measured speed-up over njit, candidates
+    guard: tuple[str, ...] = ()  # the dispatcher's bounds conditions for calling the variant
 
 
 def optimize(entry: Entry, kernel: Any, args: tuple[Any, ...], folder: Path, threads: int | None) -> Optc:
@@ -226,7 +228,20 @@ def optimize(entry: Entry, kernel: Any, args: tuple[Any, ...], folder: Path, thr
     out = folder / f"{kernel.name}_optc.py"
     out.write_text(result.output, encoding="utf-8")
     module = run.import_path(out, f"optc_peers_{kernel.name}")
-    return Optc(getattr(module, kernel.name), outcome.candidate.label, seconds, profile, result.output)
+    judged = [f"{outcome.candidates_considered} candidates"]
+    if outcome.predicted_speedup is not None:
+        judged.append(f"predicted {run.ratio_text(outcome.predicted_speedup)}")
+    if outcome.measured_speedup is not None:
+        judged.append(f"measured {run.ratio_text(outcome.measured_speedup)} at {outcome.measured_at}")
+    return Optc(
+        getattr(module, kernel.name),
+        outcome.candidate.label,
+        seconds,
+        profile,
+        result.output,
+        ", ".join(judged),
+        tuple(outcome.bounds),
+    )
 
 
 class _Routed(Exception):
@@ -437,6 +452,9 @@ class Row:
     variant: str
     optc_sizes: dict[str, int]
     pythran: str
+    optc_judged: str = ""
+    optc_guard: tuple[str, ...] = ()
+    optc_seconds: float = 0.0  # optimizing the file
     cpython_size: int | None = None
     cpython_note: str = ""
     seconds: dict[str, Any] = field(default_factory=dict)  # contender -> Timing at `size`
@@ -490,6 +508,9 @@ def bench_one(
         variant=optc.variant,
         optc_sizes=optc.profile,
         pythran=pythran.note,
+        optc_judged=optc.judged,
+        optc_guard=optc.guard,
+        optc_seconds=optc.seconds,
     )
     row.compile_seconds["pythran"] = pythran.compile_seconds
     jitted = numba.njit(kernel.function)
@@ -504,7 +525,11 @@ def bench_one(
         row.compile_seconds["optc"] = time.perf_counter() - start
         if routed:
             row.compile_seconds["optc"] = None  # nothing compiled: the call never reached the variant
-            row.notes.append("optc's type guard sent the benchmark's arguments to the original (CPython)")
+            guard = f" (bounds guard: {' and '.join(optc.guard)})" if optc.guard else ""
+            row.notes.append(
+                f"optc's dispatcher{guard} sends the benchmark's arguments to the original, which runs "
+                "as CPython: no optc time"
+            )
         else:
             fns["optc"] = optc.fn
     else:
@@ -757,13 +782,15 @@ def markdown(report: dict[str, Any], rows: Sequence[Row], means: dict[str, float
         + ", ".join(f"{LABELS[k.removesuffix('_over_njit')]} {run.ratio_text(means[k])}" for k in OVER_NJIT)
         + " (CPython's at its size).",
         "",
-        "| kernel | arguments | what optc shipped | optc told | njit compile | optc compile | Pythran |",
-        "|---|---|---|---|---|---|---|",
+        "| kernel | arguments | what optc shipped | optc's own account | optc told | optimizing | njit compile "
+        "| optc compile | Pythran |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         told = ", ".join(f"{k}={v:,}" for k, v in row.optc_sizes.items())
         lines.append(
-            f"| {row.kernel} | {row.arguments} | {row.variant.replace('|', '/')} | {told} | "
+            f"| {row.kernel} | {row.arguments} | {row.variant.replace('|', '/')} | {row.optc_judged or '—'} "
+            f"| {told} | {row.optc_seconds:.1f} s | "
             f"{run.seconds_text(row.compile_seconds.get('njit'))} | {run.seconds_text(row.compile_seconds.get('optc'))} | "
             f"{row.pythran.replace('|', '/')} |"
         )
