@@ -1,32 +1,51 @@
 #!/usr/bin/env bash
-# One batched GPU measurement run: optc's CUDA variants of every corpus kernel that has one, at
-# its sizes, against the CPU candidates (numba.njit, optc's CPU output, the NumPy reference) on
-# the same host. GPU times include the host<->device copies; the copies alone and the compile
-# time are recorded beside them (bench/gpu.py --corpus says how).
+# One batched GPU measurement run: optc's CUDA variants against the CPU candidates (numba.njit,
+# optc's CPU output, the NumPy reference, BLAS where it uses it) on the same host. GPU times include
+# the host<->device copies; the copies alone and the compile time are recorded beside them
+# (bench/gpu.py --corpus says how).
 #
 #     bash bench/gpu_device.sh            # on the GPU host, from the repository root, .whl/ present
+#     bash bench/gpu_device.sh --all      # every corpus kernel, resuming bench/results/gpu's records
 #     NUMBA_ENABLE_CUDASIM=1 bash bench/gpu_device.sh --quick   # a smoke test on the CUDA simulator
+#
+# By default it measures what changed since the committed corpus run (bench/results/gpu), at each
+# kernel's four sizes, every launch configuration the GPU model ranks (16x16, 32x8, 64x4 blocks and
+# 3-D blocks; 16x16 tiles; 32x32 and 64x64 tiles with 2x2 and 4x4 outputs a thread, kept in
+# registers): the matmul family (gemm at n = 1024 first), the 3-D stencils (now 3-D grids), the
+# float32 kernels (now lowered in float32), and 2-D stencils at n >= 1024. Those records go to
+# bench/results/gpu/focus/ next, and `python bench/gpu_report.py --records
+# bench/results/gpu/gpu_corpus.jsonl bench/results/gpu/focus/gpu_corpus.jsonl` rebuilds the table.
 #
 # The GPU host has no package access and numpy 2.5 (numba-cuda fails with it): the wheels in .whl/
 # (numpy 2.4, libcst, lightgbm, PyYAML; ../shared/GPU.md has the download line) go into .site/.
-# Everything is written to $OUT (default bench/results/gpu): gpu_corpus.jsonl (one record per
-# kernel and size, appended as measured), gpu_corpus.md, gpu_corpus_run.json, gpu_lowering.json,
-# optc_cpu/ (optc's CPU output per kernel; packed as optc_cpu.tar.gz when $OUT is elsewhere, as
-# the device tool brings back at most 8 files), host.txt and run.log. The whole run keeps to
-# BUDGET seconds (default 450, under 8 minutes with the installation): whatever was measured by
-# then is kept, and a crash (a dead CUDA context) resumes after the records already written.
+# Everything is written to $OUT (default bench/results/gpu/focus, or bench/results/gpu with --all):
+# gpu_corpus.jsonl (one record per kernel and size, appended as measured), gpu_corpus.md,
+# gpu_corpus_run.json, gpu_lowering.json, optc_cpu.tar.gz (optc's CPU output per kernel), host.txt
+# (with the host CPU as optc's cost model sees it) and run.log: at most 8 files, all the device tool
+# brings back. The whole run keeps to BUDGET seconds (default 480, under 10 minutes with the
+# installation): whatever was measured by then is kept, and a crash (a dead CUDA context) resumes
+# after the records already written.
 set -u
 START=$(date +%s)
 ROOT=$(pwd)
-OUT=${OUT:-$ROOT/bench/results/gpu}
-BUDGET=${BUDGET:-450}
+BUDGET=${BUDGET:-480}
 PYTHON=${PYTHON:-python3}
 QUICK=0
+ALL=0
 [ "${1:-}" = "--quick" ] && QUICK=1
+[ "${1:-}" = "--all" ] && ALL=1
+# the matmul family first (gemm at n = 1024 is issue 10's test), then 3-D stencils, float32, 2-D stencils
+FOCUS=${FOCUS:-gemm,gemm_tn,gemm_nt,int_matmul,syrk,gemm_axpby,pairwise_distances,heat3d,stencil27,jacobi2d,heat2d32,rmsnorm32,gemv32,grayscale32,stencil9,conv2d_3x3}
+if [ "$ALL" = 1 ]; then
+    OUT=${OUT:-$ROOT/bench/results/gpu}
+else
+    OUT=${OUT:-$ROOT/bench/results/gpu/focus}
+fi
 mkdir -p "$OUT"
-# A second run resumes the first: with its records committed under bench/results/gpu, it measures
-# only the kernels and sizes they lack.
+# A second --all run resumes the first: with its records committed under bench/results/gpu, it
+# measures only the kernels and sizes they lack. (The focus run resumes its own $OUT the same way.)
 SEED=$ROOT/bench/results/gpu
+[ "$ALL" = 1 ] || SEED=$ROOT/bench/results/gpu/focus
 if [ -f "$SEED/gpu_corpus.jsonl" ] && [ "$(cd "$OUT" && pwd)" != "$(cd "$SEED" && pwd)" ]; then
     cp -r "$SEED/." "$OUT/"
     [ -f "$OUT/optc_cpu.tar.gz" ] && tar -xzf "$OUT/optc_cpu.tar.gz" -C "$OUT"
@@ -58,11 +77,18 @@ export PYTHONDONTWRITEBYTECODE=1
     nvidia-smi 2>&1 | head -20
     "$PYTHON" -c "import numpy, numba, sys; print(sys.version); print('numpy', numpy.__version__, 'numba', numba.__version__)"
     "$PYTHON" -c "import numba_cuda; print('numba-cuda', numba_cuda.__version__)" 2>&1 | tail -1
+    lscpu 2>&1 | head -25
+    "$PYTHON" -c "from optcompiler.costmodel.hardware import detect; print(detect())" 2>&1 | tail -1
 } > "$OUT/host.txt" 2>&1
 
 if [ "$QUICK" = 1 ]; then
-    ARGS=(--quick --shrink 16 --sizes 2 --repeats 2 --kernels gemm,clipped_sum,wave1d,count_in_range
+    ARGS=(--quick --shrink 16 --sizes 1 --repeats 2 --kernels gemm,heat3d,rmsnorm32,clipped_sum
           --optc-jobs 2 --optc-budget 60)
+elif [ "$ALL" = 0 ]; then
+    # every block shape and tiling of the original body (explored bodies: one, untiled and tiled),
+    # at most 9 CUDA variants a kernel
+    ARGS=(--kernels "$FOCUS" --sizes 4 --repeats 5 --call-budget 0.15 --max-call 0.5 --launch-configs 3
+          --explored 1 --most-variants 9 --optc-jobs 8 --optc-budget 90)
 else
     # 8 optc CPU optimizations at once on the 16 cores (each verifies in its own worker), then the
     # measurements one at a time; per contender at most ~0.15 s of timed calls per size, and a

@@ -38,8 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RECORDS = ROOT / "bench" / "results" / "gpu" / "gpu_corpus.jsonl"
 MARGINS = (1.0, 1.25, 1.5, 2.0, 3.0, 4.0)  # the held-out rescoring picks MARGIN among these
 COMMANDS = (
-    "bash bench/gpu_device.sh   # on the GPU host, .whl/ present (../shared/GPU.md): the records",
-    "python bench/gpu_report.py   # here, no GPU needed: this table",
+    "bash bench/gpu_device.sh --all   # on the GPU host, .whl/ present (../shared/GPU.md): bench/results/gpu",
+    "bash bench/gpu_device.sh         # the same host: what changed since, into bench/results/gpu/focus",
+    "python bench/gpu_report.py [--records bench/results/gpu/gpu_corpus.jsonl bench/results/gpu/focus/gpu_corpus.jsonl]",
 )
 
 
@@ -70,6 +71,21 @@ class Row:
 
 def _load(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def merged(paths: Sequence[Path]) -> list[dict[str, Any]]:
+    """The records of several runs, one per (kernel, size): a later run's timings replace an
+    earlier one's of the same contender and add the contenders it lacked (new launch
+    configurations, a kernel lowered since)."""
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for path in paths:
+        for record in _load(path):
+            key = (record["kernel"], int(record["size"]))
+            if key in out:
+                out[key] = {**record, "timings": {**out[key]["timings"], **record["timings"]}}
+            else:
+                out[key] = record
+    return list(out.values())
 
 
 def emitted_label(
@@ -273,15 +289,18 @@ def markdown(rows: Sequence[Row], summary: Mapping[str, Any], records_path: str)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", default=str(RECORDS))
+    parser.add_argument(
+        "--records", nargs="+", default=[str(RECORDS)], help="gpu_corpus.jsonl files, later runs win"
+    )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     parser.add_argument("--cores", type=int, default=16, help="the GPU host's cores (host.txt: nproc)")
     options = parser.parse_args(argv)
     os.environ.setdefault("OPTC_COST_MODEL", "analytic")  # the dispatcher's threshold uses the analytic model
     from optcompiler.costmodel import gpu as gpu_model
 
-    path = Path(options.records)
-    records = _load(path)
+    paths = [Path(p) for p in options.records]
+    path = paths[0]
+    records = merged(paths)
     rows = rows_of(records, options.cores)
     wins = sorted({f"{r.kernel} {r.size}" for r in rows if r.gpu_faster})
     run = path.with_name("gpu_corpus_run.json")
@@ -301,10 +320,13 @@ def main(argv: list[str] | None = None) -> int:
         "gpu_wins": len(wins),
         "gpu_win_list": ", ".join(wins) or "none",
     }
-    try:
-        shown = str(path.resolve().relative_to(ROOT))
-    except ValueError:
-        shown = str(path)
+    shown_paths = []
+    for p in paths:
+        try:
+            shown_paths.append(str(p.resolve().relative_to(ROOT)))
+        except ValueError:
+            shown_paths.append(str(p))
+    shown = "`, `".join(shown_paths)
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "gpu.md").write_text(markdown(rows, summary, shown), encoding="utf-8")
