@@ -38,6 +38,7 @@ from optcompiler.ir import Candidate, Kernel, Target, Term, Variant, lift, lower
 from optcompiler.llm.suggest import SuggestionReport
 from optcompiler.passes import REGISTRY, PassContext, all_rules, why
 from optcompiler.passes.egraph import (
+    DerivationCache,
     EGraph,
     ENode,
     Limits,
@@ -797,46 +798,87 @@ def explore(
     limits = Limits(node_limit=config.node_limit, iter_limit=config.iter_limit, time_limit=config.time_limit)
     report = run(egraph, all_rules(ctx, passes), limits)
 
-    root_seq = _root_seq(egraph, root, shape)
     hardware = detect()
-    per_stmt: list[list[Term]] = []
-    prefix: list[Term] = []
-    for child in root_seq.children:
-        best = extract_best(egraph, child, static_cost)[1]
-        if not contains_loop(best) and not _loop_alternative(egraph, child):
-            per_stmt.append([best])
-            prefix.append(best)
-            continue
-        options = [t for _, t in extract_top_k(egraph, child, config.top_k, static_cost)]
-        scored = sorted(
-            options,
-            key=lambda t: rank_key(
-                estimate_seconds(
-                    seq(*prefix, t),
-                    _target_for(t),
-                    facts.arg_types,
-                    config.sizes_for(kernel.name),
-                    hardware,
-                    config.default_size,
-                ),
-                t,
-                len(derivation(egraph, t)),
-            ),
-        )
-        per_stmt.append(scored)
+    steps_seen = DerivationCache()  # the variants share most statements: their rules are looked up once
+    # (statement class, prefix) -> its alternatives, best predicted first; and whether it is a
+    # statement without loops (its best only, and part of the prefix the later ones are costed after)
+    options: dict[tuple[int, tuple[Term, ...]], tuple[list[Term], bool]] = {}
 
-    bodies: list[Term] = [Term("seq", tuple(opts[0] for opts in per_stmt))]
-    for i, opts in enumerate(per_stmt):
-        for alt in opts[1:]:
-            body = Term("seq", tuple(alt if j == i else o[0] for j, o in enumerate(per_stmt)))
-            if body not in bodies:
-                bodies.append(body)
+    def alternatives(child: int, prefix: tuple[Term, ...]) -> tuple[list[Term], bool]:
+        key = (egraph.find(child), prefix)
+        if key not in options:
+            best = extract_best(egraph, child, static_cost)[1]
+            if not contains_loop(best) and not _loop_alternative(egraph, child):
+                options[key] = ([best], True)
+            else:
+                found = [t for _, t in extract_top_k(egraph, child, config.top_k, static_cost)]
+                ranked = sorted(
+                    found,
+                    key=lambda t: rank_key(
+                        estimate_seconds(
+                            seq(*prefix, t),
+                            _target_for(t),
+                            facts.arg_types,
+                            config.sizes_for(kernel.name),
+                            hardware,
+                            config.default_size,
+                        ),
+                        t,
+                        len(derivation(egraph, t, steps_seen)),
+                    ),
+                )
+                options[key] = (ranked, False)
+        return options[key]
+
+    # one list of per-statement alternatives per block of the root class: the body as written,
+    # then the bodies rules made of several statements at once (adjacent loops fused)
+    blocks: list[list[list[Term]]] = []
+    for node in _root_seqs(egraph, root, shape):
+        per_stmt: list[list[Term]] = []
+        prefix: list[Term] = []
+        for child in node.children:
+            opts, plain = alternatives(child, tuple(prefix))
+            per_stmt.append(opts)
+            if plain:
+                prefix.append(opts[0])
+        blocks.append(per_stmt)
+
+    # each block's best combination first (ranking chooses among the blocks), then each block's
+    # variants that change one statement
+    bodies: list[Term] = []
+    for per_stmt in blocks:
+        body = Term("seq", tuple(opts[0] for opts in per_stmt))
+        if body not in bodies:
+            bodies.append(body)
+    for per_stmt in blocks:
+        for i, opts in enumerate(per_stmt):
+            for alt in opts[1:]:
+                body = Term("seq", tuple(alt if j == i else o[0] for j, o in enumerate(per_stmt)))
+                if body not in bodies:
+                    bodies.append(body)
     if kernel.body not in bodies and shape not in bodies:
         bodies.append(kernel.body)
-    variants = []
-    for body in bodies[: config.top_k + 1]:
-        steps = derivation(egraph, body) if body not in (kernel.body, shape) else ()
-        variants.append(Variant(kernel.name, normalize(body), steps))
+    # bodies that differ only in how blocks nest (a fused loop distributed again, inside the
+    # block it was fused in) are one variant, credited with its shortest derivation; the body
+    # as written is the original, whatever path led back to it
+    flat_stmts: dict[Term, Term] = {}  # statements recur across bodies: each is normalized once
+
+    def flatten(body: Term) -> Term:
+        for stmt in body.args:
+            if stmt not in flat_stmts:
+                flat_stmts[stmt] = normalize(stmt)
+        return seq(*(flat_stmts[stmt] for stmt in body.args))
+
+    written = {normalize(kernel.body), normalize(shape)}
+    unique: dict[Term, tuple[str, ...]] = {}
+    for body in bodies:
+        flat = flatten(body)
+        if flat not in unique and len(unique) > config.top_k:
+            continue
+        steps = derivation(egraph, body, steps_seen) if flat not in written else ()
+        if flat not in unique or len(steps) < len(unique[flat]):
+            unique[flat] = steps
+    variants = [Variant(kernel.name, flat, steps) for flat, steps in unique.items()]
     if not any(not v.derivation for v in variants):
         variants.append(Variant(kernel.name, kernel.body, ()))
     return variants, report
@@ -851,12 +893,23 @@ def _loop_alternative(egraph: EGraph, id: int) -> bool:
 
 
 def _root_seq(egraph: EGraph, root: int, body: Term) -> ENode:
-    """The body's own seq node (rules never rewrite a whole body, so it is still there)."""
+    """The body's own seq node (rules add other blocks to the root class, never remove it)."""
     children = tuple(egraph.find(egraph.add_term(stmt)) for stmt in body.args)
     for node in egraph.nodes(root):
         if node.op == "seq" and tuple(egraph.find(c) for c in node.children) == children:
             return node
     return next(n for n in egraph.nodes(root) if n.op == "seq")
+
+
+MAX_ROOT_BLOCKS = 8  # blocks of the root class extracted from (the body as written first)
+
+
+def _root_seqs(egraph: EGraph, root: int, body: Term) -> list[ENode]:
+    """The body's own seq node, then the root class's other seq nodes by age (e.g. two top-level
+    loops fused into one: the whole body is the only class that holds both statements)."""
+    own = _root_seq(egraph, root, body)
+    others = [n for n in egraph.nodes(root) if n.op == "seq" and n != own]
+    return [own, *others[: MAX_ROOT_BLOCKS - 1]]
 
 
 def rank(

@@ -402,12 +402,14 @@ class PNode:
     op: str
     value: object = field(compare=False)
     children: tuple[PVar | PNode, ...]
+    rest: bool = False  # `(seq ?a ...)`: any further children, of a node of any larger arity
     key: object = field(init=False, repr=False)
     ground: bool = field(init=False, repr=False)  # no variables below: resolved by lookup
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key", value_key(self.value))
-        object.__setattr__(self, "ground", all(isinstance(c, PNode) and c.ground for c in self.children))
+        ground = not self.rest and all(isinstance(c, PNode) and c.ground for c in self.children)
+        object.__setattr__(self, "ground", ground)
 
 
 _TOKEN = re.compile(r"\s*(?:(\()|(\))|([^\s()]+))")
@@ -420,7 +422,9 @@ def parse_pattern(text: str) -> Pattern:
     """Parse an s-expression pattern, e.g. `(mul ?x 2.0)`, `(for:range ?v ?lo ?hi ?st ?body)`.
 
     `?x` is a variable; `op:value` gives a node its (string) value; `var:x` is a variable leaf;
-    numbers keep their Python type (`2` int, `2.0` float), as do None/True/False.
+    numbers keep their Python type (`2` int, `2.0` float), as do None/True/False. A trailing `...`
+    matches any further children: `(seq ...)` is every `seq` node, whatever its length (a
+    left-hand side only: the Applier reads the node's children from the class).
     """
     tokens: list[str] = []
     pos = 0
@@ -460,16 +464,24 @@ def _parse_tokens(text: str, tokens: list[str], i: int) -> tuple[PVar | PNode, i
         raise ValueError(f"pattern {text!r}: a list must start with an operator")
     op, value = _parse_head(text, tokens[i + 1])
     children: list[PVar | PNode] = []
+    rest = False
     i += 2
     while i < len(tokens) and tokens[i] != ")":
+        if tokens[i] == "...":
+            if i + 1 >= len(tokens) or tokens[i + 1] != ")":
+                raise ValueError(f"pattern {text!r}: `...` must end its list")
+            rest, i = True, i + 1
+            break
         child, i = _parse_tokens(text, tokens, i)
         children.append(child)
     if i >= len(tokens):
         raise ValueError(f"pattern {text!r}: missing ')'")
-    return PNode(op, value, tuple(children)), i + 1
+    return PNode(op, value, tuple(children), rest), i + 1
 
 
 def _parse_atom(text: str, tok: str) -> PVar | PNode:
+    if tok == "...":
+        raise ValueError(f"pattern {text!r}: `...` stands only at the end of an operator's list")
     if tok.startswith("?"):
         if len(tok) == 1:
             raise ValueError(f"pattern {text!r}: `?` needs a name")
@@ -510,6 +522,7 @@ class Pattern:
     _var_regs: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _grounds: tuple[PNode, ...] = field(init=False, repr=False, compare=False)
     _n_regs: int = field(init=False, repr=False, compare=False)
+    _rest: bool = field(init=False, repr=False, compare=False)  # some list ends in `...`
 
     def __post_init__(self) -> None:
         program: list[tuple] = []
@@ -520,7 +533,7 @@ class Pattern:
         def emit(p: PNode, reg: int) -> None:
             nonlocal n_regs
             base, n_regs = n_regs, n_regs + len(p.children)
-            program.append((_BIND, reg, p.op, p.key, len(p.children), base))
+            program.append((_BIND, reg, p.op, p.key, len(p.children), base, p.rest))
             deeper = []
             for r, c in enumerate(p.children, base):
                 if isinstance(c, PVar):
@@ -542,6 +555,7 @@ class Pattern:
         object.__setattr__(self, "_var_regs", tuple(var_reg.get(v, 0) for v in self.vars))
         object.__setattr__(self, "_grounds", tuple(grounds))
         object.__setattr__(self, "_n_regs", n_regs)
+        object.__setattr__(self, "_rest", any(ins[0] == _BIND and ins[6] for ins in program))
 
     def __str__(self) -> str:
         return self.text
@@ -596,7 +610,8 @@ class Pattern:
         """Execute the program on class `cid`; the variables' classes for each match.
 
         In a congruent graph every match is distinct: two matches differing in a node choice
-        differ in some variable, or two classes would hold the same canonical node."""
+        differ in some variable, or two classes would hold the same canonical node. Not so under
+        `...`, whose children bind nothing: those matches are kept once each, first found first."""
         program, var_regs = self._program, self._var_regs
         end = len(program)
         regs = [0] * self._n_regs
@@ -607,11 +622,13 @@ class Pattern:
             while pc < end:
                 ins = program[pc]
                 if ins[0] == _BIND:
-                    _, reg, op, key, arity, base = ins
+                    _, reg, op, key, arity, base, rest = ins
                     for node in by_class[regs[reg]].get(op, ()):
                         children = node.children
-                        if node._key[1] == key and len(children) == arity:
-                            regs[base : base + arity] = children
+                        if node._key[1] == key and (
+                            len(children) == arity or (rest and len(children) > arity)
+                        ):
+                            regs[base : base + arity] = children[:arity]
                             step(pc + 1)
                     return
                 if regs[ins[1]] != (regs[ins[2]] if ins[0] == _COMPARE else grounds[ins[2]]):
@@ -620,6 +637,8 @@ class Pattern:
             out.append(tuple([regs[r] for r in var_regs]))
 
         step(0)
+        if self._rest:
+            return list(dict.fromkeys(out))
         return out
 
     def instantiate(self, egraph: EGraph, subst: dict[str, Id], rule: str | None = None) -> Id:
@@ -654,7 +673,9 @@ def _resolve_ground(egraph: EGraph, p: PNode, memo: dict[int, Id | None]) -> Id 
 
 # ---- rewrites ------------------------------------------------------------------------------------
 
-Applier = Callable[[EGraph, Id, dict[str, Id]], "Term | Id | None"]
+# an Applier may return several terms (each is unioned with the matched class), e.g. one a choice
+# among the nodes of a class that a `...` pattern matched
+Applier = Callable[[EGraph, Id, dict[str, Id]], "Term | Sequence[Term] | Id | None"]
 Condition = Callable[[EGraph, Id, dict[str, Id]], bool]
 Safety = Literal["exact", "reassoc", "fastmath"]
 _SAFETIES = ("exact", "reassoc", "fastmath")
@@ -679,6 +700,8 @@ class Rewrite:
             missing = [v for v in self.rhs.vars if v not in self.lhs.vars]
             if missing:
                 raise ValueError(f"rule {self.name}: rhs variables {missing} are not bound by the lhs")
+            if self.rhs._rest:
+                raise ValueError(f"rule {self.name}: `...` matches, it cannot be instantiated")
 
 
 def rule(
@@ -809,9 +832,7 @@ def run(egraph: EGraph, rules: Sequence[Rewrite], limits: Limits = Limits()) -> 
                         stop = "time_limit"
                         break
                     subst = dict(zip(rw.lhs.vars, values, strict=True))
-                    action = _evaluate(egraph, rw, cid, subst, errors)
-                    if action is not None:
-                        actions.append(action)
+                    actions.extend(_evaluate(egraph, rw, cid, subst, errors))
                 if stop is not None:
                     break
 
@@ -855,26 +876,30 @@ def run(egraph: EGraph, rules: Sequence[Rewrite], limits: Limits = Limits()) -> 
 
 def _evaluate(
     egraph: EGraph, rw: Rewrite, cid: Id, subst: dict[str, Id], errors: Counter[str]
-) -> tuple[Rewrite, Id, dict[str, Id], Term | Id | None] | None:
-    """Check the condition and call the Applier; None when the match is declined."""
+) -> list[tuple[Rewrite, Id, dict[str, Id], Term | Id | None]]:
+    """Check the condition and call the Applier: the writes to make, none when the match is declined."""
     previous, egraph._active_origin = egraph._active_origin, rw.name
     try:
         if rw.when is not None and not rw.when(egraph, cid, subst):
-            return None
+            return []
         if isinstance(rw.rhs, Pattern):
-            return (rw, cid, subst, None)
+            return [(rw, cid, subst, None)]
         result = rw.rhs(egraph, cid, subst)
         if result is None:
-            return None
+            return []
         if isinstance(result, Term):
-            return (rw, cid, subst, result)
+            return [(rw, cid, subst, result)]
         if isinstance(result, int) and not isinstance(result, bool) and 0 <= result < len(egraph._uf):
-            return (rw, cid, subst, result)
-        raise TypeError(f"Applier returned {result!r}; expected a Term, an e-class id or None")
+            return [(rw, cid, subst, result)]
+        if isinstance(result, (list, tuple)) and all(isinstance(t, Term) for t in result):
+            return [(rw, cid, subst, t) for t in result]
+        raise TypeError(
+            f"Applier returned {result!r}; expected a Term, a sequence of Terms, an e-class id or None"
+        )
     except Exception:
         logger.debug("rule %s raised on class %d; treated as declined", rw.name, cid, exc_info=True)
         errors[f"{rw.name}:error"] += 1
-        return None
+        return []
     finally:
         egraph._active_origin = previous
 
@@ -1108,10 +1133,20 @@ def _entry_term(
 # ---- explanations (lite) -------------------------------------------------------------------------
 
 
-def derivation(egraph: EGraph, term: Term) -> tuple[str, ...]:
+@dataclass
+class DerivationCache:
+    """What `derivation` learned about subterms, reusable across calls on one unchanged e-graph:
+    the variants extracted from one saturation share most of their statements."""
+
+    classes: dict[Term, Id | None] = field(default_factory=dict)
+    rules: dict[Term, tuple[str, ...]] = field(default_factory=dict)
+
+
+def derivation(egraph: EGraph, term: Term, cache: DerivationCache | None = None) -> tuple[str, ...]:
     """The rules that added the nodes of `term`, in pre-order of first use: what a report shows
     as "how this variant was made". Rules whose only effect was a union are not seen."""
-    classes: dict[Term, Id | None] = {}
+    memo = cache if cache is not None else DerivationCache()
+    classes, rules = memo.classes, memo.rules
 
     def node_of(t: Term) -> ENode | None:
         children = [class_of(a) for a in t.args]
@@ -1123,10 +1158,18 @@ def derivation(egraph: EGraph, term: Term) -> tuple[str, ...]:
             classes[t] = None if node is None else egraph.lookup(node)
         return classes[t]
 
-    names: dict[str, None] = {}
-    for t in term.walk():
-        node = node_of(t) if class_of(t) is not None else None
-        origin = None if node is None else egraph.origin(node)
-        if origin is not None:
-            names.setdefault(origin)
-    return tuple(names)
+    def rules_of(t: Term) -> tuple[str, ...]:
+        """Pre-order, first use: the node's own origin, then its children's in order."""
+        if t not in rules:
+            names: dict[str, None] = {}
+            node = node_of(t) if class_of(t) is not None else None
+            origin = None if node is None else egraph.origin(node)
+            if origin is not None:
+                names[origin] = None
+            for child in t.args:
+                for name in rules_of(child):
+                    names.setdefault(name)
+            rules[t] = tuple(names)
+        return rules[t]
+
+    return rules_of(term)

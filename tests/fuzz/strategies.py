@@ -679,3 +679,96 @@ def _permutations(items: Sequence[str]) -> list[tuple[str, ...]]:
     for i, first in enumerate(items):
         out += [(first, *rest) for rest in _permutations([*items[:i], *items[i + 1 :]])]
     return out
+
+
+# ---- adjacent loops and 3-deep nests ------------------------------------------------------------------
+
+# `kernels()` rarely draws two loops over one range side by side (fusion) or a 3-deep nest whose
+# middle loop may be unrolled and jammed. These draw exactly those shapes, with the dependences
+# that forbid the rewrites (a later iteration's element read, a different range, a scalar carried
+# from one loop to the next, a recurrence across the unrolled loop) as often as those that allow them.
+
+ADJACENT_HEADERS = ("range({S})", "range(1, {S} - 1)", "range({S} - 1)", "range({S} - 2, 0, -1)")
+_ADJACENT_OFFSETS = ("{v}", "{v}", "{v} + 1", "{v} - 1")
+
+
+@st.composite
+def adjacent_loop_kernels(draw: st.DrawFn) -> str:
+    """Two or three top-level loops (1-D, or rows of 2-D arrays with an inner loop), mostly over
+    one range, reading and writing float64 arrays at offsets -1, 0, +1 of the loop variable."""
+
+    def pick(options: Sequence[T]) -> T:
+        return draw(st.sampled_from(list(options)))
+
+    def chance(percent: int) -> bool:
+        return draw(st.integers(0, 99)) >= 100 - percent
+
+    rank = pick((1, 1, 2))
+    header = pick(ADJACENT_HEADERS)
+    body = ["n = a.shape[0]"] + (["m = a.shape[1]"] if rank == 2 else [])
+    body.append("t = np.zeros_like(a)" if chance(50) else "t = a.copy()")
+    carried = chance(15)
+    if carried:
+        body.append("s = 0.0")
+    arrays = ("a", "b", "t")
+
+    def element(v: str) -> str:
+        index = pick(_ADJACENT_OFFSETS).format(v=v)
+        return f"[{index}, j]" if rank == 2 else f"[{index}]"
+
+    for count in range(pick((2, 2, 3))):
+        loop_header = header if count == 0 or not chance(15) else pick(ADJACENT_HEADERS)
+        body.append(f"for i in {loop_header.format(S='n')}:")
+        indent = "    "
+        if rank == 2:
+            body.append(f"    for j in {pick(('range(m)', 'range(m)', 'range(1, m)'))}:")
+            indent = "        "
+        for _ in range(pick((1, 2))):
+            target = pick(arrays)
+            loads = " + ".join(f"{pick(arrays)}{element('i')}" for _ in range(pick((1, 2))))
+            op = pick(("=", "=", "+=", "*="))
+            body.append(f"{indent}{target}{element('i')} {op} {loads} * {pick(FLOAT_CONSTANTS[:4])}")
+        if carried and count == 0:
+            body.append(f"{indent}s = s + t{element('i')}")
+        elif carried and count == 1:
+            body.append(f"{indent}b{element('i')} += s")
+    if chance(10):
+        body.append("last = i")
+    body.append(pick(("return t", "return b", "return t, s" if carried else "return a")))
+    header_lines = ["import numpy as np", "", ""]
+    signature = f"def {KERNEL_NAME}(a: np.ndarray, b: np.ndarray):"
+    return "\n".join([*header_lines, signature, *("    " + line for line in body)]) + "\n"
+
+
+_NEST3_STATEMENTS = (
+    "C[i, j] += A[i, k] * B[k, j]",
+    "C[i, j] += A[i, k] * B[j, k]",
+    "C[i, j] = C[i, j] + A[k, i] * B[k, j] * 0.5",
+    "C[i, j] += A[i, k] * B[k, j] * 2.0",
+    "C[i, k] += A[i, j] * B[j, k]",
+    "C[i, j] = C[i - 1, j] + A[i, k]",
+    "C[i, j] = C[i, j - 1] * 0.5 + A[k, j]",
+    "C[i, j] += C[i - 1, j + 1] * B[k, j]",
+    "C[j, i] += A[i, k] * B[k, j]",
+    "s = s + A[i, k] * B[k, j]",
+)
+
+
+@st.composite
+def nest3_kernels(draw: st.DrawFn) -> str:
+    """A 3-deep nest over square float64 matrices in any loop order, one or two statements of the
+    gemm family or a recurrence; ranges whole or shortened by one at either end."""
+
+    def pick(options: Sequence[T]) -> T:
+        return draw(st.sampled_from(list(options)))
+
+    order = pick(_permutations(["i", "j", "k"]))
+    stmts = [pick(_NEST3_STATEMENTS) for _ in range(pick((1, 1, 2)))]
+    body = ["n = A.shape[0]", "s = 0.0"]
+    for depth, v in enumerate(order):
+        header = pick(("range(n)", "range(n)", "range(1, n - 1)", "range(n - 1)"))
+        body.append("    " * depth + f"for {v} in {header}:")
+    body += ["    " * 3 + s for s in stmts]
+    body.append(pick(("return C", "return s", "return C, s")))
+    signature = f"def {KERNEL_NAME}(A: np.ndarray, B: np.ndarray, C: np.ndarray):"
+    return "\n".join(["import numpy as np", "", "", signature, *("    " + line for line in body)]) + "\n"

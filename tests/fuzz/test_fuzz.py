@@ -53,11 +53,12 @@ from optcompiler.errors import Unsupported
 from optcompiler.ir import ArgType, Kernel, Variant, lower_function
 from optcompiler.passes import PassContext, all_rules
 
-from .strategies import KERNEL_NAME, blas_kernels, kernels
+from .strategies import KERNEL_NAME, adjacent_loop_kernels, blas_kernels, kernels, nest3_kernels
 
 LONG_CASES = int(os.environ.get("OPTC_FUZZ_CASES", "0"))
 QUICK_CASES = 320
 BLAS_QUICK_CASES = 100
+SHAPES_QUICK_CASES = 60  # each of the adjacent-loop and 3-deep-nest families
 CONFIG = Config(default_size=64)
 E2E_CONFIG = Config(default_size=64, max_verify=3, verify_timeout=60.0)
 CALL_SECONDS = 5.0  # one call of a kernel or variant on small inputs; more means it never ends
@@ -503,6 +504,32 @@ def test_blas_shaped_nests_compute_what_the_original_computes(source: str) -> No
     check_kernel(source, family="blas")
 
 
+CANONICAL_ADJACENT = (  # two loops that fuse, then a 3-deep nest whose middle loop unrolls and jams
+    "import numpy as np\n\n\ndef kernel(a: np.ndarray, b: np.ndarray):\n    n = a.shape[0]\n"
+    "    t = np.zeros_like(a)\n    for i in range(n):\n        t[i] = a[i] * 2.0\n"
+    "    for i in range(n):\n        b[i] += t[i] * 0.5\n    return b\n",
+    "import numpy as np\n\n\ndef kernel(A: np.ndarray, B: np.ndarray, C: np.ndarray):\n"
+    "    n = A.shape[0]\n    for i in range(n):\n        for k in range(n):\n"
+    "            for j in range(n):\n                C[i, j] += A[i, k] * B[k, j]\n    return C\n",
+)
+
+
+@settings(FUZZ, max_examples=LONG_CASES // 8 or SHAPES_QUICK_CASES)
+@given(source=adjacent_loop_kernels())
+@example(source=CANONICAL_ADJACENT[0])
+def test_adjacent_loops_compute_what_the_original_computes(source: str) -> None:
+    """Top-level loops side by side over one range (fusion) and their near misses."""
+    check_kernel(source, family="adjacent")
+
+
+@settings(FUZZ, max_examples=LONG_CASES // 8 or SHAPES_QUICK_CASES)
+@given(source=nest3_kernels())
+@example(source=CANONICAL_ADJACENT[1])
+def test_3_deep_nests_compute_what_the_original_computes(source: str) -> None:
+    """gemm-like 3-deep nests in every loop order (interchange, unroll-and-jam of the middle loop)."""
+    check_kernel(source, family="nest3")
+
+
 def test_the_fuzzer_reaches_the_rewrites() -> None:
     """A fuzzer that never triggers a rewrite tests nothing: the run above must have checked most
     kernels on real inputs and seen the loop, parallel and algebra rules produce variants."""
@@ -521,6 +548,10 @@ def test_the_fuzzer_reaches_the_rewrites() -> None:
         }
     if STATS["blas"]:
         expected_rules |= {"idioms.matmul", "idioms.matvec", "idioms.dot"}
+    if STATS["adjacent"]:
+        expected_rules |= {"loops.fuse"}
+    if STATS["nest3"]:
+        expected_rules |= {"loops.unroll-jam"}
     seen = {key.removeprefix("rule ") for key in STATS if key.startswith("rule ")}
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(STATS.items()))
     print(f"\nfuzz statistics: {summary}", file=sys.stderr)

@@ -293,6 +293,48 @@ def test_search_with_ground_subpatterns_and_values() -> None:
     assert parse_pattern("(mul y 2.0)".replace("y", "var:y")).search(g) == [(target, {})]
 
 
+def test_rest_pattern_matches_any_longer_arity_once_per_class() -> None:
+    g = EGraph()
+    two = g.add_term(Term("seq", (X, Y)))
+    three = g.add_term(Term("seq", (X, Y, X)))
+    empty = g.add_term(Term("seq", ()))
+    assert [c for c, _ in parse_pattern("(seq ?a ...)").search(g)] == [two, three]
+    assert parse_pattern("(seq ?a ?b ...)").search_class(g, three) == [
+        {"a": g.add_term(X), "b": g.add_term(Y)}
+    ]
+    assert parse_pattern("(seq ?a ?b ?c ?d ...)").search(g) == []
+    g.union(two, three)  # one class with two seq nodes: `(seq ...)` binds nothing, so one match
+    g.rebuild()
+    assert parse_pattern("(seq ...)").search(g) == [(g.find(two), {}), (empty, {})]
+    assert [c for c, _ in parse_pattern("(seq ?a ...)").search(g)] == [g.find(two)]
+
+
+@pytest.mark.parametrize("text", ["(seq ... ?a)", "...", "(seq (add ... ?a))"])
+def test_rest_must_end_a_list(text: str) -> None:
+    with pytest.raises(ValueError, match=r"`\.\.\.`"):
+        parse_pattern(text)
+
+
+def test_rest_pattern_cannot_be_a_right_hand_side() -> None:
+    with pytest.raises(ValueError, match="instantiated"):
+        rule("bad", "(seq ?a ...)", "(seq ?a ...)")
+
+
+def test_applier_returning_several_terms_unions_each() -> None:
+    def both_orders(egraph: EGraph, id: Id, subst: dict[str, Id]) -> list[Term]:
+        return [
+            Term("seq", tuple(egraph.extract_term(c) for c in reversed(node.children)))
+            for node in egraph.nodes(id)
+            if node.op == "seq"
+        ]
+
+    g = EGraph()
+    root = g.add_term(Term("seq", (X, Y, const(1))))
+    report = run(g, [rule("reverse", "(seq ...)", both_orders)])
+    assert report.stop_reason == "saturated" and report.fired == (("reverse", 1),)
+    assert g.find(g.add_term(Term("seq", (const(1), Y, X)))) == g.find(root)
+
+
 def test_instantiate_adds_with_origin() -> None:
     g = EGraph()
     x = g.add_term(X)

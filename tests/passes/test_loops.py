@@ -25,6 +25,7 @@ from optcompiler.passes.loops import (
     replace_scalars,
     tile,
     unroll_and_jam,
+    unroll_and_jam_middle,
 )
 
 
@@ -317,6 +318,71 @@ def test_fusion_refuses_different_ranges_or_a_bound_the_first_loop_changes() -> 
     assert fuse_adjacent(_loop(k, (1,)), _ctx(k).facts) is None
 
 
+TOP_LEVEL = """
+    import numpy as np
+    def f(a):
+        n = a.shape[0]
+        b = np.zeros(n)
+        c = np.zeros(n)
+        for i in range({lo}, n - 1):
+            {first}
+        for i in range({lo2}, n - 1):
+            {second}
+        return c
+"""
+
+
+def _top_level_variants(source: str, n: int) -> tuple[Kernel, list]:
+    from optcompiler.config import Config
+    from optcompiler.costmodel.hardware import detect
+    from optcompiler.passes import loops
+    from optcompiler.pipeline import explore, rank
+
+    k = _kernel(source)
+    facts = analyze(k)
+    config = Config(sizes=(("n", n),))
+    variants, _ = explore(k, facts, config, passes=[loops])
+    return k, [c.variant for c, _ in rank(variants, facts, config, detect())]
+
+
+def test_top_level_loops_fuse_and_the_model_prefers_it_when_it_saves_traffic() -> None:
+    source = TOP_LEVEL.format(lo="0", lo2="0", first="b[i] = a[i] * 2.0", second="c[i] = b[i] + a[i]")
+    k, ranked = _top_level_variants(source, 10_000_000)
+    assert ranked[0].derivation == ("loops.fuse",)
+    assert _text(ranked[0].body).splitlines()[3:6] == [
+        "for i in range(n - 1):",
+        "    b[i] = a[i] * 2.0",
+        "    c[i] = b[i] + a[i]",
+    ]
+    _same_results(k, ranked[0].body, lambda rng, n: [rng.random(n)], range(5))
+    assert any(v.derivation == () for v in ranked)  # the body as written stays a candidate
+
+
+@pytest.mark.parametrize(
+    ("lo2", "first", "second"),
+    [
+        ("0", "b[i] = a[i] * 2.0", "c[i] = b[i + 1] + a[i]"),  # reads what a later iteration writes
+        ("1", "b[i] = a[i] * 2.0", "c[i] = b[i] + a[i]"),  # different bounds
+        ("0", "b[i] = a[i] * 2.0", "c[i] = b[0] + a[i]"),  # every iteration reads the last write
+    ],
+)
+def test_top_level_fusion_refuses(lo2: str, first: str, second: str) -> None:
+    _, ranked = _top_level_variants(TOP_LEVEL.format(lo="0", lo2=lo2, first=first, second=second), 10_000_000)
+    assert not any("loops.fuse" in v.derivation for v in ranked)
+
+
+def test_three_top_level_loops_fuse_into_one() -> None:
+    source = TOP_LEVEL.format(
+        lo="0",
+        lo2="0",
+        first="b[i] = a[i] * 2.0",
+        second="c[i] = b[i] + a[i]\n    for i in range(0, n - 1):\n        a[i] = c[i] * b[i]",
+    )
+    k, ranked = _top_level_variants(source, 10_000_000)
+    assert sum(t.op == "for" for t in ranked[0].body.walk()) == 1, _text(ranked[0].body)
+    _same_results(k, ranked[0].body, lambda rng, n: [rng.random(n)], range(5))
+
+
 DISTRIBUTE = """
     def f(a, b, c):
         n = a.shape[0]
@@ -508,9 +574,62 @@ def test_unroll_and_jam_refuses(update: str) -> None:
     assert unroll_and_jam(_loop(k, (2,)), 2, _ctx(k).facts) is None
 
 
-def test_unroll_and_jam_leaves_3_deep_nests_alone() -> None:
+def test_unroll_and_jam_leaves_the_outer_loop_of_3_deep_nests_alone() -> None:
     k = _kernel(GEMM_IKJ)
     assert unroll_and_jam(_loop(k, (3,)), 2, _ctx(k).facts) is None
+
+
+def _gemm_args(rng, n):
+    return [rng.random((n, n + 2)), rng.random((n + 2, n + 1))]
+
+
+def test_unroll_and_jam_of_the_middle_loop_hoists_each_copys_invariant_load() -> None:
+    k = _kernel(GEMM_IKJ)
+    ctx = _ctx(k)
+    out = unroll_and_jam_middle(_loop(k, (3,)), 2, ctx.facts, ctx)
+    assert _text(out) == textwrap.dedent(
+        """\
+        for i in range(n):
+            for k in range(0, max(0, m - m % 2), 2):
+                A_i_k = A[i, k]
+                A_i_add_k_1 = A[i, k + 1]
+                for j in range(p):
+                    C[i, j] += A_i_k * B[k, j]
+                    C[i, j] += A_i_add_k_1 * B[k + 1, j]
+            for k in range(max(0, m - m % 2), m):
+                for j in range(p):
+                    C[i, j] += A[i, k] * B[k, j]"""
+    )
+    for factor in (2, 3, 4):
+        for hoist in (None, ctx):
+            jammed = unroll_and_jam_middle(_loop(k, (3,)), factor, ctx.facts, hoist)
+            assert jammed is not None
+            _same_results(k, _with_stmt(k, 3, jammed), _gemm_args, range(7))
+
+
+@pytest.mark.parametrize(
+    ("order", "update"),
+    [
+        ("kij", "C[i, j] += A[i, k] * B[k, j]"),  # only B[k, j] (a load) is shared by the i copies
+        ("ikj", "C[i, j] += C[i, j - 1] * A[i, k]"),  # a dependence the jam (k past j) would reverse
+        ("ijk", "C[i, j] += A[i, k] * B[k, j]"),  # the jammed inner k loop would walk B down columns
+        ("ikj", "C[k, j] += A[i, k] * B[k, j]"),  # nothing written is shared by the k copies
+    ],
+)
+def test_unroll_and_jam_of_the_middle_loop_refuses(order: str, update: str) -> None:
+    a, b, c = order
+    k = _kernel(
+        f"""
+        def f(A, B, C):
+            n = A.shape[0]
+            for {a} in range(n):
+                for {b} in range(n):
+                    for {c} in range(1, n):
+                        {update}
+        """
+    )
+    ctx = _ctx(k)
+    assert unroll_and_jam_middle(_loop(k, (1,)), 2, ctx.facts, ctx) is None
 
 
 TRANSPOSE = """
@@ -727,3 +846,66 @@ def test_fuzz_unroll_and_jam_and_tiling_never_change_results(
     ):
         if out is not None:
             _same_results(k, _with_stmt(k, 1, out), make, range(9))
+
+
+@_SETTINGS
+@given(
+    first=st.lists(_statement_1d(), min_size=1, max_size=2),
+    second=st.lists(_statement_1d(), min_size=1, max_size=2),
+    header=st.sampled_from(("range(1, n - 1)", "range(n - 2, 0, -1)")),
+)
+def test_fuzz_top_level_fusion_never_changes_results(
+    first: list[str], second: list[str], header: str
+) -> None:
+    """Adjacent loops of the kernel body itself, through explore: every variant fusion took part in."""
+    from optcompiler.config import Config
+    from optcompiler.passes import loops
+    from optcompiler.pipeline import explore
+
+    body1 = "\n".join("        " + s for s in first)
+    body2 = "\n".join("        " + s for s in second)
+    source = f"def f(a, b, c):\n    n = a.shape[0]\n    for i in {header}:\n{body1}\n    for i in {header}:\n{body2}\n"
+    k = _kernel(source)
+    variants, _ = explore(k, analyze(k), Config(sizes=(("n", 10_000_000),)), passes=[loops])
+    for v in variants:
+        if "loops.fuse" in v.derivation:
+            _same_results(k, v.body, _vectors, range(6))
+
+
+_NEST3 = (
+    "C[i, j] += A[i, k] * B[k, j]",
+    "C[i, j] = C[i, j] * 0.5 + A[i, k]",
+    "C[i, j] += C[i - 1, j] * A[i, k]",
+    "C[i, j] += C[i, j - 1] * A[k, j]",
+    "C[i, j] += C[i - 1, j + 1] * B[k, j]",
+    "C[i, j] += A[i, k] * B[k, j]\n            B[k, j] = B[k, j] * 0.5",
+    "C[i, j] += A[k, i] * A[i, k]",
+    "A[i, k] = A[i, k] + C[i, j] * 0.5",
+)
+
+
+@_SETTINGS
+@given(
+    stmts=st.lists(st.sampled_from(_NEST3), min_size=1, max_size=2),
+    order=st.sampled_from(("ikj", "kij", "ijk", "jki")),
+    factor=st.sampled_from((2, 3, 4)),
+)
+def test_fuzz_unroll_and_jam_of_the_middle_loop_never_changes_results(
+    stmts: list[str], order: str, factor: int
+) -> None:
+    a, b, c = order
+    lines = [line for stmt in stmts for line in stmt.split("\n")]
+    body = "\n".join(" " * 16 + line.strip() for line in lines)
+    source = (
+        "def f(A, B, C):\n    n = A.shape[0]\n"
+        f"    for {a} in range(1, n - 1):\n        for {b} in range(1, n - 1):\n"
+        f"            for {c} in range(1, n - 1):\n{body}\n"
+    )
+    k = _kernel(source)
+    ctx = _ctx(k)
+    for hoist in (None, ctx):
+        out = unroll_and_jam_middle(_loop(k, (1,)), factor, ctx.facts, hoist)
+        if out is not None:
+            _same_results(
+                k, _with_stmt(k, 1, out), lambda rng, n: [rng.random((n, n)) for _ in range(3)], range(8)
+            )
