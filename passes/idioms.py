@@ -9,7 +9,10 @@ What
     `y[j] += A[i, j] * x[i]` becomes `y += x @ A`.
     `idioms.dot`: `s += x[i] * y[i]` becomes `s += x @ y` (1-D @ 1-D is `np.dot`).
     Scalar factors in the product scale the result: `C[i, j] += alpha * A[i, k] * B[k, j]`
-    becomes `C += alpha * (A @ B)`.
+    becomes `C += alpha * (A @ B)`. The naive form with a scalar accumulator,
+    `s = init; for k: s += A[i, k] * B[k, j]; C[i, j] = s` in an i-j nest (or an i loop for a
+    matrix-vector product), becomes `C[:n, :p] = init` (sliced where `vectorize` allows) and the
+    BLAS update (`accumulator_blas_form`).
     `idioms.sum`: a nest whose only statement is `s += x[i]` (`A[i, j]` in a deeper nest, any
     loop order; `s = s + x[i]`, `s = x[i] + s`, `-=` likewise) becomes `s += x.sum()`.
     `idioms.max`: `m = max(m, x[i])`, `m = max(x[i], m)` or `if x[i] > m: m = x[i]` (`>=`,
@@ -122,6 +125,7 @@ from optcompiler.analysis import (
     LIKE_ALLOCATORS,
     NUMPY_MODULES,
     KernelFacts,
+    base_array,
     call_name,
     index_parts,
     loop_nest,
@@ -131,7 +135,7 @@ from optcompiler.analysis import (
 from optcompiler.ir import NONE, Term, const, seq, var
 from optcompiler.passes import PassContext
 from optcompiler.passes.egraph import Applier, EGraph, Id, Rewrite, rule
-from optcompiler.passes.vectorize import unconditional_covered_accesses
+from optcompiler.passes.vectorize import slice_form, unconditional_covered_accesses
 
 NAME = "idioms"
 PREVIEW = False
@@ -167,7 +171,10 @@ def rules(ctx: PassContext) -> list[Rewrite]:
     def rewrite(kind: str) -> Applier:
         def applier(egraph: EGraph, id: Id, subst: dict[str, Id]) -> Term | None:
             parts = tuple(egraph.extract_term(subst[n]) for n in ("v", "lo", "hi", "st", "body"))
-            found = blas_form(Term("for", parts, "range"), ctx.facts, dtypes(egraph), accesses())
+            loop = Term("for", parts, "range")
+            found = blas_form(loop, ctx.facts, dtypes(egraph), accesses()) or accumulator_blas_form(
+                loop, ctx.facts, dtypes(egraph), accesses()
+            )
             return found.statement if found is not None and found.kind == kind else None
 
         return applier
@@ -400,6 +407,77 @@ def _positive(extents: list[Term]) -> Term:
 # ---- the accumulation and its pattern ---------------------------------------------------------
 
 
+def accumulator_blas_form(
+    loop: Term, facts: KernelFacts, dtypes: Mapping[str, str], covered: frozenset[Term] = frozenset()
+) -> BlasForm | None:
+    """The naive product with a scalar accumulator as a store plus a BLAS update, or None.
+
+    `for i: for j: s = init; for k: s += A[i, k] * B[k, j]; C[i, j] = s` computes what
+    `for i: for j: C[i, j] = init` followed by `for i: for j: for k: C[i, j] += A[i, k] * B[k, j]`
+    does when nothing in the nest reads C and s is not read after it: each C[i, j] starts from
+    init and adds the same products in the same order, held in C[i, j] instead of s (both float64:
+    a float32 C would round every partial sum). The second nest becomes `C += A @ B` by
+    `blas_form`; the first a slice assignment when `vectorize.slice_form` allows, else it stays.
+    """
+    nest = loop_nest(loop)
+    body = nest[-1].args[4] if nest else loop
+    if not nest or body.op != "seq" or len(body.args) != 3:
+        return None
+    start, inner, store = body.args
+    if start.op != "assign" or start.args[0].op != "var" or inner.op != "for":
+        return None
+    accumulator = start.args[0]
+    if store.op != "assign" or store.args[1] != accumulator or store.args[0].op != "index":
+        return None
+    target = store.args[0]
+    array = base_array(target)
+    outer = [loop_var(level) for level in nest]
+    if array is None or sorted(str(p.value) for p in index_parts(target) if p.op == "var") != sorted(outer):
+        return None
+    if len(index_parts(target)) != len(outer) or dtypes.get(array) != "float64":
+        return None
+    inner_body = inner.args[4]
+    if inner_body.op != "seq" or len(inner_body.args) != 1:
+        return None
+    update = _accumulation(inner_body.args[0])
+    if update is None or update.target != accumulator:
+        return None
+    name = str(accumulator.value)
+    if name in names_read(start.args[1]) or array in names_read(start.args[1]) | names_read(inner):
+        return None  # the start reads the accumulator, or the nest reads the array it fills
+    if any(name in facts.escaping.get(v, frozenset()) for v in outer):
+        return None  # the accumulator's last value is read after the nest
+    moved = Term(inner_body.args[0].op, (target, *inner_body.args[0].args[1:]), inner_body.args[0].value)
+    if moved.op == "assign":  # s = s + p  ->  C[i, j] = C[i, j] + p
+        value = moved.args[1]
+        moved = Term("assign", (target, _swap(value, accumulator, target)))
+    product = _rebuild(nest, seq(Term("for", (*inner.args[:4], seq(moved)), inner.value)))
+    found = blas_form(product, facts, dtypes, covered)
+    if found is None:
+        return None
+    fill = Term("assign", (target, start.args[1]))
+    loops = [(level.args[0], level.args[1], level.args[2], level.args[3]) for level in nest]
+    sliced = slice_form(loops, seq(fill), facts, covered) if all(lv.value == "range" for lv in nest) else None
+    return BlasForm(
+        found.kind, seq(sliced if sliced is not None else _rebuild(nest, seq(fill)), found.statement)
+    )
+
+
+def _rebuild(nest: list[Term], body: Term) -> Term:
+    """The loops of `nest` (outermost first) around `body`."""
+    for level in reversed(nest):
+        body = Term("for", (*level.args[:4], body), level.value)
+    return body
+
+
+def _swap(term: Term, old: Term, new: Term) -> Term:
+    if term == old:
+        return new
+    if not term.args:
+        return term
+    return Term(term.op, tuple(_swap(a, old, new) for a in term.args), term.value)
+
+
 @dataclass(frozen=True)
 class _Update:
     target: Term  # an index term, or a var for a scalar accumulator
@@ -554,7 +632,16 @@ def _proved(v: str, extent: Term, array: str, dim: int, facts: KernelFacts) -> b
     `in_bounds` proves extent <= that dimension; for a bare declared size, which a loop of it is,
     that holds only when it is the dimension's size itself.
     """
-    return _size_of(extent) == (array, dim) or (v, array, dim) in facts.in_bounds
+    if _size_of(extent) == (array, dim) or (v, array, dim) in facts.in_bounds:
+        return True
+    # `m = B.shape[1]` bound once, or a fresh array allocated with m there (`np.zeros((n, m))`):
+    # what m is holds whatever other loops reuse the loop variable's name for
+    if extent.op != "var" or str(extent.value) not in facts.sizes:
+        return False
+    if facts.size_sources.get(str(extent.value)) == (array, dim):
+        return True
+    shape = facts.allocations.get(array)
+    return isinstance(shape, tuple) and dim < len(shape) and shape[dim] == extent
 
 
 def _slices(
