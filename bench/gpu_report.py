@@ -56,12 +56,17 @@ class Row:
     transfers_seconds: float | None
     predicted_gpu_seconds: float
     model_picks_gpu: bool
-    threshold: int | None  # optc's dispatcher threshold (None: never the GPU)
+    threshold: int | None  # optc's dispatcher threshold, analytic CPU side (None: never the GPU)
     problem_size: int
+    calibrated_threshold: int | None = None  # the CPU side scaled to one measurement (`_add_gpu`)
     note: str = ""
 
     @property
     def optc_picks_gpu(self) -> bool:
+        return self.calibrated_threshold is not None and self.problem_size >= self.calibrated_threshold
+
+    @property
+    def analytic_picks_gpu(self) -> bool:
         return self.threshold is not None and self.problem_size >= self.threshold
 
     @property
@@ -113,18 +118,68 @@ def host_hardware(cores: int) -> Any:
     return replace(here, cores=cores, mem_bandwidth_gbs=estimate_mem_bandwidth_gbs(cores), gpu="NVIDIA H100")
 
 
+def dispatch_thresholds(
+    kernel: Any,
+    facts: Any,
+    variants: Sequence[Any],
+    records: Sequence[dict[str, Any]],
+    hardware: Any,
+    launch: Any,
+) -> tuple[int | None, int | None]:
+    """The dispatcher's threshold as `pipeline._add_gpu` computes it, for the profile optc's CPU run
+    was given (bench/gpu.py: the kernel's third size): the CPU candidate optc shipped (by its label
+    in the records; else the one its ranking puts first), estimated by the analytic model, and the
+    same scaled to the time measured for it at the sizes the pipeline measures at, as the pipeline
+    scales its analytic estimate to its own measurement of the chosen variant."""
+    from optcompiler.config import Config
+    from optcompiler.costmodel import gpu as gpu_model
+    from optcompiler.costmodel.analytic import estimate_seconds
+    from optcompiler.pipeline import measurement_sizes, rank
+
+    ordered = sorted(records, key=lambda r: int(r["size"]))
+    profile = {k: int(v) for k, v in ordered[min(2, len(ordered) - 1)]["profile"].items()}
+    config = replace(Config(quiet=True), kernel_sizes=((kernel.name, tuple(sorted(profile.items()))),))
+    ranked = [c for c, _ in rank(variants, facts, config, hardware)]
+    shipped = next((k for r in ordered for k in r["timings"] if k.startswith("optc CPU (")), "")
+    chosen = next((c for c in ranked if f"optc CPU ({c.label})" == shipped), ranked[0])
+    estimate = functools.partial(
+        estimate_seconds,
+        chosen.variant.body,
+        chosen.target,
+        facts.arg_types,
+        hardware=hardware,
+        default_size=config.default_size,
+    )
+    analytic = gpu_model.threshold(kernel, facts, estimate, profile, config.default_size, launch=launch)
+    # the pipeline measures at `measurement_sizes` (the profile halved until njit takes ~20 ms): the
+    # largest record within them stands for that measurement
+    limit = max(measurement_sizes(kernel, facts, config, hardware).values(), default=0)
+    within = [r for r in ordered if max((int(v) for v in r["profile"].values()), default=0) <= limit]
+    at = within[-1] if within else ordered[0]
+    measured = at["timings"].get(shipped, {}).get("seconds") or at["timings"].get("numba.njit", {}).get(
+        "seconds"
+    )
+    if not measured:
+        return analytic, analytic
+    at_sizes = {k: int(v) for k, v in at["profile"].items()}
+    scale = measured / max(estimate(at_sizes), 1e-12)
+    calibrated = gpu_model.threshold(
+        kernel, facts, lambda s: estimate(s) * scale, profile, config.default_size, launch=launch
+    )
+    return analytic, calibrated
+
+
 def rows_of(records: Sequence[dict[str, Any]], cores: int) -> list[Row]:
     from optcompiler import corpus
     from optcompiler.analysis import analyze
     from optcompiler.config import Config
     from optcompiler.costmodel import gpu as gpu_model
-    from optcompiler.costmodel.analytic import estimate_seconds
     from optcompiler.frontend import lift_function
-    from optcompiler.pipeline import explore, rank
+    from optcompiler.pipeline import explore
 
     hardware = host_hardware(cores)
     lifted: dict[str, Any] = {}
-    thresholds: dict[tuple[str, str], int | None] = {}
+    thresholds: dict[str, tuple[int | None, int | None]] = {}
     out: list[Row] = []
     for record in records:
         name = record["kernel"]
@@ -153,24 +208,9 @@ def rows_of(records: Sequence[dict[str, Any]], cores: int) -> list[Row]:
         work = gpu_model.gpu_work(kernel, facts, sizes, launch=config)
         predicted = gpu_model.gpu_seconds(work)
         cpu_label = min(cpu, key=lambda k: cpu[k])
-        # the dispatcher's threshold, as `pipeline._add_gpu` computes it: the profile optc was given
-        # (bench/gpu.py's optc CPU run used the kernel's middle size); the CPU candidate ranked first
-        profile_key = json.dumps(record.get("optc_profile") or {}, sort_keys=True)
-        if (name, profile_key) not in thresholds:
-            profile = record.get("optc_profile") or sizes
-            config_ = replace(Config(quiet=True), kernel_sizes=((name, tuple(sorted(profile.items()))),))
-            chosen = rank(variants, facts, config_, hardware)[0][0]
-
-            cpu_seconds = functools.partial(
-                estimate_seconds,
-                chosen.variant.body,
-                chosen.target,
-                facts.arg_types,
-                hardware=hardware,
-                default_size=config_.default_size,
-            )
-            thresholds[(name, profile_key)] = gpu_model.threshold(
-                kernel, facts, cpu_seconds, profile, config_.default_size, launch=config
+        if name not in thresholds:
+            thresholds[name] = dispatch_thresholds(
+                kernel, facts, variants, [r for r in records if r["kernel"] == name], hardware, config
             )
         transfers = timings[label].get("transfers")
         out.append(
@@ -185,7 +225,8 @@ def rows_of(records: Sequence[dict[str, Any]], cores: int) -> list[Row]:
                 transfers_seconds=transfers["h2d"] + transfers["d2h"] if transfers else None,
                 predicted_gpu_seconds=predicted,
                 model_picks_gpu=predicted * gpu_model.MARGIN <= cpu[cpu_label],
-                threshold=thresholds[(name, profile_key)],
+                threshold=thresholds[name][0],
+                calibrated_threshold=thresholds[name][1],
                 problem_size=gpu_model.problem_size(facts, sizes, 1000),
             )
         )
@@ -260,7 +301,8 @@ def markdown(rows: Sequence[Row], summary: Mapping[str, Any], records_path: str)
     for key, label in (
         ("model", "model (GPU model vs measured CPU)"),
         ("model_held_out", "model, MARGIN held out (leave one kernel out)"),
-        ("optc", "optc end to end (dispatcher threshold)"),
+        ("optc", "optc end to end (dispatcher threshold, CPU side scaled to one measurement)"),
+        ("optc_analytic", "the same, CPU side analytic only"),
         ("always_cpu", "always CPU"),
         ("always_gpu", "always GPU"),
     ):
@@ -315,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": score([(r.model_picks_gpu, r) for r in rows]),
         "model_held_out": held_out(rows),
         "optc": score([(r.optc_picks_gpu, r) for r in rows]),
+        "optc_analytic": score([(r.analytic_picks_gpu, r) for r in rows]),
         "always_cpu": always(rows, False),
         "always_gpu": always(rows, True),
         "gpu_wins": len(wins),
