@@ -36,7 +36,10 @@ Legal when
     With `tile=T` (T x T blocks), a 2-D nest whose thread runs a loop over k reading 2-D arrays at
     `X[g, k]` / `X[k, g]` (g a grid variable; arrays the nest does not write; outside branches;
     k's bounds the same for the whole block) stages T values of k of each such operand in shared
-    memory per step, each thread loading one element: `_tiled` says why that is exact.
+    memory per step, each thread loading one element: `_tiled` says why that is exact. With
+    `micro=r` as well (register blocking, T/r x T/r blocks), each thread runs r x r of the T x T
+    iterations of its block, interleaved, and an element they update at grid indices only
+    (`C[i, j] += ...`) stays in a register across the loop over k: `_tiled_micro` says why.
     Array arguments are assumed distinct, as for every reordering variant: the emitted alias
     guard (`analysis.alias_guard_pairs`) routes overlapping calls to the original.
 Refuses when
