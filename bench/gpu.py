@@ -379,7 +379,12 @@ def _optc_cpu_one(name: str, profile: tuple[tuple[str, int], ...]) -> tuple[str,
         result = optimize_source(
             ck.path.read_text(encoding="utf-8"),
             str(ck.path),
-            replace(Config(quiet=True), kernel_sizes=((name, profile),)),
+            replace(
+                Config(quiet=True),
+                kernel_sizes=((name, profile),),
+                # the inputs' own types (float32 arrays), as @optimize and --arg-types give them
+                arg_types=tuple(sorted((f"{name}.{p}", h) for p, h in corpus_hints(ck).items())),
+            ),
             only=frozenset({name}),
         )
     except Exception as exc:  # recorded, never fatal: the other contenders still run
