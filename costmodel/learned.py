@@ -98,10 +98,26 @@ class LearnedCostModel:
             params["lambdarank_truncation_level"] = 10
         return params
 
-    def fit(self, X: np.ndarray, y: np.ndarray, groups: Sequence[object] | None = None) -> LearnedCostModel:
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        groups: Sequence[object] | None = None,
+        init_model: LearnedCostModel | None = None,
+    ) -> LearnedCostModel:
         """X: rows of `features.vector` restricted to `columns` order (see `select`); y: measured
-        log-seconds; groups: one key per row (kernel, size, ...), needed by lambdarank."""
+        log-seconds; groups: one key per row (kernel, size, ...), needed by lambdarank.
+        `init_model`: fine-tune it (its trees, then `n_estimators` more fitted to what it still
+        gets wrong on X) instead of starting from nothing; same objective and columns."""
         import lightgbm as lgb
+
+        if init_model is not None and (
+            init_model.objective != self.objective or tuple(init_model.columns) != self.columns
+        ):
+            raise ValueError(
+                f"cannot fine-tune a {init_model.objective} model over {len(init_model.columns)} columns "
+                f"as a {self.objective} model over {len(self.columns)}"
+            )
 
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
@@ -116,7 +132,8 @@ class LearnedCostModel:
             data = lgb.Dataset(X[order], labels, group=sizes, feature_name=list(self.columns))
         else:
             data = lgb.Dataset(X, y, feature_name=list(self.columns))
-        self.booster_ = lgb.train(self._params(), data, num_boost_round=self.n_estimators)
+        base = init_model.booster_ if init_model is not None else None
+        self.booster_ = lgb.train(self._params(), data, num_boost_round=self.n_estimators, init_model=base)
         self.feature_version_ = FEATURE_VERSION
         return self
 
@@ -216,6 +233,13 @@ class Table:
     original: np.ndarray  # bool: the original under plain njit
     records: tuple[Record, ...]
 
+    @property
+    def noise(self) -> np.ndarray:
+        """Each measurement's (median - min) / min (0 where it was timed once, or no record is kept)."""
+        if len(self.records) != len(self.y):
+            return np.zeros(len(self.y))
+        return np.array([r.noise or 0.0 for r in self.records], dtype=np.float64)
+
 
 def table(records: Iterable[Record]) -> Table:
     """Features for every timed record whose result agreed with the original's (a candidate that
@@ -257,25 +281,60 @@ class Scores:
     mean_regret: float
     geomean_regret: float
     max_regret: float
-    kendall_tau: float  # mean over groups where it is defined
+    kendall_tau: float  # tau-b, mean over the groups where it is defined
     mape: float | None  # of predicted time, where the predictor predicts time
+    tau_groups: int = (
+        0  # groups where tau-b is defined (neither the prediction nor the measurement all equal)
+    )
+    # Kendall tau over the pairs whose measured times differ by more than the noise of both
+    # measurements and the 5% tie (`separated`): the order a re-measurement would keep. NaN without noise.
+    kendall_tau_separated: float = math.nan
+    separated_pairs: int = 0
+    pairs: int = 0
+
+
+def separated(m_i: float, m_j: float, noise_i: float, noise_j: float) -> bool:
+    """Whether two measured log-times are ordered beyond their noise: they differ by more than
+    either measurement's (median - min) / min and more than the 5% tie. Closer pairs swap order
+    between two measurements of the same candidates (tests/costmodel: the split-half check)."""
+    return abs(m_i - m_j) > max(math.log1p(max(noise_i, 0.0)), math.log1p(max(noise_j, 0.0)), math.log1p(TIE))
 
 
 def score(
-    predicted: np.ndarray, measured: np.ndarray, groups: Sequence[object], predicts_time: bool = True
+    predicted: np.ndarray,
+    measured: np.ndarray,
+    groups: Sequence[object],
+    predicts_time: bool = True,
+    noise: np.ndarray | None = None,
 ) -> Scores:
     """Ranking quality of `predicted` (log-seconds or an order key) against `measured` log-seconds
-    within each group of at least two candidates."""
+    within each group of at least two candidates. `noise`: each measurement's (median - min) / min,
+    for the tau over separated pairs (plain tau-b is computed the same either way)."""
     from scipy.stats import kendalltau
 
     by: dict[object, list[int]] = {}
     for i, g in enumerate(groups):
         by.setdefault(g, []).append(i)
-    regrets, top1, strict, taus = [], [], [], []
+    regrets, top1, strict, taus, taus_separated = [], [], [], [], []
+    n_pairs = n_separated = 0
     for rows in by.values():
         if len(rows) < 2:
             continue
         p, m = predicted[rows], measured[rows]
+        if noise is not None:
+            concordant = discordant = count = 0
+            for a in range(len(rows)):
+                for b in range(a + 1, len(rows)):
+                    n_pairs += 1
+                    if not separated(m[a], m[b], noise[rows[a]], noise[rows[b]]):
+                        continue
+                    count += 1
+                    sign = np.sign(p[a] - p[b]) * np.sign(m[a] - m[b])
+                    concordant += int(sign > 0)
+                    discordant += int(sign < 0)
+            n_separated += count
+            if count:  # tau-a over the separated pairs: a predicted tie counts as neither, but counts
+                taus_separated.append((concordant - discordant) / count)
         pick = int(np.argmin(p))  # ties: the first, i.e. no credit for predicting equal times
         best = float(m.min())
         regret = math.exp(float(m[pick]) - best)
@@ -300,6 +359,10 @@ def score(
         max_regret=float(max(regrets)),
         kendall_tau=float(np.mean(taus)) if taus else math.nan,
         mape=mape,
+        tau_groups=len(taus),
+        kendall_tau_separated=float(np.mean(taus_separated)) if taus_separated else math.nan,
+        separated_pairs=n_separated,
+        pairs=n_pairs,
     )
 
 
@@ -314,10 +377,30 @@ def baseline_predictions(t: Table) -> dict[str, tuple[np.ndarray, bool]]:
     }
 
 
+def split_half(t: Table) -> tuple[np.ndarray, np.ndarray]:
+    """Each measurement's log min-time over its even-numbered and over its odd-numbered timed calls
+    (the calls were interleaved rounds): scoring one half against the other says how reproducible
+    the measured order itself is, a ceiling no model of these records can be judged above."""
+    if len(t.records) != len(t.y):  # no timed calls kept: both halves are the measurement
+        return t.y.copy(), t.y.copy()
+    even, odd = [], []
+    for r in t.records:
+        times = [x for x in r.times if x > 0] or [float(r.seconds_min or 1.0)]
+        even.append(math.log(min(times[0::2])))
+        odd.append(math.log(min(times[1::2] or times)))
+    return np.array(even), np.array(odd)
+
+
 def cross_validate(
-    t: Table, objective: Objective, columns: Sequence[str], folds: int, **params: object
+    t: Table,
+    objective: Objective,
+    columns: Sequence[str],
+    folds: int,
+    init_model: LearnedCostModel | None = None,
+    **params: object,
 ) -> np.ndarray:
-    """Out-of-fold predictions: each row predicted by a model that never saw its kernel."""
+    """Out-of-fold predictions: each row predicted by a model that never saw its kernel in these
+    records (`init_model`, fine-tuned per fold, was trained elsewhere: on another machine's records)."""
     out = np.full(len(t.y), np.nan)
     for train_kernels, test_kernels in dataset.kernel_folds(t.kernels, folds):
         train = np.array([k in train_kernels for k in t.kernels])
@@ -326,7 +409,10 @@ def cross_validate(
             continue
         model = LearnedCostModel(objective=objective, columns=columns, **params)  # type: ignore[arg-type]
         model.fit(
-            select(t.X[train], columns), t.y[train], [g for g, m in zip(t.groups, train, strict=True) if m]
+            select(t.X[train], columns),
+            t.y[train],
+            [g for g, m in zip(t.groups, train, strict=True) if m],
+            init_model,
         )
         out[test] = model.predict(select(t.X[test], columns))
     return out
@@ -346,16 +432,28 @@ class Evaluation:
             f"Grouped {self.folds}-fold cross-validation by kernel: {self.rows} measurements, "
             f"{self.kernels} kernels, {self.groups} (kernel, size) groups with at least two candidates.",
             "",
-            "| predictor | top-1 (within 5%) | top-1 strict | mean regret | geomean regret | max regret | Kendall tau | MAPE |",
-            "|---|---|---|---|---|---|---|---|",
+            "| predictor | top-1 (within 5%) | top-1 strict | mean regret | geomean regret | max regret "
+            "| Kendall tau | tau, separated pairs | MAPE |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for name, s in self.results.items():
             mape = f"{s.mape:.2f}" if s.mape is not None else ""
             lines.append(
                 f"| {name}{' (kept)' if name == self.best else ''} | {s.top1:.1%} | {s.top1_strict:.1%} | "
-                f"{s.mean_regret:.3f} | {s.geomean_regret:.3f} | {s.max_regret:.2f} | {s.kendall_tau:.3f} | {mape} |"
+                f"{s.mean_regret:.3f} | {s.geomean_regret:.3f} | {s.max_regret:.2f} | {s.kendall_tau:.3f} | "
+                f"{s.kendall_tau_separated:.3f} | {mape} |"
             )
-        kept, analytic = self.results[self.best], self.results["analytic"]
+        analytic = self.results["analytic"]
+        lines += [
+            "",
+            "Kendall tau: tau-b within each group, averaged over the groups where it is defined. Tau, "
+            f"separated pairs: the same order judged only on the {analytic.separated_pairs} of "
+            f"{analytic.pairs} pairs whose measured times differ by more than both measurements' noise "
+            "((median - min) / min) and 5%; a predicted tie counts against it. 'split-half' scores each "
+            "candidate's best even-numbered timed call against its best odd-numbered one: how well the "
+            "measured order reproduces itself, which bounds what any model can be judged to reach.",
+        ]
+        kept = self.results[self.best]
         # "Better" needs a margin on regret (1% of the time of the pick) and no loss on top-1:
         # smaller differences are within what re-measuring the same candidates moves.
         better = kept.geomean_regret < analytic.geomean_regret - 0.01 and kept.top1 >= analytic.top1
@@ -364,7 +462,8 @@ class Evaluation:
             "",
             f"Kept: {self.best}, {verdict} the analytic model on held-out kernels (geomean regret "
             f"{kept.geomean_regret:.3f} vs {analytic.geomean_regret:.3f}, top-1 {kept.top1:.1%} vs "
-            f"{analytic.top1:.1%}, Kendall tau {kept.kendall_tau:.3f} vs {analytic.kendall_tau:.3f}).",
+            f"{analytic.top1:.1%}, Kendall tau {kept.kendall_tau:.3f} vs {analytic.kendall_tau:.3f}, over "
+            f"separated pairs {kept.kendall_tau_separated:.3f} vs {analytic.kendall_tau_separated:.3f}).",
         ]
         return "\n".join(lines) + "\n"
 
@@ -377,15 +476,18 @@ def evaluate(
     **params: object,
 ) -> Evaluation:
     results: dict[str, Scores] = {}
+    noise = t.noise
     for name, (predicted, predicts_time) in baseline_predictions(t).items():
-        results[name] = score(predicted, t.y, t.groups, predicts_time)
+        results[name] = score(predicted, t.y, t.groups, predicts_time, noise)
+    even, odd = split_half(t)
+    results["split-half"] = score(even, odd, t.groups, True, noise)
     learned: list[str] = []
     for objective in objectives:
         for set_name in feature_sets:
             columns = FEATURE_SETS[set_name]
             predicted = cross_validate(t, objective, columns, folds, **params)
             key = f"learned/{objective}/{set_name}"
-            results[key] = score(predicted, t.y, t.groups, objective != "lambdarank")
+            results[key] = score(predicted, t.y, t.groups, objective != "lambdarank", noise)
             learned.append(key)
     best = min(learned, key=lambda k: (results[k].geomean_regret, -results[k].kendall_tau))
     n_groups = results["oracle"].groups

@@ -182,7 +182,10 @@ def plan_kernel(
     for size in sizes:
         config = Config(sizes=tuple(sorted(bound[size].items())), top_k=max(top_k, 1))
         variants, _ = explore(kernel, facts, config)
-        for candidate, _seconds in rank(variants, facts, config, hardware)[:top_k]:
+        measurable = [
+            c for c, _ in rank(variants, facts, config, hardware) if c.target.name in MEASURED_TARGETS
+        ]
+        for candidate in measurable[:top_k]:
             for target in _targets(candidate):
                 c = Candidate(candidate.variant, target)
                 chosen.setdefault(candidate_id(c.variant.body, target.name, target.fastmath), c)
@@ -216,6 +219,11 @@ def plan_kernel(
         arg_types={n: (t.kind, t.dtype, t.ndim, tuple(t.dims)) for n, t in facts.arg_types.items()},
         candidates=tuple(planned),
     )
+
+
+# Targets a worker can time: the pipeline also ranks plain-NumPy candidates (target "numpy") and CUDA
+# lowerings, which no worker here runs yet, so calibration measures the top njit candidates only.
+MEASURED_TARGETS = frozenset({"njit", "njit-parallel"})
 
 
 def _original_variant(kernel: Any) -> Any:

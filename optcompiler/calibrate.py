@@ -15,10 +15,12 @@ What it does:
      so an interrupted or budget-limited run resumes, and each run adds kernels. Kernels are taken
      in a spread order (every third name, then the ones between), so a short budget still covers
      different kinds of kernels. The budget stops *starting* kernels; the one running finishes;
-  2. retrains (`costmodel.learned`) on everything measured on that machine so far: the residual
-     objective over the features known before compiling (what the pipeline can compute), and,
-     with enough kernels for grouped cross-validation, the better of residual and regression on
-     held-out kernels;
+  2. trains (`costmodel.learned`) on everything measured on that machine so far, over the features
+     known before compiling (what the pipeline can compute): it fine-tunes a shipped model (this
+     machine's, else the one made from the most measurements: its trees, then more fitted to what
+     it gets wrong here), which knows the whole corpus where a short budget measures a few
+     kernels; with enough kernels for grouped cross-validation, the fine-tuned model competes with
+     models trained from scratch (residual and regression) on held-out kernels and the best is kept;
   3. stores the model and its report as `<cache>/costmodel/models/<hardware-id>.{txt,md}`, where
      `costmodel.model.find` looks first. When cross-validation says the model ranks worse than the
      analytic model on held-out kernels, nothing is installed (the report says so), so calibrating
@@ -45,6 +47,7 @@ from optcompiler.costmodel import dataset, measure
 from optcompiler.costmodel.dataset import Record
 
 DEFAULT_BUDGET_MINUTES = 10.0  # measuring; training adds about a minute on a 2-core machine
+FINE_TUNE_ESTIMATORS = 50  # trees added to a shipped model by fine-tuning
 MIN_CV_KERNELS = 4  # fewer kernels with timed candidates: no grouped cross-validation
 IN_FLIGHT_PER_WORKER = 2
 
@@ -220,9 +223,32 @@ def measure_dask(
 # ---- training ----------------------------------------------------------------------------------------
 
 
+def base_model(hardware_id: str) -> tuple[Path, object] | None:
+    """The shipped model to fine-tune for `hardware_id`: its own if the package has one, else the
+    one trained on the most measurements; only models the pipeline can rank with (time, no LLVM
+    columns) over exactly the columns calibration trains on. None when the package ships none."""
+    from optcompiler.costmodel import learned, model
+
+    usable = []
+    for path in sorted(model.SHIPPED.glob("*.txt")):
+        try:
+            base = learned.LearnedCostModel.load(path)
+        except (learned.ModelError, ValueError):
+            continue
+        if base.objective in ("residual", "regression") and base.columns == learned.FEATURE_SETS["no-llvm"]:
+            usable.append((path.stem == hardware_id, int(base.info_.get("measurements", 0)), path, base))
+    if not usable:
+        return None
+    _, _, path, base = max(usable, key=lambda u: (u[0], u[1]))
+    return path, base
+
+
 def train(hardware_id: str, estimators: int = 100) -> Trained | None:
-    """Retrain the model of `hardware_id` on all its records; None when there is nothing to rank
-    (no kernel with two timed candidates)."""
+    """Train the model of `hardware_id` on all its records, fine-tuning a shipped model where the
+    package has one (`base_model`); None when there is nothing to rank (no kernel with two timed
+    candidates)."""
+    from dataclasses import replace
+
     from optcompiler.costmodel import learned
 
     path = records_path(hardware_id)
@@ -235,12 +261,24 @@ def train(hardware_id: str, estimators: int = 100) -> Trained | None:
     columns = learned.FEATURE_SETS["no-llvm"]
     params = {"n_estimators": estimators, "min_child_samples": max(2, min(20, len(t.y) // 10))}
     objective: learned.Objective = "residual"
+    found = base_model(hardware_id)
+    base: learned.LearnedCostModel | None = found[1] if found else None  # type: ignore[assignment]
+    tuned_params = {**params, "n_estimators": min(estimators, FINE_TUNE_ESTIMATORS)}
+    tuned_key = f"learned/{base.objective}/no-llvm, fine-tuned {found[0].stem}" if found and base else ""
+    fine_tune = base is not None
     install, lines = True, []
     if len(kernels) >= MIN_CV_KERNELS:
-        evaluation = learned.evaluate(
-            t, min(5, len(kernels)), ("residual", "regression"), ("no-llvm",), **params
-        )
-        objective = evaluation.best.split("/")[1]  # type: ignore[assignment]
+        folds = min(5, len(kernels))
+        evaluation = learned.evaluate(t, folds, ("residual", "regression"), ("no-llvm",), **params)
+        if base is not None:
+            predicted = learned.cross_validate(t, base.objective, columns, folds, base, **tuned_params)
+            tuned = learned.score(predicted, t.y, t.groups, True, t.noise)
+            results = {**evaluation.results, tuned_key: tuned}
+            learned_keys = [k for k in results if k.startswith("learned/")]
+            best = min(learned_keys, key=lambda k: (results[k].geomean_regret, -results[k].kendall_tau))
+            evaluation = replace(evaluation, results=results, best=best)
+        fine_tune = evaluation.best == tuned_key
+        objective = base.objective if fine_tune and base else evaluation.best.split("/")[1]  # type: ignore[assignment]
         kept, analytic = evaluation.results[evaluation.best], evaluation.results["analytic"]
         install = kept.geomean_regret <= analytic.geomean_regret
         lines.append(evaluation.markdown())
@@ -254,8 +292,19 @@ def train(hardware_id: str, estimators: int = 100) -> Trained | None:
             f"{len(t.y)} measurements of {len(kernels)} kernel(s): too few kernels for grouped "
             f"cross-validation (need {MIN_CV_KERNELS}); trained without evaluation.\n"
         )
-    model = learned.LearnedCostModel(objective=objective, columns=columns, **params)  # type: ignore[arg-type]
-    model.fit(learned.select(t.X, columns), t.y, list(t.groups))
+    if fine_tune and found is not None and base is not None:
+        lines.append(
+            f"Fine-tuned `{found[0].name}` (shipped, {base.info_.get('measurements', '?')} measurements of "
+            f"{base.info_.get('kernels', '?')} kernels on machine {base.info_.get('hardware_id', found[0].stem)}): "
+            f"its {base.booster_.num_trees()} trees, then {tuned_params['n_estimators']} more fitted to these "
+            "records. The shipped model saw the corpus kernels measured on its own machine, so 'held-out' "
+            "above means held out of these records only.\n"
+        )
+        model = learned.LearnedCostModel(objective=base.objective, columns=columns, **tuned_params)  # type: ignore[arg-type]
+        model.fit(learned.select(t.X, columns), t.y, list(t.groups), base)
+    else:
+        model = learned.LearnedCostModel(objective=objective, columns=columns, **params)  # type: ignore[arg-type]
+        model.fit(learned.select(t.X, columns), t.y, list(t.groups))
     models = cache_dir() / "models"
     model_path, report_path = models / f"{hardware_id}.txt", models / f"{hardware_id}.md"
     staged = models / f"{hardware_id}.rejected.txt"
@@ -266,6 +315,7 @@ def train(hardware_id: str, estimators: int = 100) -> Trained | None:
             "measurements": len(t.y),
             "kernels": len(kernels),
             "by": "optc calibrate",
+            "fine_tuned_from": found[0].name if fine_tune and found else None,
         },
     )
     if not install and model_path.exists():
@@ -275,7 +325,8 @@ def train(hardware_id: str, estimators: int = 100) -> Trained | None:
         f"{len(columns)} features known before compiling.\n\n" + "\n".join(lines)
     )
     report_path.write_text(report, encoding="utf-8")
-    summary = f"{objective} model, {len(t.y)} measurements of {len(kernels)} kernels"
+    tuned_from = f", fine-tuned from shipped {found[0].stem}" if fine_tune and found else ""
+    summary = f"{objective} model{tuned_from}, {len(t.y)} measurements of {len(kernels)} kernels"
     return Trained(hardware_id, len(t.y), len(kernels), install, model_path, report_path, summary)
 
 

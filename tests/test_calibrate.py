@@ -99,3 +99,84 @@ def test_spread_order_covers_families_first() -> None:
     names = [f"k{i:02d}" for i in range(7)]
     assert calibrate.spread(names) == ["k00", "k03", "k06", "k01", "k04", "k02", "k05"]
     assert sorted(calibrate.spread(names)) == names
+
+
+# ---- fine-tuning a shipped model ----------------------------------------------------------------------
+
+SHIPPED_MODELS = Path(model.__file__).parent / "models"
+
+
+def _records_of(kernels: int, hardware_id: str) -> list[dataset.Record]:
+    """Committed records of the 2-core machine for the first `kernels` kernels with several timed
+    candidates, as if measured on machine `hardware_id` (calibrate reads them from its records file)."""
+    from dataclasses import replace
+
+    records = list(dataset.read(SHIPPED_MODELS.parent / "data" / "bfa5d0ea7350.jsonl.gz"))
+    timed: dict[str, int] = {}
+    for r in records:
+        timed[r.kernel] = timed.get(r.kernel, 0) + r.timed
+    chosen = sorted(k for k, n in timed.items() if n >= 4)[:kernels]
+    return [replace(r, hardware_id=hardware_id) for r in records if r.kernel in chosen]
+
+
+@pytest.mark.parametrize("kernels", [2, 6])
+def test_train_fine_tunes_a_shipped_model(
+    kernels: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The user's records continue a shipped model (its trees, then more); with enough kernels for
+    cross-validation it competes with models trained from scratch, and a model worse than the
+    analytic one on held-out kernels is still not installed."""
+    from optcompiler.costmodel import learned
+
+    monkeypatch.setenv("OPTC_CACHE_DIR", str(tmp_path / "cache"))
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    base_file = shipped / "aab01f153ef2.txt"
+    base_file.write_bytes((SHIPPED_MODELS / "aab01f153ef2.txt").read_bytes())
+    monkeypatch.setattr(model, "SHIPPED", shipped)
+    dataset.append(calibrate.records_path("usermachine"), _records_of(kernels, "usermachine"))
+
+    assert calibrate.base_model("usermachine") is not None
+    trained = calibrate.train("usermachine", estimators=20)
+    assert trained is not None and trained.kernels == kernels
+    report = trained.report_path.read_text()
+    saved = trained.model_path if trained.installed else trained.model_path.with_suffix(".rejected.txt")
+    made = learned.LearnedCostModel.load(saved)
+    base_trees = learned.LearnedCostModel.load(base_file).booster_.num_trees()
+    if kernels < calibrate.MIN_CV_KERNELS:  # no evaluation possible: the shipped model, fine-tuned
+        assert made.booster_.num_trees() == base_trees + 20
+        assert (
+            "Fine-tuned `aab01f153ef2.txt`" in report and made.info_["fine_tuned_from"] == "aab01f153ef2.txt"
+        )
+        return
+    assert (
+        "fine-tuned aab01f153ef2 |" in report or "fine-tuned aab01f153ef2 (kept) |" in report
+    )  # it competed
+    tuned = "(kept)" in report.split("fine-tuned aab01f153ef2", 1)[1].split("\n", 1)[0]
+    assert made.booster_.num_trees() == (base_trees + 20 if tuned else 20)
+    assert ("Fine-tuned" in report) == tuned
+    assert trained.installed == ("Not installed" not in report)
+
+
+def test_calibrate_with_a_tiny_budget_fine_tunes_the_shipped_model(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from optcompiler.costmodel import learned
+
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "aab01f153ef2.txt").write_bytes((SHIPPED_MODELS / "aab01f153ef2.txt").read_bytes())
+    monkeypatch.setattr(model, "SHIPPED", shipped)
+    hw = detect()
+    assert cli.main(["calibrate", *TINY]) == 0
+    found = model.find(hw)
+    assert found is not None and found.path == cache / "costmodel" / "models" / f"{hw.id}.txt"
+    made = learned.LearnedCostModel.load(found.path)
+    base = model.load(shipped / "aab01f153ef2.txt")
+    assert made.info_["fine_tuned_from"] == "aab01f153ef2.txt"
+    # the shipped trees come first, unchanged; LightGBM adds up to FINE_TUNE_ESTIMATORS more (fewer
+    # when a few records leave no split worth making); optc's own reader reads them all
+    assert found.trees[: len(base.trees)] == base.trees
+    assert len(base.trees) <= len(found.trees) <= len(base.trees) + calibrate.FINE_TUNE_ESTIMATORS
+    assert len(found.trees) == made.booster_.num_trees()
+    assert "fine-tuned from shipped aab01f153ef2" in capsys.readouterr().err

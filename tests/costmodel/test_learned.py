@@ -60,6 +60,39 @@ def test_score_counts_regret_top1_and_tau_per_group() -> None:
     assert learned.score(predicted, measured, groups, predicts_time=False).mape is None
 
 
+def test_separated_tau_judges_only_pairs_apart_beyond_their_noise() -> None:
+    # a: 1.0 and 1.1 are 10% apart but the first was measured with 20% noise: only the pairs with 3.0
+    # count; b: 1.0 vs 1.02 is within the 5% tie, never separated
+    measured = np.log(np.array([1.0, 1.1, 3.0, 1.0, 1.02]))
+    noise = np.array([0.2, 0.01, 0.01, 0.0, 0.0])
+    groups = ["a", "a", "a", "b", "b"]
+    swapped_close = np.log(np.array([1.1, 1.0, 3.0, 1.02, 1.0]))  # wrong only on unseparated pairs
+    s = learned.score(swapped_close, measured, groups, noise=noise)
+    assert s.pairs == 4 and s.separated_pairs == 2
+    assert s.kendall_tau_separated == 1.0
+    assert s.kendall_tau < 1.0  # plain tau-b counts the swapped close pairs
+    ties = learned.score(np.zeros(5), measured, groups, noise=noise)
+    assert ties.kendall_tau_separated == 0.0  # predicting a tie where the order is clear earns nothing
+    assert ties.tau_groups == 0  # plain tau-b is undefined on a constant prediction
+    assert math.isnan(learned.score(swapped_close, measured, groups).kendall_tau_separated)  # no noise given
+
+
+def test_split_half_takes_even_and_odd_timed_calls() -> None:
+    def record(times: tuple[float, ...]) -> Record:
+        return Record("k", "c", "njit", (), 1, {}, "ok", seconds_min=min(times), times=times)
+
+    records = (record((3.0, 1.0, 2.0, 4.0)), record((5.0,)))
+    group = ("k", 1, "hw", 1)
+    t = Table(
+        np.zeros((2, len(COLUMNS))), np.log([1.0, 5.0]), ("k", "k"), (group, group), np.array([1, 0]), records
+    )
+    even, odd = learned.split_half(t)
+    assert np.exp(even).tolist() == pytest.approx([2.0, 5.0]) and np.exp(odd).tolist() == pytest.approx(
+        [1.0, 5.0]
+    )
+    assert t.noise.tolist() == pytest.approx([(2.5 - 1.0) / 1.0, 0.0])
+
+
 def test_rank_layout_makes_groups_contiguous_with_binned_relevance() -> None:
     groups = ["a", "b", "a", "b", "a"]
     y = np.log(np.array([1.0, 3.0, 2.0, 3.0, 100.0]))
@@ -119,9 +152,9 @@ def test_cross_validation_never_trains_on_a_test_kernel(monkeypatch: pytest.Monk
     seen: list[set[str]] = []
     fit = LearnedCostModel.fit
 
-    def spy(self, X, y, groups=None):
+    def spy(self, X, y, groups=None, init_model=None):
         seen.append({g[0] for g in groups})
-        return fit(self, X, y, groups)
+        return fit(self, X, y, groups, init_model)
 
     monkeypatch.setattr(LearnedCostModel, "fit", spy)
     predicted = learned.cross_validate(t, "regression", COLUMNS, 3, **FAST)
@@ -268,3 +301,21 @@ def test_cli_refuses_mixed_machines_too_few_kernels_and_bad_files(
     bad.write_text("{}\n{}\n")
     assert learned.main(["--data", str(bad)]) == 2
     assert "bad.jsonl:1" in capsys.readouterr().err
+
+
+def test_fine_tuning_keeps_the_base_trees_and_adds_more() -> None:
+    t = _synthetic()
+    base = LearnedCostModel(objective="residual", **FAST).fit(t.X, t.y)
+    shifted = t.y + 0.5 * t.X[:, COLUMNS.index("cand_parallel")]  # another machine: parallel costs more
+    tuned = LearnedCostModel(objective="residual", **{**FAST, "n_estimators": 10}).fit(
+        t.X, shifted, None, base
+    )
+    assert tuned.booster_.num_trees() == base.booster_.num_trees() + 10
+    assert (
+        base.booster_.model_to_string().split("Tree=1\n")[0].split("Tree=0\n")[1]
+        in tuned.booster_.model_to_string()
+    )
+    error = lambda m: float(np.mean(np.abs(m.predict(t.X) - shifted)))  # noqa: E731
+    assert error(tuned) < error(base)
+    with pytest.raises(ValueError, match="fine-tune"):
+        LearnedCostModel(objective="regression", **FAST).fit(t.X, t.y, None, base)
