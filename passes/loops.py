@@ -28,8 +28,9 @@ Why faster
     iteration, which lets the loop vectorize. Unroll-and-jam reuses an element that does not
     depend on the outer loop (`out[j]` in a column sum) from a register across the jammed
     copies: 1.4x on a 2000 x 2000 column sum (Numba); jamming k in i-k-j gemm keeps C[i, j] in
-    a register across 4 updates: 1.17-1.56x over i-k-j with A[i, k] hoisted at n = 300-1200 (Numba,
-    one thread, a loaded 2-core machine). Tiling keeps a tile of both arrays in
+    a register across the copies (bench/results/loop_variants.md: small gains, 1.04-1.11x at
+    n = 300-800, on a loaded 2-core machine). Top-level fusion of elementwise passes: 1.17-1.9x
+    there (the second loop reads what the first wrote while it is in a register). Tiling keeps a tile of both arrays in
     cache when no loop order streams them all, as in a transpose or `A @ B.T` (1.06-1.09x on
     the corpus' gemm_nt, int_matmul and rbf_kernel32).
 Legal when
@@ -794,8 +795,8 @@ def unroll_and_jam(
 
     With `ctx`, the loads LICM would hoist out of the inner loop are hoisted out of the jammed
     one in each copy (`A[i, k]` ... `A[i, k + 3]`): LICM alone cannot, since it does not know that
-    k + 3 stays below hi in the main loop; measured on i-k-j gemm at n = 1200, 530 ms hoisted
-    against 600 ms not (826 ms not jammed)."""
+    k + 3 stays below hi in the main loop, and Numba cannot either when the stores might alias
+    them (parameters)."""
     if loop.value != "range" or loop.args[3] != const(1) or not interchange_legal(loop, facts):
         return None
     v, lo, hi, _, body = loop.args
