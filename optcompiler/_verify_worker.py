@@ -7,9 +7,9 @@ the standard library, so starting one stays cheap.
 Protocol: `main([SPEC, START])`, run through `python -c` or `-m optcompiler._verify_worker`. SPEC
 is a pickle written by the parent; START the index of the first candidate to check. The worker writes one line per event to
 its original stdout, each `@@optc@@ {json}` and flushed: `ready` (reference computed),
-`reference_failed`, `original` (the CPython original's time, when asked), `start` (candidate i
-begins) and `done` (its verdict, with its compile time). Anything user code
-prints to stdout is sent to stderr instead, so it cannot corrupt the protocol.
+`reference_failed`, `original` (the CPython original's time, when asked, and Numba's one-time
+compiler start), `start` (candidate i begins) and `done` (its verdict, with its compile time).
+Anything user code prints to stdout is sent to stderr instead, so it cannot corrupt the protocol.
 """
 
 from __future__ import annotations
@@ -649,13 +649,18 @@ def measure_original(spec: dict[str, Any], sizes: dict[str, int]) -> float | Non
     return best
 
 
-def _warm_numba() -> None:
+def _warm_numba() -> float | None:
     """Compile a trivial function, so the first candidate's compile time is its own, not Numba's
-    one-time start (LLVM, the typing registry), which every process pays once whatever it compiles."""
-    with contextlib.suppress(Exception):
+    one-time start (LLVM, the typing registry), which every process pays once whatever it compiles;
+    that start's seconds, which the parent weighs too (a program's first compile pays it)."""
+    began = time.perf_counter()
+    try:
         import numba
 
         numba.njit(lambda x: x + 1)(1)
+    except Exception:
+        return None
+    return time.perf_counter() - began
 
 
 def _alias_words(want: frozenset[int], have: frozenset[int], names: Sequence[str]) -> str:
@@ -713,10 +718,10 @@ def main(argv: Sequence[str]) -> int:
         emit(event="reference_failed", reason=reference)
         return 0
     emit(event="ready", cases=len(reference.accepted))
+    numba_start = _warm_numba() if spec.get("measure") is not None else None
     if spec.get("measure_original") is not None and start == 0:
-        emit(event="original", seconds=measure_original(spec, spec["measure_original"]))
-    if spec.get("measure") is not None:
-        _warm_numba()
+        seconds = measure_original(spec, spec["measure_original"])
+        emit(event="original", seconds=seconds, numba_start=numba_start)
     for index, candidate in enumerate(spec["candidates"][start:], start=start):
         emit(event="start", index=index)
         began = time.perf_counter()

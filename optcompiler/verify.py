@@ -90,6 +90,8 @@ class VerifyResult:
     compile_seconds: float | None = None  # import + first call (Numba compiling), when it passed
     # the CPython original's min run time at `measure_original`'s sizes (the same on every result)
     original_measured: float | None = None
+    # Numba's one-time start in a process (its first compile of anything), measured with the original
+    numba_start: float | None = None
 
 
 def verify_candidates(
@@ -145,7 +147,8 @@ def verify_candidates(
         found: dict[str, float] = {}
         results = _run_workers(folder, spec_path, candidates, timeout, stop_at_first, threads, env, found)
         if "original" in found:
-            results = [replace(r, original_measured=found["original"]) for r in results]
+            start = found.get("numba_start")
+            results = [replace(r, original_measured=found["original"], numba_start=start) for r in results]
         return results
 
 
@@ -372,7 +375,8 @@ def _run_workers(
     found: dict[str, float] | None = None,
 ) -> list[VerifyResult]:
     """Run workers until every candidate has a verdict, or one passes under `stop_at_first`;
-    `found["original"]` gets the original's time when a worker reports it."""
+    `found["original"]` gets the original's time when a worker reports it (and `found["numba_start"]`
+    Numba's one-time start)."""
     results: list[VerifyResult] = []
 
     def fail_rest(reason: str) -> list[VerifyResult]:
@@ -413,6 +417,8 @@ def _run_workers(
                 if event["event"] == "original":
                     if event.get("seconds") is not None and found is not None:
                         found["original"] = float(event["seconds"])
+                        if event.get("numba_start") is not None:
+                            found["numba_start"] = float(event["numba_start"])
                 elif event["event"] == "start":
                     running, began = int(event["index"]), time.monotonic()
                     if running != len(results):
