@@ -68,6 +68,37 @@ def smooth(u):
 def axpy(a: float, x, y):
     for i in range(x.shape[0]):
         y[i] = a * x[i] + y[i]
+
+
+def relax3d(u, steps: int):
+    """Time-stepped 3-D Jacobi with ping-pong buffers: a 3-D grid, the arrays on the device."""
+    n, m, p = u.shape
+    a = u.copy()
+    b = u.copy()
+    for t in range(steps):
+        for i in range(1, n - 1):
+            for j in range(1, m - 1):
+                for k in range(1, p - 1):
+                    b[i, j, k] = (
+                        a[i - 1, j, k] + a[i + 1, j, k] + a[i, j - 1, k] + a[i, j + 1, k] + a[i, j, k - 1]
+                        + a[i, j, k + 1]
+                    ) / 6.0
+        a, b = b, a
+    return a
+
+
+def rms32(X: np.ndarray[np.float32], eps: float):
+    """float32 rows scaled by their RMS, lowered in float32 (NumPy's kinds)."""
+    n, m = X.shape
+    out = np.empty_like(X)
+    for i in range(n):
+        s = 0.0
+        for j in range(m):
+            s += X[i, j] * X[i, j]
+        inv = 1.0 / np.sqrt(s / m + eps)
+        for j in range(m):
+            out[i, j] = X[i, j] * inv
+    return out
 '''
 
 STEPS = 20
@@ -81,6 +112,11 @@ CASES: dict[str, tuple[Callable[[int], tuple[Any, ...]], tuple[int, ...]]] = {
     "axpy": (
         lambda n: (0.5, np.random.default_rng(n).random(n), np.random.default_rng(n + 1).random(n)),
         (10**4, 10**5, 10**6, 10**7),
+    ),
+    "relax3d": (lambda n: (np.random.default_rng(n).random((n, n, n)), STEPS), (16, 48, 128, 192)),
+    "rms32": (
+        lambda n: (np.random.default_rng(n).random((n, n)).astype(np.float32), 1e-6),
+        (256, 1024, 4096),
     ),
 }
 SIZES = (("steps", STEPS), ("n", 1024), ("m", 1024), ("p", 1024))
@@ -168,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             cpu_s = best_of(cpu_fn, args, options.repeats, sync)
             auto_s = best_of(getattr(auto_mod, name), args, options.repeats, sync)
             arrays = [a for a in args if isinstance(a, np.ndarray)]
-            work = max(a.size for a in arrays) * (args[1] if name == "relax" else 1)
+            work = max(a.size for a in arrays) * (args[1] if name in ("relax", "relax3d") else 1)
             auto_gpu = (
                 report["kernels"][name].get("auto_gpu", False) and threshold is not None and work >= threshold
             )

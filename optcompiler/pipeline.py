@@ -579,7 +579,13 @@ def with_gpu(
     if note is not None:
         return replace(result, gpu_note=f"refused: {note}")
     try:
-        return _add_gpu(kernel, result, prelude, config, gpu, examples)
+        found = _add_gpu(kernel, result, prelude, config, gpu, examples)
+        if found.gpu_source and result.boundscheck:
+            # in bounds where the rotation-free body is (`_rotation_free_bounds`): its conditions,
+            # necessary for the original not to raise, now guard both paths
+            extra = _rotation_free_bounds(kernel, config) or ()
+            found = replace(found, bounds=tuple(dict.fromkeys((*found.bounds, *extra))))
+        return found
     except Exception as exc:  # a bug on the GPU side must not cost the kernel its CPU variant
         return replace(result, gpu_note=f"refused: internal error: {type(exc).__name__}: {exc}")
 
@@ -694,14 +700,30 @@ def _add_gpu(
 
 def _gpu_refusal(kernel: Kernel, result: Emitted, config: Config) -> str | None:
     """Why the kernel's CUDA lowering may not be offered at all, before lowering it."""
-    del kernel
-    if result.boundscheck:
+    if result.boundscheck and _rotation_free_bounds(kernel, config) is None:
         return "some subscript is not provably in bounds, and a GPU thread reading out of bounds is undefined"
     if importlib.util.find_spec("numba_cuda") is None:  # the `cuda` extra
         return "numba-cuda is not installed (pip install 'optc[cuda]')"
     if not config.verify:
         return "--no-verify: a CUDA lowering is only emitted verified"
     return None
+
+
+def _rotation_free_bounds(kernel: Kernel, config: Config) -> tuple[str, ...] | None:
+    """The bounds conditions of the kernel's body without its ping-pong rotations
+    (`passes.gpu.without_rotations`: every rotated array has one shape, so a subscript is in bounds
+    exactly when it is there), when they cover every subscript; None otherwise. The analysis does
+    not follow arrays through `a, b = b, a`, which would leave every time-stepped stencil that
+    swaps buffers unchecked, and so off the GPU."""
+    from optcompiler.passes.gpu import without_rotations
+
+    free = without_rotations(kernel.body)
+    if free is None or free == kernel.body:
+        return None
+    hints = {p.name: h for p in kernel.params if (h := config.arg_type_hint(kernel.name, p.name)) is not None}
+    facts = analyze(replace(kernel, body=free), hints)
+    guard = bounds_guard(free, [p.name for p in kernel.params], facts)
+    return guard.conditions if guard.complete else None
 
 
 # Verifying costs a Numba compile per candidate, so only the model's top few are measured, plus the

@@ -1658,6 +1658,68 @@ def _rotating_arrays(body: Term, params: set[str], types: Mapping[str, ArgType])
     return out
 
 
+def without_rotations(body: Term) -> Term | None:
+    """`body` without its ping-pong rotations (`a, b = b, a`), when every array they permute is a
+    local bound once, at the top level, to an allocation of the same shape as the others (copies or
+    `_like`s of one array, or the same shape expression): then each name always holds an array of
+    that shape, and a subscript is in bounds in `body` exactly when it is in the rotation-free body,
+    whose bounds the analysis can follow. None when some rotation is not such a one."""
+    rotations = [t for t in body.walk() if _is_permutation(t)]
+    if not rotations:
+        return body
+    shapes: dict[str, Term] = {}
+    for stmt in body.args:
+        if stmt.op == "assign" and stmt.args[0].op == "var":
+            shape = _allocation_shape(stmt.args[1])
+            if shape is not None:
+                shapes.setdefault(str(stmt.args[0].value), shape)
+    for t in rotations:
+        names = [str(e.value) for e in t.args[0].args]
+        binds = [
+            b
+            for b in body.walk()
+            if b.op in ("assign", "augassign") and b.args[0].op == "var" and str(b.args[0].value) in names
+        ]
+        if (
+            any(n not in shapes for n in names)
+            or len({shapes[n] for n in names}) != 1
+            or len(binds) != len(names)
+        ):
+            return None
+    return _drop(body, frozenset(rotations))
+
+
+def _allocation_shape(value: Term) -> Term | None:
+    """What fixes a fresh allocation's shape: the source array of `X.copy()` / `np.*_like(X)`, or the
+    shape argument of `np.zeros(shape)` and the like; None for anything else."""
+    if value.op != "call":
+        return None
+    func = value.args[0]
+    positional = [a for a in value.args[1:] if a.op != "kw"]
+    if func.op == "attr" and func.value == "copy" and func.args[0].op == "var" and not positional:
+        return func.args[0]
+    module, _, name = (call_name(value) or "").rpartition(".")
+    if module not in NUMPY_MODULES or not positional:
+        return None
+    if (
+        name in LIKE_ALLOCATORS
+        and positional[0].op == "var"
+        and not any(a.op == "kw" and a.value == "shape" for a in value.args[1:])
+    ):
+        return positional[0]
+    if name in ALLOCATORS and name != "full":
+        return Term("tuple", (positional[0],))  # the shape expression itself, as a key
+    return None
+
+
+def _drop(term: Term, statements: frozenset[Term]) -> Term:
+    if term.op == "seq":
+        return seq(*(_drop(a, statements) for a in term.args if a not in statements))
+    if not term.args:
+        return term
+    return Term(term.op, tuple(_drop(a, statements) for a in term.args), term.value)
+
+
 def _is_permutation(t: Term) -> bool:
     if t.op != "assign" or t.args[0].op != "tuple" or t.args[1].op != "tuple":
         return False

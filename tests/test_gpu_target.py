@@ -318,3 +318,46 @@ def test_the_pipeline_ships_the_first_ranked_configuration_that_lowers(
     assert isinstance(result, Emitted) and result.gpu_source, result.gpu_note
     assert "launch configuration 64x4 (of 3 ranked by the GPU model)" in result.gpu_note
     assert "(64, 4)](" in result.gpu_source
+
+
+SWAPS = """
+import numpy as np
+
+
+def heat_swap(u, steps: int):
+    n, m = u.shape
+    a = u.copy()
+    b = np.zeros_like(u)
+    b[:, :] = u
+    for _ in range(steps):
+        for i in range(1, n - 1):
+            for j in range(1, m - 1):
+                b[i, j] = 0.25 * (a[i - 1, j] + a[i + 1, j] + a[i, j - 1] + a[i, j + 1])
+        a, b = b, a
+    return a
+
+
+def uneven_swap(u, steps: int):
+    n, m = u.shape
+    a = u.copy()
+    b = np.zeros((n, m + 1))
+    for _ in range(steps):
+        for i in range(1, n - 1):
+            for j in range(1, m - 1):
+                b[i, j] = 0.5 * (a[i, j - 1] + a[i, j + 1])
+        a, b = b, a
+    return a
+"""
+
+
+@needs_cuda
+def test_ping_pong_buffers_of_one_shape_are_in_bounds_for_the_gpu(tmp_path: Path) -> None:
+    """The analysis loses arrays through `a, b = b, a`; where every rotated buffer has one shape the
+    rotation-free body's bounds hold, and the GPU path is offered; buffers of different shapes are not."""
+    result = optimize_source(SWAPS, "swaps.py", Config(target="gpu", max_verify=1, top_k=2))
+    heat = kernel(result, "heat_swap")
+    assert heat.gpu_source, heat.gpu_note
+    uneven = kernel(result, "uneven_swap")
+    assert not uneven.gpu_source and "not provably in bounds" in uneven.gpu_note
+    report = run_child(tmp_path, result.output, SWAPS, {"heat_swap": [[9, 12], 3]}, sim=True)
+    assert report == {"heat_swap": {"same": True, "ran": ["gpu"]}}
