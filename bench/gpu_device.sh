@@ -6,6 +6,7 @@
 #
 #     bash bench/gpu_device.sh            # on the GPU host, from the repository root, .whl/ present
 #     bash bench/gpu_device.sh --all      # every corpus kernel, resuming bench/results/gpu's records
+#     bash bench/gpu_device.sh --target   # optc's emitted modules end to end (bench/gpu_target.py)
 #     NUMBA_ENABLE_CUDASIM=1 bash bench/gpu_device.sh --quick   # a smoke test on the CUDA simulator
 #
 # By default it measures what changed since the committed corpus run (bench/results/gpu), at each
@@ -32,12 +33,16 @@ BUDGET=${BUDGET:-480}
 PYTHON=${PYTHON:-python3}
 QUICK=0
 ALL=0
+TARGET=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 [ "${1:-}" = "--all" ] && ALL=1
+[ "${1:-}" = "--target" ] && TARGET=1
 # the matmul family first (gemm at n = 1024 is issue 10's test), then 3-D stencils, float32, 2-D stencils
 FOCUS=${FOCUS:-gemm,gemm_tn,gemm_nt,int_matmul,syrk,gemm_axpby,pairwise_distances,heat3d,stencil27,jacobi2d,heat2d32,rmsnorm32,gemv32,grayscale32,stencil9,conv2d_3x3}
 if [ "$ALL" = 1 ]; then
     OUT=${OUT:-$ROOT/bench/results/gpu}
+elif [ "$TARGET" = 1 ]; then
+    OUT=${OUT:-$ROOT/bench/results}
 else
     OUT=${OUT:-$ROOT/bench/results/gpu/focus}
 fi
@@ -46,7 +51,7 @@ mkdir -p "$OUT"
 # measures only the kernels and sizes they lack. (The focus run resumes its own $OUT the same way.)
 SEED=$ROOT/bench/results/gpu
 [ "$ALL" = 1 ] || SEED=$ROOT/bench/results/gpu/focus
-if [ -f "$SEED/gpu_corpus.jsonl" ] && [ "$(cd "$OUT" && pwd)" != "$(cd "$SEED" && pwd)" ]; then
+if [ "$TARGET" = 0 ] && [ -f "$SEED/gpu_corpus.jsonl" ] && [ "$(cd "$OUT" && pwd)" != "$(cd "$SEED" && pwd)" ]; then
     cp -r "$SEED/." "$OUT/"
     [ -f "$OUT/optc_cpu.tar.gz" ] && tar -xzf "$OUT/optc_cpu.tar.gz" -C "$OUT"
 fi
@@ -81,6 +86,15 @@ export PYTHONDONTWRITEBYTECODE=1
     "$PYTHON" -c "from optcompiler.costmodel.hardware import detect; print(detect())" 2>&1 | tail -1
 } > "$OUT/host.txt" 2>&1
 
+if [ "$TARGET" = 1 ]; then
+    # --target gpu and auto on bench/gpu_target.py's kernels (relax, gemm at n = 1024, smooth, axpy,
+    # a 3-D ping-pong stencil, a float32 kernel): the emitted modules, their thresholds, timed
+    timeout -k 5 $((BUDGET - ($(date +%s) - START))) "$PYTHON" bench/gpu_target.py --out "$OUT" \
+        > "$OUT/gpu_target_run.log" 2>&1
+    tail -5 "$OUT/gpu_target_run.log"
+    [ -f "$OUT/gpu_target.md" ] && cat "$OUT/gpu_target.md"
+    exit 0
+fi
 if [ "$QUICK" = 1 ]; then
     ARGS=(--quick --shrink 16 --sizes 1 --repeats 2 --kernels gemm,heat3d,rmsnorm32,clipped_sum
           --optc-jobs 2 --optc-budget 60)
