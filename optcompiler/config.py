@@ -57,7 +57,7 @@ class Config:
     llm: LlmConfig = field(default_factory=LlmConfig)
     # Offer variants with no loop left (slices, `@`, `.sum()`) as plain NumPy too: no compile time,
     # which wins short runs. `@optimize` turns it off (its dispatcher is compiled and calls the variant).
-    numpy_target: bool = False
+    numpy_target: bool = True
     # Expected calls of each kernel in one run of the program: a verified variant whose compile time
     # is not won back in that many calls (at the size profile) is not emitted. None: compile time is
     # reported but not weighed (a `Config` built in code, as `@optimize` does); settings read by
@@ -385,6 +385,7 @@ SETTINGS: dict[str, tuple[str, Callable[[object], object]]] = {
     "check-threshold": ("check_threshold", _threshold),
     "llm": ("llm", _llm),
     "calls": ("calls", _kernel_calls),  # also fills kernel_calls
+    "numpy-target": ("numpy_target", _flag),
 }
 _PARSER_OF_FIELD = {field: parse for field, parse in SETTINGS.values()} | {
     "kernel_sizes": _kernel_sizes,

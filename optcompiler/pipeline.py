@@ -534,9 +534,11 @@ def payback_of(
         variant = result.measured * python_at_(profile) / max(python_at_(measured_at), 1e-12)
     original = result.original_measured * python_at_(profile) / max(python_at_(python_at), 1e-12)
     shape = sizes_text(profile) or "the default sizes"
-    # a run that compiles this kernel first also pays Numba's start, charged to each kernel, so that
+    # plain NumPy compiles nothing: its first call is a call like the others, already counted; a
+    # run that compiles this kernel first also pays Numba's start, charged to each kernel, so that
     # whatever else a run compiles, none of them is a loss on its own
-    compile_seconds = result.compile_seconds + (result.numba_start or 0.0)
+    compiled = result.compile_seconds + (result.numba_start or 0.0)
+    compile_seconds = 0.0 if candidate.target.name == "numpy" else compiled
     return Payback(compile_seconds, original, variant, shape, config.calls_for(kernel.name))
 
 

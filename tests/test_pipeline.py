@@ -256,13 +256,14 @@ def test_a_kernel_whose_compile_time_a_short_run_does_not_win_back_is_left_as_wr
         return recorded[0]
 
     monkeypatch.setattr(verify, "verify_candidates", once)
-    short = optimize_source(DECAY, "decay.py", Config(calls=1, max_verify=2))
+    # compiled targets only: a plain-NumPy variant (nothing to compile) is the next test's case
+    short = optimize_source(DECAY, "decay.py", Config(calls=1, max_verify=2, numpy_target=False))
     (result,) = short.kernels
     assert isinstance(result, Unchanged) and short.output == DECAY
     found = REFUSAL.fullmatch(result.reason)
     assert found, result.reason
     assert int(found["calls"]) > 1
-    often = optimize_source(DECAY, "decay.py", Config(calls=10**9, max_verify=2))
+    often = optimize_source(DECAY, "decay.py", Config(calls=10**9, max_verify=2, numpy_target=False))
     (result,) = often.kernels
     assert isinstance(result, Emitted) and often.changed
     payback = result.payback
@@ -270,6 +271,17 @@ def test_a_kernel_whose_compile_time_a_short_run_does_not_win_back_is_left_as_wr
     assert payback.compile_seconds > 0 and payback.original_seconds > payback.variant_seconds > 0
     assert f"pays after {payback.break_even} calls" in describe(result)
     assert payback.describe() in report_markdown([often])
+
+
+def test_a_short_run_gets_the_plain_numpy_variant_that_needs_no_compiling() -> None:
+    """One call does not win back Numba's compile time, but the loop-free variant (`x @ x`, BLAS)
+    runs as plain NumPy: nothing to compile, and faster than the CPython loop from the first call."""
+    short = optimize_source(SUMSQ, "sumsq.py", Config(calls=1, max_verify=2))
+    (result,) = short.kernels
+    assert isinstance(result, Emitted), result
+    assert result.candidate.target.name == "numpy"
+    assert result.payback is not None and result.payback.compile_seconds == 0.0 and result.payback.pays
+    assert "@numba.njit" not in result.source and "plain NumPy, nothing to compile" in short.output
 
 
 def test_payback_arithmetic_and_messages() -> None:

@@ -27,6 +27,9 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("warm")
     (root / "pkg").mkdir()
     (root / "pkg" / "__init__.py").write_text("")
+    # compiled variants for every kernel: a long run (compiling always pays back) and no plain-NumPy
+    # variant (which a short run may get, and which has nothing to warm)
+    (root / "pyproject.toml").write_text("[tool.optc]\ncalls = 1000000000\nnumpy-target = false\n")
     shutil.copy(EXAMPLE, root / "pkg" / "k.py")
     done = _run(
         "-m", "optcompiler.cli", "pkg/k.py", "-o", "pkg/k_fast.py", "-q", "--sizes", "n=200,m=200", cwd=root
