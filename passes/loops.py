@@ -534,9 +534,24 @@ def _v_distance(
 
 
 def _scalars_separate(first: Term, second: Term) -> bool:
-    """No scalar flows between the two parts: neither reads or writes a name the other assigns."""
+    """No scalar flows between the two parts: neither reads or writes a name the other assigns,
+    except an inner loop's variable that each part reads only inside loops binding it (the `j` of
+    two row loops: each loop sets it before any read, and the last loop run leaves the same value)."""
     a1, a2 = names_assigned(first), names_assigned(second)
-    return not (a1 & (a2 | names_read(second)) or a2 & names_read(first))
+    shared = (a1 & (a2 | names_read(second))) | (a2 & names_read(first))
+    return all(_loop_private(first, n) and _loop_private(second, n) for n in sorted(shared))
+
+
+def _loop_private(term: Term, name: str, bound: bool = False) -> bool:
+    """`name` is assigned in `term` only as a `for` variable and read only inside such loops."""
+    if term.op == "var":
+        return bound or term.value != name
+    if term.op in ("assign", "augassign") and name in names_assigned(term):
+        return False
+    if term.op == "for":
+        header = all(_loop_private(a, name, bound) for a in term.args[1:4])
+        return header and _loop_private(term.args[4], name, bound or term.args[0].value == name)
+    return all(_loop_private(a, name, bound) for a in term.args)
 
 
 # ---- fusion ------------------------------------------------------------------------------------------------

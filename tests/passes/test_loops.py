@@ -371,6 +371,33 @@ def test_top_level_fusion_refuses(lo2: str, first: str, second: str) -> None:
     assert not any("loops.fuse" in v.derivation for v in ranked)
 
 
+ROWS_2D = """
+    def f(a, b, c):
+        n, m = a.shape
+        for i in range(n):
+            for j in range(m):
+                b[i, j] = a[i, j] * 2.0
+        for i in range(n):
+            {head}
+            for j in range(m):
+                c[i, j] = b[i, j] + a[i, j]
+        return j
+"""
+
+
+def test_fusion_of_2_deep_nests_shares_the_inner_loop_variable() -> None:
+    from optcompiler.passes.loops import fuse_pair
+
+    k = _kernel(ROWS_2D.format(head="c[i, 0] = 1.0"))
+    out = fuse_pair(k.body.args[1], k.body.args[2], _ctx(k).facts)
+    assert out is not None
+    fused = Term("seq", (k.body.args[0], out, *k.body.args[3:]))
+    _same_results(k, fused, _three, (1, 2, 4))
+    # `j` read before the second nest's own j loop is the value the first nest left: refused
+    k = _kernel(ROWS_2D.format(head="c[i, 0] = j * 1.0"))
+    assert fuse_pair(k.body.args[1], k.body.args[2], _ctx(k).facts) is None
+
+
 def test_three_top_level_loops_fuse_into_one() -> None:
     source = TOP_LEVEL.format(
         lo="0",
