@@ -350,6 +350,16 @@ def corpus_lowerings(
                     seen.add(source)
                     exact = not suffix and index == 0  # explored bodies may reassociate: tolerance
                     found.append(GpuVariant(f"cuda {label}{suffix}{derived}", source, exact))
+                if index == 0 and found:  # the first configuration again, host arrays page-locked
+                    first = next(
+                        c for c in [*configs, *tiled] if found[0].label.startswith(f"cuda {c.label}")
+                    )
+                    source = gpu.lower_cuda(
+                        kernel, body, facts, **first.lowering_options(), pinned=True, **policy
+                    )
+                    if source is not None and source not in seen:
+                        seen.add(source)
+                        found.append(GpuVariant(f"{found[0].label} pinned", source, found[0].exact))
                 break
         if found:
             refused.pop(name, None)

@@ -344,6 +344,7 @@ CALLS: dict[str, list[tuple[tuple[int, ...] | int, ...]]] = {
     "gemm_tn#micro": [((6, 11), (6, 9))],
     "gemm32#micro": [((7, 5), (5, 9))],
     "stencil7": [((6, 5, 11),), ((3, 3, 3),), ((2, 4, 4),)],
+    "row_scale#pinned": [((13, 21), (13,))],
     "heat3d_steps": [((5, 6, 9), 3, ())],
     "scale3d": [((4, 5, 7), (7,))],
 }
@@ -383,10 +384,11 @@ OPTIONS: dict[str, dict[str, object]] = {
     "gemm_tn#micro": {"block_2d": (2, 2), "tile": 4, "micro": 2},
     "gemm32#micro": {"block_2d": (2, 2), "tile": 4, "micro": 2},
     "stencil7": {"block_3d": (4, 2, 2)},
+    "row_scale#pinned": {**SMALL_BLOCKS, "pinned": True},
     "heat3d_steps": {"block_3d": (4, 2, 2)},
     "scale3d": {"block_3d": (4, 2, 2)},
 }
-FORTRAN = {"jacobi_into", "row_scale"}  # also called with Fortran-ordered arrays
+FORTRAN = {"jacobi_into", "row_scale", "row_scale#pinned"}  # also called with Fortran-ordered arrays
 
 
 def lowered(name: str, **options: object) -> str | None:
@@ -417,7 +419,7 @@ def _arguments(
         if shape == ():
             args.append(float(rng.uniform(0.5, 1.5)))
             continue
-        low, high = (0.5, 2.0) if (name == "row_scale" and k == 1) else (-1.0, 1.0)
+        low, high = (0.5, 2.0) if (name.split("#")[0] == "row_scale" and k == 1) else (-1.0, 1.0)
         array = rng.uniform(low, high, shape)
         if name in SINGLE:
             array = array.astype(np.float32)
@@ -782,3 +784,9 @@ def test_register_blocking_keeps_each_threads_outputs_in_registers() -> None:
     assert gpu.lower_cuda(kernel, kernel.body, facts, block_2d=(16, 16), tile=32, micro=4) is None
     reason = gpu.refusal_reason(kernel, kernel.body, facts, tile=30, micro=4)
     assert reason is not None and "micro-tiles of 4" in reason
+
+
+def test_pinned_copies_page_lock_the_host_arrays() -> None:
+    source = lowered("row_scale", pinned=True)
+    assert source is not None and source.count("with cuda.pinned(host):") == 2
+    assert "cuda.pinned" not in (lowered("row_scale") or "")
