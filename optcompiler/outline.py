@@ -19,8 +19,18 @@ Inputs and outputs, from the analyses:
   definitely bound at the region's end: assigned by one of its top-level statements, or bound
   before it (then passed in too, so a loop that runs zero times hands back the old value).
 - arrays are passed by reference, so in-place writes reach the caller exactly as before.
-Refused: a region with a `return` (an early exit out of the function), functions with `global` or
-`nonlocal`, and inputs or outputs that fail the rules above; each refusal is a reason in the report.
+Refused: a region with a `return` (an early exit out of the function), or a `break`/`continue` of
+a loop around it, functions with `global` or `nonlocal`, and inputs or outputs that fail the rules
+above; each refusal is a reason in the report.
+
+A region that lifts but that Numba rejects (it calls a plain Python function, say) is tried again
+smaller (`smaller_regions`): its statements one by one, then the statements of a loop's body, up to
+MAX_DEPTH loops deep. There the helper is called inside the loop: names bound by the loops around
+it (their `for` targets, what their bodies bind before it) count as bound before it, and it runs
+once per iteration (`enclosing_trips`, for the compile-time payback).
+
+Helpers are built as nodes from the function's own statements (`helper_site`), so outlining never
+re-parses the module: one parse per file, however many functions it partly compiles.
 """
 
 from __future__ import annotations
