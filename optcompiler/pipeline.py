@@ -841,6 +841,12 @@ def explore(
                 options[key] = ([best], True)
             else:
                 found = [t for _, t in extract_top_k(egraph, child, config.top_k, static_cost)]
+                # node counts favour a nest over its library call (`C[:n, :p] += alpha * (A @ B)`
+                # has more nodes than the loop it replaces, plus a distributed loop): the term
+                # cheapest when a loop body counts once per iteration joins the options too
+                lean = extract_best(egraph, child, loop_weighted_cost)[1]
+                if lean not in found:
+                    found.append(lean)
                 ranked = sorted(
                     found,
                     key=lambda t: rank_key(
@@ -1024,6 +1030,19 @@ _OP_COST = {"pow": 20.0, "truediv": 6.0, "floordiv": 8.0, "mod": 8.0, "call": 10
 def static_cost(node: ENode, child_costs: tuple[float, ...]) -> float:
     """A size-free cost for extraction: expensive operators weigh more; structure by node count."""
     return _OP_COST.get(node.op, 1.0) + sum(child_costs)
+
+
+LOOP_BODY_WEIGHT = 4.0  # a loop body counts as this many copies of itself (as in `weighted_size`)
+
+
+def loop_weighted_cost(node: ENode, child_costs: tuple[float, ...]) -> float:
+    """`static_cost` where a loop's (or while's) body weighs LOOP_BODY_WEIGHT times: bottom-up, so
+    extraction finds the variant with the least code inside loops (library calls, slices)."""
+    if node.op == "for":
+        return _OP_COST.get("for", 1.0) + sum(child_costs[:4]) + LOOP_BODY_WEIGHT * child_costs[4]
+    if node.op == "while":
+        return 1.0 + LOOP_BODY_WEIGHT * sum(child_costs)
+    return static_cost(node, child_costs)
 
 
 def weighted_size(term: Term, depth: int = 0) -> float:

@@ -213,13 +213,27 @@ def rules(ctx: PassContext) -> list[Rewrite]:
                     out.append(seq(*stmts[:k], fused[pair], *stmts[k + 2 :]))  # type: ignore[arg-type]
         return out
 
-    def fission(egraph: EGraph, id: Id, subst: dict[str, Id]) -> Term | None:
-        loop = _matched_loop(egraph, subst)
-        if loop in generated:  # would only undo the jam of unroll-and-jam
-            return None
-        if any(s.op == "for" and s.args[:4] in split_headers for s in loop.args[4].args):
-            return None  # would only split a jammed middle loop from its remainder (and fusion join them)
-        return once("distribute", loop, lambda: next(iter(distribute(loop, ctx.facts)), None))
+    def fission(egraph: EGraph, id: Id, subst: dict[str, Id]) -> list[Term]:
+        """The loop distributed over its body, and over each other block its body class holds: an
+        inner loop distributed first (`for i: for j: C[i, j] *= b; for k: ...` -> two j loops)
+        is a body of several statements the outer loop can be distributed over in turn."""
+        first = _matched_loop(egraph, subst)
+        blocks = [n for n in egraph.nodes(subst["body"]) if n.op == "seq" and len(n.children) >= 2]
+        bodies = [first.args[4]]
+        bodies += [
+            Term("seq", tuple(egraph.extract_term(c) for c in n.children)) for n in blocks[:_MAX_BLOCKS]
+        ]
+        out: list[Term] = []
+        for body in dict.fromkeys(bodies):
+            loop = Term("for", (*first.args[:4], body), first.value)
+            if loop in generated:  # would only undo the jam of unroll-and-jam
+                continue
+            if any(s.op == "for" and s.args[:4] in split_headers for s in body.args):
+                continue  # would only split a jammed middle loop from its remainder (and fusion join them)
+            found = once("distribute", loop, lambda loop=loop: next(iter(distribute(loop, ctx.facts)), None))
+            if found is not None:
+                out.append(found)
+        return out
 
     def peeling(egraph: EGraph, id: Id, subst: dict[str, Id]) -> Term | None:
         loop = _matched_loop(egraph, subst)
