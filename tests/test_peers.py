@@ -83,6 +83,23 @@ def test_calls_restore_the_arguments_a_kernel_updates() -> None:
     assert set(times) == {"x", "y"} and all(t.rounds == 2 and t.min > 0 for t in times.values())
 
 
+def test_contenders_share_the_arguments_and_may_not_modify_the_others() -> None:
+    def reads(a: np.ndarray) -> float:
+        return float(a.sum())
+
+    def writes(a: np.ndarray) -> float:
+        a[0] = 5.0
+        return 0.0
+
+    first = peers.Call.of(reads, (np.zeros(3),), ())
+    other = first.sharing(writes)
+    assert other.args is first.args and other.fn is writes
+    first()
+    assert first.untouched() is None
+    other()
+    assert "modified argument 0" in other.untouched()
+
+
 def test_disagreement_follows_the_float_policy() -> None:
     x = np.linspace(1.0, 2.0, 5)
     assert peers.disagreement((x * (1 + 1e-12), None), (x, None)) is None
