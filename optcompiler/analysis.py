@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import product
 
 from optcompiler.ir import ArgType, Kernel, Term
@@ -400,6 +400,13 @@ def analyze(kernel: Kernel, hints: Mapping[str, str] | None = None) -> KernelFac
     assign_counts: dict[str, int] = {}
     for name in _assignment_sequence(body):
         assign_counts[name] = assign_counts.get(name, 0) + 1
+    # `d = w.copy()` (or `np.zeros_like(w)`, bound once) has w's rank: `d[i, j]` makes w 2-D too
+    for stmt in body.walk():
+        if stmt.op == "assign" and stmt.args[0].op == "var":
+            name = str(stmt.args[0].value)
+            source = _allocation_shape(stmt.args[1])
+            if isinstance(source, str) and assign_counts.get(name) == 1 and name in ndims:
+                ndims[source] = max(ndims.get(source, 0), ndims[name])
 
     # argument types: config hint > annotation > usage; arrays whose elements serve as subscripts
     # or loop bounds hold integers (CSR index arrays), any other array of unstated dtype float64
@@ -1070,26 +1077,65 @@ def bounds_guard(body: Term, params: Sequence[str], facts: KernelFacts) -> Bound
     conditions: dict[str, None] = {}
     complete = True
 
-    def visit(term: Term, conditional: bool) -> None:
+    def visit(term: Term, conditional: bool, scope: KernelFacts, known: frozenset[Term]) -> None:
+        """`scope`: the facts with the ranges of the loops around `term`; `known`: subscripts an
+        enclosing `if` tested unconditionally and its branch has not changed the names of."""
         nonlocal complete
         if term.op == "if":
-            visit(term.args[0], conditional)
-            visit(term.args[1], True)
-            visit(term.args[2], True)
+            visit(term.args[0], conditional, scope, known)
+            tested = _covered_subscripts(term.args[0], params, rebound, scope) if not conditional else set()
+            for branch in term.args[1:]:
+                same = {t for t in tested | known if not names_read(t) & names_assigned(branch)}
+                visit(branch, True, scope, frozenset(same))
             return
         if term.op == "while":
             conditional = True
+        if term.op == "for":
+            scope = _with_loop_range(term, scope)
         if term.op == "index" and term.args[0].op != "attr":
-            covered = _index_conditions(term, params, rebound, facts)
+            covered = _index_conditions(term, params, rebound, scope)
+            if term in known and covered is not None:
+                covered = []  # the same element the enclosing test read, in range whenever it was
             if covered is None or (covered and conditional):
                 complete = False
             else:
                 conditions.update(dict.fromkeys(covered))
         for child in term.args:
-            visit(child, conditional)
+            visit(child, conditional, scope, known)
 
-    visit(body, False)
+    visit(body, False, facts, frozenset())
     return BoundsGuard(tuple(conditions), complete)
+
+
+def _covered_subscripts(
+    term: Term, params: Sequence[str], rebound: set[str], facts: KernelFacts
+) -> set[Term]:
+    """The element subscripts `term` evaluates whose range the guard's conditions cover."""
+    return {
+        t
+        for t in term.walk()
+        if t.op == "index"
+        and t.args[0].op != "attr"
+        and _index_conditions(t, params, rebound, facts) is not None
+        and not any(c.op in ("and", "or", "ifexp") for c in term.walk())  # evaluated for sure
+    }
+
+
+def _with_loop_range(loop: Term, facts: KernelFacts) -> KernelFacts:
+    """`facts` whose loop_bounds give this loop's variable this loop's range inside its body.
+
+    `KernelFacts.loop_bounds` keeps only variables bound by one range (a `j` looped over `m`,
+    then over `p`, has none), but inside one loop the variable holds that loop's values, as long
+    as the body assigns neither it nor a name its bounds read."""
+    v, lo, hi, step, body = loop.args
+    if v.op != "var" or _const_int(step) in (None, 0):
+        return facts
+    assigned = names_assigned(body)
+    if str(v.value) in assigned or names_read(Term("tuple", (lo, hi))) & assigned:
+        return facts
+    if facts.loop_bounds.get(str(v.value)) == (lo, hi, step):
+        return facts
+    return replace(facts, loop_bounds={**facts.loop_bounds, str(v.value): (lo, hi, step)})
 
 
 def _index_conditions(
@@ -1190,6 +1236,11 @@ def _subscript_conditions(
         out.append(f"{_render(low)} >= -({_render(dim)})" if _has_shape(below) else f"{_render(below)} <= 0")
     above = _minus(high, dim)
     if not _provably_negative(above):  # high < dim
+        if all(key is None for key in above):
+            # a constant that is not < 0: the box of the loop ranges reaches past the end (e.g. a
+            # triangular `range(i + 1, n)` that is empty where `i + 1` would be n), so a condition
+            # would be always false and send every call to the original: leave it to boundscheck
+            return None
         out.append(f"{_render(high)} < {_render(dim)}" if _has_shape(above) else f"{_render(above)} < 0")
     return out
 

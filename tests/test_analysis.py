@@ -331,3 +331,68 @@ def test_bounds_guard_leaves_data_dependent_and_conditional_subscripts_to_bounds
     # `out[i]` under the if would need out.shape[0] >= x.shape[0]; as a dispatcher condition it
     # could refuse valid calls, so the variant checks bounds itself instead
     assert not guarded_by_if.complete
+
+
+def test_bounds_guard_covers_what_the_if_tested_and_loop_variables_reused_with_other_ranges() -> None:
+    relax = _guard(
+        """
+        import numpy as np
+        def relax(w: np.ndarray) -> np.ndarray:
+            n = w.shape[0]
+            d = w.copy()
+            for k in range(n):
+                for i in range(n):
+                    for j in range(n):
+                        if d[i, k] + d[k, j] < d[i, j]:
+                            d[i, j] = d[i, k] + d[k, j]
+            return d
+        """
+    )
+    # the branch reads and writes exactly the elements its test read (d is w's copy: w is 2-D)
+    assert relax.complete and relax.conditions == ("w.shape[0] - 1 < w.shape[1]",)
+    rows = _guard(
+        """
+        import numpy as np
+        def rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            n = len(a)
+            m = len(b)
+            cur = np.zeros(m + 1)
+            prev = np.zeros(m + 1)
+            for i in range(1, n + 1):
+                for j in range(1, m + 1):
+                    cur[j] = prev[j - 1] + a[i - 1] * b[j - 1]
+                for j in range(m + 1):
+                    prev[j] = cur[j]
+            return prev
+        """
+    )
+    # j runs over two ranges: inside each loop it holds that loop's values
+    assert rows.complete and rows.conditions == ()
+    changed = _guard(
+        """
+        import numpy as np
+        def changed(x: np.ndarray, y: np.ndarray):
+            for i in range(x.shape[0]):
+                if x[i] > 0.0:
+                    i = i + 1
+                    y[i] = x[i]
+        """
+    )
+    assert not changed.complete  # the branch rebinds i: x[i] there is another element
+
+
+def test_bounds_guard_never_emits_a_condition_that_is_always_false() -> None:
+    guard = _guard(
+        """
+        import numpy as np
+        def upper(t: np.ndarray) -> np.ndarray:
+            n = t.shape[0]
+            for i in range(n - 1, -1, -1):
+                for j in range(i + 1, n):
+                    t[i, j] = t[i + 1, j] + 1.0
+            return t
+        """
+    )
+    # i + 1 reaches n in the box of the ranges, never in a run (the j loop is empty at i = n - 1):
+    # no "0 < 0" that would send every call to the original; the variant checks bounds instead
+    assert not guard.complete and not any(c.startswith("0 <") for c in guard.conditions)
