@@ -674,7 +674,7 @@ def _escaping_names(body: Term) -> dict[str, frozenset[str]]:
     out: dict[str, set[str]] = {}
     for loop in (t for t in body.walk() if t.op == "for"):
         inside = names_assigned(loop)
-        outside = _reads_not_rebound(_replace(body, loop, Term("pass")))
+        outside = _reads_not_rebound(replace_subterm(body, loop, Term("pass")))
         out.setdefault(loop_var(loop), set()).update(inside & outside)
     return {k: frozenset(v) for k, v in out.items()}
 
@@ -693,12 +693,13 @@ def _reads_not_rebound(term: Term) -> set[str]:
     return names_read(term)
 
 
-def _replace(term: Term, old: Term, new: Term) -> Term:
+def replace_subterm(term: Term, old: Term, new: Term) -> Term:
+    """`term` with every occurrence of `old` (structurally equal) replaced by `new`."""
     if term is old or term == old:
         return new
     if not term.args:
         return term
-    args = tuple(_replace(a, old, new) for a in term.args)
+    args = tuple(replace_subterm(a, old, new) for a in term.args)
     return term if args == term.args else Term(term.op, args, term.value)
 
 

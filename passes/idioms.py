@@ -131,6 +131,7 @@ from optcompiler.analysis import (
     loop_nest,
     loop_var,
     names_read,
+    replace_subterm,
 )
 from optcompiler.ir import NONE, Term, const, seq, var
 from optcompiler.passes import PassContext
@@ -450,7 +451,7 @@ def accumulator_blas_form(
     moved = Term(inner_body.args[0].op, (target, *inner_body.args[0].args[1:]), inner_body.args[0].value)
     if moved.op == "assign":  # s = s + p  ->  C[i, j] = C[i, j] + p
         value = moved.args[1]
-        moved = Term("assign", (target, _swap(value, accumulator, target)))
+        moved = Term("assign", (target, replace_subterm(value, accumulator, target)))
     product = _rebuild(nest, seq(Term("for", (*inner.args[:4], seq(moved)), inner.value)))
     found = blas_form(product, facts, dtypes, covered)
     if found is None:
@@ -468,14 +469,6 @@ def _rebuild(nest: list[Term], body: Term) -> Term:
     for level in reversed(nest):
         body = Term("for", (*level.args[:4], body), level.value)
     return body
-
-
-def _swap(term: Term, old: Term, new: Term) -> Term:
-    if term == old:
-        return new
-    if not term.args:
-        return term
-    return Term(term.op, tuple(_swap(a, old, new) for a in term.args), term.value)
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,7 @@ from optcompiler.analysis import (
     names_assigned,
     names_read,
     nonnegative,
+    replace_subterm,
 )
 from optcompiler.ir import NONE, Term, const, for_range, seq, var
 from optcompiler.passes import PassContext
@@ -118,11 +119,16 @@ def rules(ctx: PassContext) -> list[Rewrite]:
 
         return applier
 
+    sums: dict[Term, tuple[bool, Term] | None] = {}  # one look per statement for both rules
+
     def loop_sum(count: bool) -> Applier:
         def applier(egraph: EGraph, id: Id, subst: dict[str, Id]) -> Term | None:
             if not ctx.body:
                 return None
-            found = loop_sum_form(egraph.extract_term(id), ctx)
+            stmt = egraph.extract_term(id)
+            if stmt not in sums:
+                sums[stmt] = loop_sum_form(stmt, ctx)
+            found = sums[stmt]
             return found[1] if found is not None and found[0] == count else None
 
         return applier
@@ -401,11 +407,11 @@ def loop_sum_form(stmt: Term, ctx: PassContext) -> tuple[bool, Term] | None:
         total = _fresh(ctx, (f"{arrays[0]}_{stem}", stem, "acc"), expr, taken | {index})
         first = sorted(arrays)[0]
         extent = Term("index", (Term("attr", (var(first),), "shape"), const(0)))
-        element = _substitute_index(element, var(index))
+        element = replace_subterm(element, _SumElement.PLACEHOLDER, var(index))
         loop = for_range(
             index, const(0), extent, const(1), seq(Term("augassign", (var(total), element), "add"))
         )
-        return exact, seq(Term("assign", (var(total), init)), loop, _replace(stmt, call, var(total)))
+        return exact, seq(Term("assign", (var(total), init)), loop, replace_subterm(stmt, call, var(total)))
     return None
 
 
@@ -553,19 +559,3 @@ def _fresh(ctx: PassContext, choices: tuple[str, ...], seed: Term, taken: set[st
         if name.isidentifier() and name not in ctx.names and name not in taken:
             return name
     return f"{choices[0]}_{hashlib.sha1(repr(seed).encode()).hexdigest()[:6]}"
-
-
-def _substitute_index(term: Term, index: Term) -> Term:
-    if term == _SumElement.PLACEHOLDER:
-        return index
-    if not term.args:
-        return term
-    return Term(term.op, tuple(_substitute_index(a, index) for a in term.args), term.value)
-
-
-def _replace(term: Term, old: Term, new: Term) -> Term:
-    if term == old:
-        return new
-    if not term.args:
-        return term
-    return Term(term.op, tuple(_replace(a, old, new) for a in term.args), term.value)
