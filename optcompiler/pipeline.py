@@ -660,21 +660,11 @@ def _add_gpu(
             f"; taken from a problem size of {threshold} ({size}), where the {gpu.name} model "
             f"predicts it {gpu_model.MARGIN:g}x faster than {chosen.label}"
         )
-    checked = verify.verify_candidates(
-        prelude="import numba\n" + prelude,
-        original_source=kernel.source,
-        original_name=kernel.name,
-        candidates=[verify.CandidateSource("gpu", source, emit.gpu_name(kernel.name))],
-        args=[(p.name, result.facts.arg_types[p.name]) for p in kernel.params],
-        policy=verify.FloatPolicy(strict=config.strict_fp),
-        timeout=config.verify_timeout,
-        env=CUDASIM,
-    )
-    if not checked or not checked[0].ok:
-        reason = checked[0].reason if checked else "not verified"
-        return replace(result, gpu_note=f"refused: failed verification on the CUDA simulator ({reason})")
-    if examples:
-        on_device = verify.verify_candidates(
+
+    def gpu_verified(**where: object) -> tuple[bool, str]:
+        """Whether the CUDA lowering matches the original, and the verifier's account
+        (`where`: on the simulator, or on the call's own arguments)."""
+        checked = verify.verify_candidates(
             prelude="import numba\n" + prelude,
             original_source=kernel.source,
             original_name=kernel.name,
@@ -682,10 +672,16 @@ def _add_gpu(
             args=[(p.name, result.facts.arg_types[p.name]) for p in kernel.params],
             policy=verify.FloatPolicy(strict=config.strict_fp),
             timeout=config.verify_timeout,
-            examples=examples,
+            **where,  # type: ignore[arg-type]
         )
-        if not on_device or not on_device[0].ok:
-            reason = on_device[0].reason if on_device else "not verified"
+        return (bool(checked) and checked[0].ok), (checked[0].reason if checked else "not verified")
+
+    ok, verified = gpu_verified(env=CUDASIM)
+    if not ok:
+        return replace(result, gpu_note=f"refused: failed verification on the CUDA simulator ({verified})")
+    if examples:
+        on_device, reason = gpu_verified(examples=examples)
+        if not on_device:
             return replace(
                 result, gpu_note=f"refused: failed verification on the call's arguments ({reason})"
             )
@@ -696,7 +692,7 @@ def _add_gpu(
         alias_pairs=alias_guard_pairs(result.facts, kernel.body),  # the lowering assumes distinct arrays
         gpu_source=source,
         gpu_threshold=threshold,
-        gpu_note=f"numba-cuda, {shape}; verified on the CUDA simulator, {checked[0].reason}{model}",
+        gpu_note=f"numba-cuda, {shape}; verified on the CUDA simulator, {verified}{model}",
     )
 
 
