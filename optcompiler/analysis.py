@@ -300,6 +300,11 @@ class KernelFacts:
     # and those whose direction is unknown (a variable step, or loops of both directions)
     descending: frozenset[str] = field(default_factory=frozenset)
     unordered: frozenset[str] = field(default_factory=frozenset)
+    # (a, b) with a <= b wherever these facts are used: a loop body runs only when its range is
+    # non-empty, so inside `for v in range(lo, hi)` lo <= hi - 1. Only the facts `_with_loop_range`
+    # scopes to a loop body carry any; they tighten outer variables (i <= n - 2 inside
+    # `for j in range(i + 1, n)`), which interval reasoning over each range alone loses.
+    ordered: tuple[tuple[Term, Term], ...] = ()
 
     def kind(self, name: str) -> Kind:
         if name in self.arg_types:
@@ -1075,7 +1080,7 @@ def bounds_guard(body: Term, params: Sequence[str], facts: KernelFacts) -> Bound
     there could send valid calls to the slow original, so such a subscript counts as uncovered
     unless it is in range for every input."""
     rebound = names_assigned(body)
-    conditions: dict[str, None] = {}
+    conditions: dict[str, _Linear] = {}
     complete = True
 
     def visit(term: Term, conditional: bool, scope: KernelFacts, known: frozenset[Term]) -> None:
@@ -1091,8 +1096,11 @@ def bounds_guard(body: Term, params: Sequence[str], facts: KernelFacts) -> Bound
             return
         if term.op == "while":
             conditional = True
-        if term.op == "for":
-            scope = _with_loop_range(term, scope)
+        if term.op == "for":  # the range is evaluated outside the loop; only the body sees its facts
+            for bound in term.args[1:4]:
+                visit(bound, conditional, scope, known)
+            visit(term.args[4], conditional, _with_loop_range(term, scope), known)
+            return
         if term.op == "index" and term.args[0].op != "attr":
             covered = _index_conditions(term, params, rebound, scope)
             if term in known and covered is not None:
@@ -1100,12 +1108,31 @@ def bounds_guard(body: Term, params: Sequence[str], facts: KernelFacts) -> Bound
             if covered is None or (covered and conditional):
                 complete = False
             else:
-                conditions.update(dict.fromkeys(covered))
+                conditions.update(covered)
         for child in term.args:
             visit(child, conditional, scope, known)
 
     visit(body, False, facts, frozenset())
-    return BoundsGuard(tuple(conditions), complete)
+    return BoundsGuard(_strongest(conditions), complete)
+
+
+def _strongest(conditions: Mapping[str, _Linear]) -> tuple[str, ...]:
+    """The conditions less those another implies: `form <= 0` follows from `form' <= 0` when the
+    two differ only in the constant and form's is the smaller (`n - 2 < m` from `n - 1 < m`)."""
+    kept: list[str] = []
+    for text, form in conditions.items():
+        symbols = {k: c for k, c in form.items() if k is not None}
+        implied = False
+        for other, other_form in conditions.items():
+            if other == text or {k: c for k, c in other_form.items() if k is not None} != symbols:
+                continue
+            const, other_const = form.get(None, 0), other_form.get(None, 0)
+            if other_const > const or (other_const == const and other in kept):
+                implied = True
+                break
+        if not implied:
+            kept.append(text)
+    return tuple(kept)
 
 
 def _covered_subscripts(
@@ -1127,21 +1154,33 @@ def _with_loop_range(loop: Term, facts: KernelFacts) -> KernelFacts:
 
     `KernelFacts.loop_bounds` keeps only variables bound by one range (a `j` looped over `m`,
     then over `p`, has none), but inside one loop the variable holds that loop's values, as long
-    as the body assigns neither it nor a name its bounds read."""
+    as the body assigns neither it nor a name its bounds read.
+
+    The body also runs only when the range is non-empty: `lo <= hi - 1` for a positive step,
+    `lo >= hi + 1` for a negative one, recorded in `ordered` for `_bound` to tighten the names in
+    `lo` and `hi` with. Not when the bounds read the loop's own variable (inside the body it holds
+    another value than the one the range was computed from)."""
     v, lo, hi, step, body = loop.args
-    if v.op != "var" or _const_int(step) in (None, 0):
+    step_value = _const_int(step)
+    if v.op != "var" or step_value is None or step_value == 0:
         return facts
     assigned = names_assigned(body)
-    if str(v.value) in assigned or names_read(Term("tuple", (lo, hi))) & assigned:
+    read = names_read(Term("tuple", (lo, hi)))
+    if str(v.value) in assigned or read & assigned or str(v.value) in read:
         return facts
-    if facts.loop_bounds.get(str(v.value)) == (lo, hi, step):
-        return facts
-    return replace(facts, loop_bounds={**facts.loop_bounds, str(v.value): (lo, hi, step)})
+    ordered = facts.ordered
+    if step_value > 0:
+        ordered += ((lo, Term("sub", (hi, Term("const", (), 1)))),)
+    else:
+        ordered += ((Term("add", (hi, Term("const", (), 1))), lo),)
+    return replace(facts, loop_bounds={**facts.loop_bounds, str(v.value): (lo, hi, step)}, ordered=ordered)
 
 
 def _index_conditions(
     term: Term, params: Sequence[str], rebound: set[str], facts: KernelFacts
-) -> list[str] | None:
+) -> list[tuple[str, _Linear]] | None:
+    """The conditions under which `term`'s subscripts are in range (each as its text and the form
+    that is <= 0 when it holds), or None when some subscript cannot be covered."""
     parts = index_parts(term)
     if all(p.op == "slice" or (p.op == "const" and p.value is None) for p in parts):
         return []  # slices clip, newaxis adds a dimension: neither raises
@@ -1149,7 +1188,7 @@ def _index_conditions(
     used = [p for p in parts if not (p.op == "const" and p.value is None)]
     if dims is None or len(used) > len(dims):
         return None
-    out: list[str] = []
+    out: list[tuple[str, _Linear]] = []
     for part, dim in zip(used, dims, strict=False):
         if part.op == "slice":
             continue
@@ -1221,20 +1260,21 @@ def _canonical_symbol(
 
 def _subscript_conditions(
     part: Term, dim: _Linear, params: Sequence[str], rebound: set[str], facts: KernelFacts
-) -> list[str] | None:
+) -> list[tuple[str, _Linear]] | None:
     """`-dim <= lowest` and `highest < dim`, each left out when it holds symbolically."""
     low = _canonical(_bound(part, facts, True, 0), params, rebound, facts)
     high = _canonical(_bound(part, facts, False, 0), params, rebound, facts)
     if low is None or high is None:
         return None
-    out = []
+    out: list[tuple[str, _Linear]] = []
     # -dim <= low: any low >= 0 will do, an array's length is never negative
     if not (
         _provably_negative(_negated(low), strict=False)
         or _provably_negative(_minus(_negated(dim), low), strict=False)
     ):
         below = _minus(_negated(dim), low)
-        out.append(f"{_render(low)} >= -({_render(dim)})" if _has_shape(below) else f"{_render(below)} <= 0")
+        text = f"{_render(low)} >= -({_render(dim)})" if _has_shape(below) else f"{_render(below)} <= 0"
+        out.append((text, below))
     above = _minus(high, dim)
     if not _provably_negative(above):  # high < dim
         if all(key is None for key in above):
@@ -1242,7 +1282,8 @@ def _subscript_conditions(
             # triangular `range(i + 1, n)` that is empty where `i + 1` would be n), so a condition
             # would be always false and send every call to the original: leave it to boundscheck
             return None
-        out.append(f"{_render(high)} < {_render(dim)}" if _has_shape(above) else f"{_render(above)} < 0")
+        text = f"{_render(high)} < {_render(dim)}" if _has_shape(above) else f"{_render(above)} < 0"
+        out.append((text, {**above, None: above.get(None, 0) + 1}))  # integers: x < 0 is x + 1 <= 0
     return out
 
 
@@ -1303,21 +1344,10 @@ def _bound(expr: Term, facts: KernelFacts, lower: bool, depth: int) -> dict[Term
     if value is not None:
         return {None: value}
     if op == "var":
-        name = str(expr.value)
-        if name not in facts.loop_bounds:
-            return {expr: 1}
-        start, stop, step = facts.loop_bounds[name]
-        step_value = _const_int(step)
-        if step_value is None or step_value == 0:
-            return None
-        if (step_value > 0) == lower:  # first value of an ascending or last of a descending range
-            return _bound(start, facts, lower, depth + 1)
-        edge = _bound(stop, facts, lower, depth + 1)  # the range stops one short of `stop`
-        if edge is None:
-            return None
-        edge = dict(edge)
-        edge[None] = edge.get(None, 0) + (-1 if step_value > 0 else 1)
-        return edge
+        best = _range_bound(expr, facts, lower, depth)
+        for candidate in _ordered_bounds(str(expr.value), facts, lower, depth):
+            best = _tighter(best, candidate, lower)
+        return best
     if op in ("add", "sub"):
         a = _bound(expr.args[0], facts, lower, depth + 1)
         b = _bound(expr.args[1], facts, lower if op == "add" else not lower, depth + 1)
@@ -1341,6 +1371,84 @@ def _bound(expr: Term, facts: KernelFacts, lower: bool, depth: int) -> dict[Term
     if _shape_source(expr) is not None:
         return {expr: 1}
     return None
+
+
+def _range_bound(expr: Term, facts: KernelFacts, lower: bool, depth: int) -> dict[Term | None, int] | None:
+    """A variable's bound from the range its loop runs over (itself when it is not a loop variable)."""
+    name = str(expr.value)
+    if name not in facts.loop_bounds:
+        return {expr: 1}
+    start, stop, step = facts.loop_bounds[name]
+    step_value = _const_int(step)
+    if step_value is None or step_value == 0:
+        return None
+    if (step_value > 0) == lower:  # first value of an ascending or last of a descending range
+        return _bound(start, facts, lower, depth + 1)
+    edge = _bound(stop, facts, lower, depth + 1)  # the range stops one short of `stop`
+    if edge is None:
+        return None
+    edge = dict(edge)
+    edge[None] = edge.get(None, 0) + (-1 if step_value > 0 else 1)
+    return edge
+
+
+def _ordered_bounds(name: str, facts: KernelFacts, lower: bool, depth: int) -> list[dict[Term | None, int]]:
+    """Bounds of `name` from the `a <= b` facts that hold where it is read.
+
+    Each fact in which `name` has coefficient +1 (`name + r <= b`: name <= b - r) gives an upper
+    bound, -1 a lower one; the rest is bounded without the ordered facts, so no fact is used to
+    bound itself and the search stays linear in their number."""
+    out = []
+    plain = replace(facts, ordered=())
+    for a, b in facts.ordered:
+        split_a, split_b = _isolate(a, name), _isolate(b, name)
+        if split_a is None or split_b is None:
+            continue
+        coeff = split_a[0] - split_b[0]
+        if coeff == (-1 if lower else 1):
+            rest = (
+                Term("sub", (split_b[1], split_a[1])) if coeff > 0 else Term("sub", (split_a[1], split_b[1]))
+            )
+            bound = _bound(rest, plain, lower, depth + 1)
+            if bound is not None:
+                out.append(bound)
+    return out
+
+
+def _isolate(expr: Term, name: str) -> tuple[int, Term] | None:
+    """(c, r) with `expr == c * name + r` and `name` not read in r; None when not linear in `name`."""
+    if name not in names_read(expr):
+        return 0, expr
+    if expr.op == "var":
+        return 1, Term("const", (), 0)
+    if expr.op in ("add", "sub"):
+        left, right = _isolate(expr.args[0], name), _isolate(expr.args[1], name)
+        if left is None or right is None:
+            return None
+        return left[0] + (right[0] if expr.op == "add" else -right[0]), Term(expr.op, (left[1], right[1]))
+    if expr.op == "neg":
+        inner = _isolate(expr.args[0], name)
+        return None if inner is None else (-inner[0], Term("neg", (inner[1],)))
+    if expr.op == "mul":
+        for x, y in ((expr.args[0], expr.args[1]), (expr.args[1], expr.args[0])):
+            k = _const_int(x)
+            if k is not None:
+                inner = _isolate(y, name)
+                return None if inner is None else (k * inner[0], Term("mul", (x, inner[1])))
+    return None
+
+
+def _tighter(
+    a: dict[Term | None, int] | None, b: dict[Term | None, int], lower: bool
+) -> dict[Term | None, int] | None:
+    """The tighter of two valid bounds when they differ by a constant only; else the first (or `b`
+    when there is no first). Both hold, so either choice is sound."""
+    if a is None:
+        return b
+    if {k: c for k, c in a.items() if k is not None} != {k: c for k, c in b.items() if k is not None}:
+        return a
+    const_a, const_b = a.get(None, 0), b.get(None, 0)
+    return b if (const_b > const_a if lower else const_b < const_a) else a
 
 
 def _guardable(a: str, b: str, facts: KernelFacts) -> bool:

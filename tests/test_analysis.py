@@ -394,5 +394,132 @@ def test_bounds_guard_never_emits_a_condition_that_is_always_false() -> None:
         """
     )
     # i + 1 reaches n in the box of the ranges, never in a run (the j loop is empty at i = n - 1):
-    # no "0 < 0" that would send every call to the original; the variant checks bounds instead
-    assert not guard.complete and not any(c.startswith("0 <") for c in guard.conditions)
+    # no "0 < 0" that would send every call to the original
+    assert not any(c.startswith("0 <") for c in guard.conditions)
+
+
+def test_bounds_guard_knows_a_loop_body_runs_only_on_a_non_empty_range() -> None:
+    upper = _guard(
+        """
+        import numpy as np
+        def upper(t: np.ndarray) -> np.ndarray:
+            n = t.shape[0]
+            for i in range(n - 1, -1, -1):
+                for j in range(i + 1, n):
+                    t[i, j] = t[i + 1, j] + 1.0
+            return t
+        """
+    )
+    # inside the j loop i + 1 <= n - 1, so t[i + 1, j] is in range: only t's width is asked for
+    assert upper.complete and upper.conditions == ("t.shape[0] - 1 < t.shape[1]",)
+    interval = _guard(
+        """
+        import numpy as np
+        def fold(seq: np.ndarray) -> np.ndarray:
+            n = seq.shape[0]
+            table = np.zeros((n, n), dtype=np.int64)
+            for i in range(n - 1, -1, -1):
+                for j in range(i + 1, n):
+                    best = table[i, j - 1]
+                    if table[i + 1, j] > best:
+                        best = table[i + 1, j]
+                    if i < j - 1:
+                        best = max(best, table[i + 1, j - 1] + seq[i] * seq[j])
+                    for k in range(i + 1, j):
+                        if table[i, k] + table[k + 1, j] > best:
+                            best = table[i, k] + table[k + 1, j]
+                    table[i, j] = best
+            return table
+        """
+    )
+    # the conditional table[i + 1, j - 1] needs no condition either: every subscript is proved
+    assert interval == type(interval)((), True)
+    descending = _guard(
+        """
+        import numpy as np
+        def down(x: np.ndarray, s: int) -> float:
+            n = x.shape[0]
+            t = 0.0
+            for i in range(n):
+                for j in range(n - 1, i, -1):
+                    t += x[i + 1] * x[j]
+            return t
+        """
+    )
+    # a negative step: the body runs only when n - 1 >= i + 1, so x[i + 1] is in range
+    assert descending == type(descending)((), True)
+
+
+def test_bounds_guard_assumes_nothing_a_run_can_break() -> None:
+    beyond = _guard(
+        """
+        import numpy as np
+        def beyond(t: np.ndarray) -> np.ndarray:
+            n = t.shape[0]
+            for i in range(n):
+                for j in range(i, n):
+                    t[i, j] = t[i + 1, j]
+            return t
+        """
+    )
+    # range(i, n) is non-empty at i = n - 1, where t[i + 1, j] is out of range: never proved
+    assert not beyond.complete
+    own = _guard(
+        """
+        import numpy as np
+        def own(x: np.ndarray) -> float:
+            n = x.shape[0]
+            t = 0.0
+            i = 0
+            for i in range(i + 1, n):
+                t += x[i + 1]
+            return t
+        """
+    )
+    # the range reads the old i, the body the new one: i + 1 <= n - 1 says nothing about the new i
+    assert not own.complete
+    rebound = _guard(
+        """
+        import numpy as np
+        def rebound(x: np.ndarray) -> float:
+            n = x.shape[0]
+            t = 0.0
+            for i in range(n):
+                for j in range(i + 1, n):
+                    i = j
+                    t += x[i + 1]
+            return t
+        """
+    )
+    # the body rebinds a name the range read: the range's fact no longer holds there
+    assert not rebound.complete
+    in_range = _guard(
+        """
+        import numpy as np
+        import numpy.typing as npt
+        def in_range(x: np.ndarray, start: npt.NDArray[np.int64]) -> float:
+            n = start.shape[0]
+            t = 0.0
+            for i in range(n):
+                for j in range(start[i + 1], n):
+                    t += x[j]
+            return t
+        """
+    )
+    # start[i + 1] in the range itself is evaluated even when the range is empty (at i = n - 1)
+    assert not in_range.complete
+
+
+def test_bounds_guard_drops_conditions_another_implies() -> None:
+    guard = _guard(
+        """
+        import numpy as np
+        def pairs(x: np.ndarray, y: np.ndarray) -> float:
+            t = 0.0
+            for i in range(x.shape[0] - 1):
+                t += y[i] * y[i + 1]
+            return t
+        """
+    )
+    # y[i + 1] needs x.shape[0] - 1 < y.shape[0], which implies y[i]'s x.shape[0] - 2 < y.shape[0]
+    assert guard.complete and guard.conditions == ("x.shape[0] - 1 < y.shape[0]",)
