@@ -1,7 +1,9 @@
-"""Parallel loops: run the iterations of a top-level loop on all cores with numba's `prange`.
+"""Parallel loops: run the iterations of the first parallel loop on each path on all cores with `prange`.
 
 What
-    `for i in range(...)` at the top level of a kernel becomes `for i in numba.prange(...)`;
+    `for i in range(...)` becomes `for i in numba.prange(...)` when no loop around it can run in
+    parallel: a loop at the top level of a kernel, or one nested only in loops that must run in
+    order (each sweep of a time-stepped stencil, `for t: for i: ...`, forks and joins once);
     the variant is compiled with `parallel=True` (target njit-parallel).
 Why faster
     Independent iterations spread over the cores; numba privatises scalars assigned in the
@@ -13,8 +15,10 @@ Legal when
     read after it, the step is 1, and the body has no early exit or impure call.
 Refuses when
     Iterations communicate through an array (`x[i] = x[i - 1] + ...`), a scalar is carried in
-    any other way, the subscripts are not affine (`hist[idx[i]] += 1`), or the loop is nested:
-    numba only parallelises the outermost prange.
+    any other way, the subscripts are not affine (`hist[idx[i]] += 1`), or a loop around it
+    could itself run in parallel (or already does): numba only parallelises the outermost
+    prange, and one region over the outer loop costs one fork-join instead of one per outer
+    iteration. Whether a fork-join per outer iteration pays is the cost model's call.
 Float safety
     Integer reductions are exact. A float reduction is summed in per-thread partials: a
     reassociation, tagged `reassoc`, allowed by the default float policy (verified with a
@@ -28,6 +32,10 @@ from optcompiler.ir import Term
 from optcompiler.passes import PassContext
 from optcompiler.passes.egraph import EGraph, Id, Rewrite, rule
 
+# statement e-nodes whose children hold statements: for a `for`, only its body (child 4) runs
+# inside it; an `if`'s test and a `while`'s condition are expressions
+_STATEMENT_CHILDREN = {"seq": None, "if": slice(1, None), "while": slice(1, None), "for": slice(4, 5)}
+
 NAME = "parallel"
 PREVIEW = False
 WHY = {
@@ -37,9 +45,27 @@ WHY = {
 
 
 def rules(ctx: PassContext) -> list[Rewrite]:
+    legal: dict[Term, bool] = {}
+
+    def could_run_in_parallel(egraph: EGraph, cls: Id) -> bool:
+        """Is some loop of the class already a prange, or could it be one under the float policy?"""
+        for node in egraph.nodes(cls):
+            if node.op != "for":
+                continue
+            if node.value == "prange":
+                return True
+            term = Term("for", tuple(egraph.extract_term(c) for c in node.children), node.value)
+            if term not in legal:
+                legal[term] = parallel_plan(term, ctx.facts, allow_reassoc=ctx.allow_reassoc) is not None
+            if legal[term]:
+                return True
+        return False
+
     def parallel_ok(reductions_allowed: bool) -> object:
         def when(egraph: EGraph, id: Id, subst: dict[str, Id]) -> bool:
-            if not ctx.top_level(egraph, id):
+            if not ctx.top_level(egraph, id) and not _only_under_ordered_loops(
+                egraph, ctx.root, id, could_run_in_parallel
+            ):
                 return False
             loop = Term(
                 "for", tuple(egraph.extract_term(subst[n]) for n in ("v", "lo", "hi", "st", "body")), "range"
@@ -59,3 +85,51 @@ def rules(ctx: PassContext) -> list[Rewrite]:
         rule("parallel.prange", lhs, rhs, when=parallel_ok(False)),
         rule("parallel.prange-reduction", lhs, rhs, when=parallel_ok(True), safety="reassoc"),
     ]
+
+
+def _only_under_ordered_loops(egraph: EGraph, root: Id, target: Id, parallel: object) -> bool:
+    """Is every place the statement class `target` occurs in the body (through blocks, branches and
+    loop bodies from `root`) inside loops none of which could run in parallel? False when it
+    occurs nowhere: a class reached only through an expression is no statement of the body."""
+    target = egraph.find(target)
+    seen: set[Id] = set()
+    found = False
+
+    def visit(cls: Id) -> bool:
+        """False when `target` occurs under `cls` below a loop that could run in parallel."""
+        nonlocal found
+        cls = egraph.find(cls)
+        if cls in seen:
+            return True
+        seen.add(cls)
+        for node in egraph.nodes(cls):
+            part = _STATEMENT_CHILDREN.get(node.op, ())
+            if part == ():
+                continue
+            children = node.children if part is None else node.children[part]  # type: ignore[index]
+            for child in children:
+                if node.op == "for" and parallel(egraph, cls):  # type: ignore[operator]
+                    if _occurs_under(egraph, child, target):
+                        return False
+                elif egraph.find(child) == target:
+                    found = True
+                elif not visit(child):
+                    return False
+        return True
+
+    return visit(root) and found
+
+
+def _occurs_under(egraph: EGraph, cls: Id, target: Id) -> bool:
+    """Does the statement class `target` occur anywhere under `cls`?"""
+    stack, seen = [egraph.find(cls)], set()
+    while stack:
+        cls = stack.pop()
+        if cls == target:
+            return True
+        if cls in seen:
+            continue
+        seen.add(cls)
+        for node in egraph.nodes(cls):
+            stack.extend(egraph.find(c) for c in node.children)
+    return False
