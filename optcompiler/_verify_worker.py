@@ -14,6 +14,7 @@ Anything user code prints to stdout is sent to stderr instead, so it cannot corr
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import copy
 import faulthandler
@@ -108,16 +109,34 @@ def generate_cases(specs: Sequence[ArgSpec]) -> list[Case]:
     cases = [_make_case(specs, sizes, bounds, seed) for seed, (sizes, bounds) in enumerate(plans, start=1)]
     if any(s.kind == "array" and s.ndim >= 1 for s in specs):
         cases += [_non_contiguous(specs, case) for case in cases[:2]]
+    if any(_square_float(s) for s in specs):
+        # Factorizations and solvers (Cholesky, LU without pivoting) reject most random matrices:
+        # the same sizes again with every square float matrix symmetric positive definite.
+        cases += [
+            _make_case(specs, sizes, SIGNED, seed, spd=True)
+            for seed, (sizes, _) in enumerate([*plans[:2], plans[3], plans[5]], start=len(plans) + 1)
+        ]
     return cases
 
 
-def _label(sizes: dict[str, int], bounds: tuple[float, float], seed: int) -> str:
+def _square_float(spec: ArgSpec) -> bool:
+    dims = dims_of(spec)
+    return spec.kind == "array" and spec.ndim == 2 and dims[0] == dims[1] and np.dtype(spec.dtype).kind == "f"
+
+
+def _label(sizes: dict[str, int], bounds: tuple[float, float], seed: int, spd: bool = False) -> str:
     text = ",".join(f"{s}={n}" for s, n in sizes.items()) or f"seed {seed}"
+    if spd:
+        return f"{text}, square matrices symmetric positive definite"
     return text if bounds == SIGNED else f"{text}, values in [{bounds[0]:g}, {bounds[1]:g})"
 
 
 def _make_case(
-    specs: Sequence[ArgSpec], sizes: dict[str, int], bounds: tuple[float, float], seed: int
+    specs: Sequence[ArgSpec],
+    sizes: dict[str, int],
+    bounds: tuple[float, float],
+    seed: int,
+    spd: bool = False,
 ) -> Case:
     smallest = min((n for n in sizes.values() if n > 0), default=OTHER_INT)
     values: list[object] = []
@@ -127,7 +146,10 @@ def _make_case(
         dtype = np.dtype(spec.dtype)
         if spec.kind == "array":
             shape = tuple(sizes[d] for d in dims_of(spec))
-            values.append(_random_array(rng, dtype, shape, bounds, smallest))
+            array = _random_array(rng, dtype, shape, bounds, smallest)
+            if spd and _square_float(spec):  # B Bᵀ / n + I: symmetric, eigenvalues ≥ 1
+                array = (array @ array.T / max(shape[0], 1) + np.eye(shape[0])).astype(dtype)
+            values.append(array)
         elif spec.kind == "int":
             n = sizes.get(spec.name, OTHER_INT)
             values.append(n if dtype == np.int64 else dtype.type(n))
@@ -136,7 +158,7 @@ def _make_case(
             values.append(x if dtype == np.float64 else dtype.type(x))
         else:
             values.append(True)
-    return Case(_label(sizes, bounds, seed), tuple(values), ("C",) * len(values))
+    return Case(_label(sizes, bounds, seed, spd), tuple(values), ("C",) * len(values))
 
 
 def _random_array(
@@ -417,6 +439,16 @@ class Expected:
 class Reference:
     accepted: tuple[Expected, ...]
     skipped: tuple[tuple[str, str], ...]  # (case label, first line of what the original raised)
+    # cases on which the original raised an arithmetic or domain error (`MUST_RAISE`), with the
+    # error's class name: a candidate must raise there too, not compute a value
+    rejected: tuple[tuple[Case, str], ...] = ()
+
+
+# What the original raises on inputs it rejects as values (a negative square root, a division by a
+# Python zero, an overflow): a compiled candidate that returns a value there changes the program.
+# IndexError is left to the dispatcher's bounds guard, which sends such shapes to the original;
+# type errors cannot arise on generated inputs of the verified types.
+MUST_RAISE = (ArithmeticError, ValueError)
 
 
 class _OriginalTimeout(BaseException):
@@ -506,6 +538,7 @@ def compute_reference(spec: dict[str, Any]) -> Reference | str:
     previous = signal.signal(signal.SIGALRM, alarm)
     accepted: list[Expected] = []
     skipped: list[tuple[str, str]] = []
+    rejected: list[tuple[Case, str]] = []
     try:
         for case in cases:
             inputs = fresh_inputs(case)
@@ -517,6 +550,8 @@ def compute_reference(spec: dict[str, Any]) -> Reference | str:
                 continue
             except Exception as exc:
                 skipped.append((case.label, first_line(exc)))
+                if isinstance(exc, MUST_RAISE):
+                    rejected.append((case, type(exc).__name__))
                 continue
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
@@ -526,17 +561,24 @@ def compute_reference(spec: dict[str, Any]) -> Reference | str:
     if len(accepted) < 2:
         label, error = skipped[0]
         return f"could not generate inputs the original accepts: {error} (case '{label}')"
-    return Reference(tuple(accepted), tuple(skipped))
+    return Reference(tuple(accepted), tuple(skipped), tuple(rejected))
 
 
 def check_candidate(
-    candidate: dict[str, str], reference: Reference, arg_names: Sequence[str], policy: Policy
+    candidate: dict[str, Any],
+    reference: Reference,
+    arg_names: Sequence[str],
+    policy: Policy,
+    original: Callable[..., object] | None = None,
 ) -> tuple[bool, str, int, float | None]:
     """(passed, one-line reason, input sets compared, compile seconds) for one candidate.
 
     The compile time is the import plus the first call, on the first (small, C-contiguous) case:
     Numba compiles there, for the signature a program most often calls with; other layouts of
-    later cases compile again, which a program with one layout never pays."""
+    later cases compile again, which a program with one layout never pays.
+
+    A candidate entry's `retry_original` names errors on which the emitted dispatcher runs the
+    original instead (`emit.dispatcher_body`); the check does the same, with `original`."""
     began = time.perf_counter()
     compiled: float | None = None
     try:
@@ -544,6 +586,9 @@ def check_candidate(
     except BaseException as exc:
         prefix = "numba compile error" if _is_numba_error(exc) else "could not load the candidate"
         return False, f"{prefix}: {first_line(exc, candidate['def_line'])}", 0, None
+    retry = tuple(getattr(builtins, n) for n in candidate.get("retry_original", ()))
+    if retry and original is not None:
+        func = _retrying(func, original, retry)
     for compared, expected in enumerate(reference.accepted, start=1):
         case = expected.case
         inputs = fresh_inputs(case)
@@ -580,7 +625,49 @@ def check_candidate(
             if (have := got_aliases.get(path, frozenset())) != want:
                 words = _alias_words(want, have, arg_names)
                 return False, f"return value{path} {words} on case '{case.label}'", compared, None
+    for case, error in reference.rejected:
+        try:
+            func(*fresh_inputs(case))
+        except getattr(builtins, error):
+            continue
+        except BaseException as exc:
+            if _is_numba_error(exc):
+                return (
+                    False,
+                    f"numba compile error: {first_line(exc, candidate['def_line'])}",
+                    len(reference.accepted),
+                    None,
+                )
+            got = first_line(exc)
+            return (
+                False,
+                f"raised {got} on case '{case.label}', where the original raises {error}",
+                len(reference.accepted),
+                None,
+            )
+        return (
+            False,
+            f"returned a value on case '{case.label}', where the original raises {error}",
+            len(reference.accepted),
+            None,
+        )
     return True, pass_reason(reference), len(reference.accepted), compiled
+
+
+def _retrying(
+    func: Callable[..., object], original: Callable[..., object], errors: tuple[type[BaseException], ...]
+) -> Callable[..., object]:
+    """`func`, but on one of `errors` the original runs on the same arguments, as the dispatcher
+    does (only ever for kernels that write no argument, so the arguments are as they came)."""
+
+    def call(*args: object) -> object:
+        try:
+            return func(*args)
+        except errors:
+            pass
+        return original(*args)
+
+    return call
 
 
 def measure_candidate(
@@ -672,11 +759,18 @@ def _alias_words(want: frozenset[int], have: frozenset[int], names: Sequence[str
 
 def pass_reason(reference: Reference) -> str:
     reason = f"matched on {len(reference.accepted)} input sets"
-    if reference.skipped:
-        label, error = reference.skipped[0]
-        reason += (
-            f"; {len(reference.skipped)} skipped because the original rejected them (case '{label}': {error})"
+    if reference.rejected:
+        label = reference.rejected[0][0].label
+        error = dict(reference.skipped)[label]
+        reason += f", and raised as the original did on {len(reference.rejected)} (case '{label}': {error})"
+    if len(reference.skipped) > len(reference.rejected):
+        label, error = next(
+            (label, error)
+            for label, error in reference.skipped
+            if label not in {case.label for case, _ in reference.rejected}
         )
+        left = len(reference.skipped) - len(reference.rejected)
+        reason += f"; {left} skipped because the original rejected them (case '{label}': {error})"
     return reason
 
 
@@ -718,6 +812,9 @@ def main(argv: Sequence[str]) -> int:
         emit(event="reference_failed", reason=reference)
         return 0
     emit(event="ready", cases=len(reference.accepted))
+    original = None
+    if any(c.get("retry_original") for c in spec["candidates"]):
+        original = load_function(spec["original_path"], "_optc_original", spec["original_name"], plain=True)
     numba_start = _warm_numba() if spec.get("measure") is not None else None
     if spec.get("measure_original") is not None and start == 0:
         seconds = measure_original(spec, spec["measure_original"])
@@ -725,7 +822,9 @@ def main(argv: Sequence[str]) -> int:
     for index, candidate in enumerate(spec["candidates"][start:], start=start):
         emit(event="start", index=index)
         began = time.perf_counter()
-        ok, reason, cases, compiled = check_candidate(candidate, reference, spec["arg_names"], policy)
+        ok, reason, cases, compiled = check_candidate(
+            candidate, reference, spec["arg_names"], policy, original=original
+        )
         measured = None
         if ok and spec.get("measure") is not None:
             measured = measure_candidate(candidate, spec["args"], spec["measure"], spec["repeats"])

@@ -43,7 +43,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ENTRY_FILE = "entry.json"
-FORMAT = 2  # bump when the entry layout changes; old entries then read as corrupt and are rebuilt
+FORMAT = 3  # bump when the entry layout changes; old entries then read as corrupt and are rebuilt
 
 
 def cache_root() -> Path:
@@ -223,6 +223,9 @@ class Entry:
     guard: str = ""  # the module's function to call
     alias_pairs: tuple[tuple[str, str], ...] = ()  # arguments that must not overlap (else: the original)
     bounds: tuple[str, ...] = ()  # shape conditions for the original to index in range (else: the original)
+    retry_original: tuple[
+        str, ...
+    ] = ()  # errors on which the original runs instead (`pipeline.retry_errors`)
     target: str = ""
     derivation: tuple[str, ...] = ()
     why: tuple[str, ...] = ()  # one legality line per derivation step
@@ -283,6 +286,7 @@ def load(root: Path, key: str) -> Entry | Missing | Corrupt:
         return Corrupt(path, "key mismatch: the entry was stored under another key")
     data["alias_pairs"] = tuple(tuple(p) for p in data["alias_pairs"])
     data["bounds"] = tuple(data["bounds"])
+    data["retry_original"] = tuple(data["retry_original"])
     data["derivation"] = tuple(data["derivation"])
     data["why"] = tuple(data["why"])
     try:

@@ -43,6 +43,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from optcompiler import cache
+from optcompiler.strictmath import PREFIX as STRICT_MATH_PREFIX
 
 TARGETS = ("auto", "cpu", "gpu")
 
@@ -505,6 +506,7 @@ class OptimizedKernel:
             measured_at=result.measured_at,
             verified=verified,
             build_seconds=seconds,
+            retry_original=result.retry_original,
         )
         if gpu is not None:
             entry = replace(entry, verified=f"{entry.verified}; GPU: {result.gpu_note}")
@@ -574,8 +576,10 @@ class OptimizedKernel:
             try:
                 exec(code, module.__dict__)
                 guard = module.__dict__[entry.guard]
+                # with `retry_original`, the guard is plain Python around the compiled one
+                compiled = module.__dict__.get(f"{entry.guard}_compiled", guard)
                 started = time.perf_counter()
-                guard.compile(numba_types)
+                compiled.compile(numba_types)
                 seconds = time.perf_counter() - started + typing_seconds
             except BaseException:
                 if previous is None:
@@ -583,7 +587,7 @@ class OptimizedKernel:
                 else:
                     sys.modules[name] = previous
                 raise
-        guard._compile_for_args = _refuse_new_types
+        compiled._compile_for_args = _refuse_new_types
         gpu_guard = module.__dict__.get(f"{entry.guard}_gpu")
         if gpu_guard is not None:
             guard = _gpu_dispatch(gpu_guard, guard, signature)
@@ -773,6 +777,7 @@ def variant_module(
     header = [
         f"# optc: the variant of {origin} for {entry.signature}.",
         f"# Cache entry {entry.key}; generated, do not edit: the entry records this file's sha256.",
+        *(["import math"] if STRICT_MATH_PREFIX in variant else []),
         "import numba",
         "",
         "from optcompiler.decorator import GuardMiss as _optc_GuardMiss",
@@ -783,13 +788,24 @@ def variant_module(
     ]
     if entry.alias_pairs:
         header += ["", _OVERLAP_HELPERS]
+    compiled_guard = f"{entry.guard}_compiled" if entry.retry_original else entry.guard
     guard = [
         "",
         "@numba.njit(cache=True)",
-        f"def {entry.guard}({', '.join(params)}):",
+        f"def {compiled_guard}({', '.join(params)}):",
         *checks,
         f"    return {variant_name(entry.kernel)}({', '.join(params)})",
     ]
+    if entry.retry_original:  # as the CLI's dispatcher (`pipeline.retry_errors`): the original decides
+        guard += [
+            "",
+            "",
+            f"def {entry.guard}({', '.join(params)}):",
+            "    try:",
+            f"        return {compiled_guard}({', '.join(params)})",
+            f"    except ({', '.join(entry.retry_original)},):  # Numba raises on any division by zero",
+            "        raise _optc_GuardMiss from None",
+        ]
     if gpu is not None:
         from optcompiler.emit import gpu_name
 

@@ -13,6 +13,8 @@ import libcst as cst
 from optcompiler.frontend import GENERATED_HEADER
 from optcompiler.ir import ArgType
 from optcompiler.passes import why
+from optcompiler.strictmath import COMMENT as STRICT_MATH_COMMENT
+from optcompiler.strictmath import PREFIX as STRICT_MATH_PREFIX
 
 if TYPE_CHECKING:
     from optcompiler.analysis import KernelFacts
@@ -108,6 +110,15 @@ def dispatcher_body(emitted: Emitted, params: Sequence[str], numpy: str = "numpy
     conds += list(emitted.bounds)
     call_args = ", ".join(params)
     body = [f"return {variant_name(emitted.kernel)}({call_args})"]
+    if emitted.retry_original:  # the original decides what such a call does (`pipeline.retry_errors`)
+        errors = ", ".join(emitted.retry_original)
+        errors = f"({errors})" if len(emitted.retry_original) > 1 else errors
+        body = [
+            "try:",
+            f"    {body[0]}",
+            f"except {errors}:  # Numba raises on any division by zero, CPython not for NumPy scalars",
+            "    pass",
+        ]
     if emitted.gpu_source:  # verified for the same types, on distinct arrays indexed in bounds
         gpu_call = f"    return {gpu_name(emitted.kernel)}({call_args})"
         body = [f"if {gpu_condition(emitted, params)}:", gpu_call, *body]
@@ -119,6 +130,8 @@ def dispatcher_body(emitted: Emitted, params: Sequence[str], numpy: str = "numpy
         lines.append(f"    return {original_name(emitted.kernel)}({call_args})")
     else:
         lines += [f"    {line}" for line in body]
+        if emitted.retry_original:
+            lines.append(f"    return {original_name(emitted.kernel)}({call_args})")
     return "\n".join(lines) + "\n"
 
 
@@ -217,6 +230,7 @@ class _Splice(cst.CSTTransformer):
         self.numpy = numpy
         self.depth = 0
         self.gpu_seen: set[str] = set()  # CUDA helpers already emitted (by text)
+        self.helpers_seen: set[str] = set()  # checked-math helpers already emitted (by text)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         self.depth += 1
@@ -230,16 +244,32 @@ class _Splice(cst.CSTTransformer):
         if emitted is None or self.depth != 0:
             return updated_node
         params = [p.name.value for p in original_node.params.params]
-        variant_code = "\n".join(variant_comment(emitted)) + "\n" + emitted.source
+        *helpers, variant_def = cst.parse_module(emitted.source).body  # checked-math helpers lead it
+        new_helpers = [h for h in helpers if self._first(h)]
+        variant_code = (
+            "\n".join(variant_comment(emitted)) + "\n" + cst.Module([variant_def]).code.lstrip("\n")
+        )
         variant = cst.parse_module("pass\n" + variant_code).body[1]  # comments lead the def, not the module
-        variant = variant.with_changes(leading_lines=[*original_node.leading_lines, *variant.leading_lines])
+        blank = cst.EmptyLine()
+        if new_helpers:
+            new_helpers[0] = new_helpers[0].with_changes(
+                leading_lines=[
+                    *original_node.leading_lines,
+                    cst.EmptyLine(comment=cst.Comment(f"# optc: {STRICT_MATH_COMMENT}")),
+                ]
+            )
+            new_helpers[1:] = [h.with_changes(leading_lines=[blank, blank]) for h in new_helpers[1:]]
+            variant = variant.with_changes(leading_lines=[blank, blank, *variant.leading_lines])
+        else:
+            variant = variant.with_changes(
+                leading_lines=[*original_node.leading_lines, *variant.leading_lines]
+            )
         wrapper_body = (
             cst.parse_module(f"def _wrapper():\n{dispatcher_body(emitted, params, self.numpy)}").body[0].body
         )
         docstring = _docstring_stmt(original_node)
         if docstring is not None:
             wrapper_body = wrapper_body.with_changes(body=[docstring, *wrapper_body.body])
-        blank = cst.EmptyLine()
         public = original_node.with_changes(body=wrapper_body, leading_lines=[blank, blank])
         renamed = original_node.with_changes(
             name=cst.Name(original_name(emitted.kernel)),
@@ -256,7 +286,15 @@ class _Splice(cst.CSTTransformer):
         gpu = gpu_statements(emitted, self.gpu_seen) if emitted.gpu_source else []
         if gpu:
             public = public.with_changes(leading_lines=[blank, blank])
-        return cst.FlattenSentinel([variant, *gpu, public, renamed])
+        return cst.FlattenSentinel([*new_helpers, variant, *gpu, public, renamed])
+
+    def _first(self, helper: cst.BaseStatement) -> bool:
+        """Whether this module-level helper is not in the module yet (kernels share them)."""
+        code = cst.Module([helper]).code
+        if code in self.helpers_seen:
+            return False
+        self.helpers_seen.add(code)
+        return True
 
 
 def _docstring_stmt(node: cst.FunctionDef) -> cst.BaseStatement | None:
@@ -319,6 +357,8 @@ def emit_module(module: cst.Module, path: str, emitted: Sequence[Emitted], versi
     names = ["numba"] if numpy != "numpy" else ["numba", "numpy"]
     if any(e.gpu_source for e in emitted):  # the CUDA lowering spells numpy and math in full
         names = ["math", "numba", "numpy"]
+    elif any(STRICT_MATH_PREFIX in e.source for e in emitted):  # the helpers spell math in full
+        names = ["math", *names]
     spliced = _insert_imports(spliced, names, gpu=any(e.gpu_source for e in emitted))
     header = f"{GENERATED_HEADER} {version} from {Path(path).name}; do not edit, re-run optc instead."
     lines = list(spliced.header)

@@ -18,7 +18,7 @@ from types import ModuleType
 
 import libcst as cst
 
-from optcompiler import __version__, emit, frontend, outline, verify
+from optcompiler import __version__, emit, frontend, outline, strictmath, verify
 from optcompiler.analysis import (
     ANON_DIM,
     KernelFacts,
@@ -27,6 +27,7 @@ from optcompiler.analysis import (
     analyze,
     bounds_guard,
     contains_loop,
+    names_assigned,
     names_read,
 )
 from optcompiler.config import Config
@@ -143,6 +144,7 @@ class Emitted:
     gpu_threshold: int | None = None
     gpu_note: str = ""  # for reports: why the GPU was refused, or how it was verified and chosen
     payback: Payback | None = None  # compile time against the time a call saves, when measured
+    retry_original: tuple[str, ...] = ()  # errors on which the dispatcher runs the original (`retry_errors`)
 
 
 @dataclass(frozen=True)
@@ -389,6 +391,8 @@ def optimize_kernel(
     )
 
     guard = bounds_guard(kernel.body, [p.name for p in kernel.params], facts)
+    math_names = strictmath.math_names(prelude)
+    retry = retry_errors(kernel, facts)
 
     def emitted(candidate: Candidate, seconds: float, verified: str) -> Emitted:
         pairs = alias_guard_pairs(facts, kernel.body) if candidate.variant.derivation else ()
@@ -396,7 +400,7 @@ def optimize_kernel(
             kernel=kernel.name,
             line=kernel.line,
             candidate=candidate,
-            source=variant_source(kernel, candidate, boundscheck=not guard.complete),
+            source=variant_source(kernel, candidate, boundscheck=not guard.complete, math_names=math_names),
             alias_pairs=pairs,
             bounds=guard.conditions,
             boundscheck=not guard.complete,
@@ -407,6 +411,7 @@ def optimize_kernel(
             candidates_considered=len(ranked),
             timings=tuple(timings),
             llm=llm_report,
+            retry_original=retry,
         )
 
     if not config.verify:
@@ -418,8 +423,11 @@ def optimize_kernel(
     sources = [
         verify.CandidateSource(
             f"c{i}",
-            variant_source(kernel, c, name=f"_optc_candidate_{i}", boundscheck=not guard.complete),
+            variant_source(
+                kernel, c, name=f"_optc_candidate_{i}", boundscheck=not guard.complete, math_names=math_names
+            ),
             f"_optc_candidate_{i}",
+            retry_original=retry,
         )
         for i, (c, _) in enumerate(contenders)
     ]
@@ -1062,13 +1070,40 @@ def normalize(term: Term) -> Term:
     return Term(term.op, args, term.value)
 
 
+_DIVISIONS = frozenset({"truediv", "floordiv", "mod"})
+
+
+def retry_errors(kernel: Kernel, facts: KernelFacts) -> tuple[str, ...]:
+    """Errors on which the dispatcher runs the original after the variant raised them.
+
+    Numba raises ZeroDivisionError for every division by zero; CPython only when both operands
+    are Python numbers, and gives inf or nan for NumPy scalars (`s / (n - 1)` with `s` a sum of
+    array elements, at n = 1). Running the original then does exactly what CPython does, raise
+    or not, as long as the variant had changed nothing the caller sees: only for kernels that
+    write no argument (and draw no random numbers, which a second run would draw again)."""
+    body = kernel.body
+    divides = any(t.op in _DIVISIONS or (t.op == "augassign" and t.value in _DIVISIONS) for t in body.walk())
+    random = any(t.op == "attr" and t.value == "random" for t in body.walk())
+    if not divides or random or facts.written_params:
+        return ()
+    return ("ZeroDivisionError",)
+
+
 def variant_source(
-    kernel: Kernel, candidate: Candidate, name: str | None = None, boundscheck: bool = False
+    kernel: Kernel,
+    candidate: Candidate,
+    name: str | None = None,
+    boundscheck: bool = False,
+    math_names: Mapping[str, str] | None = None,
 ) -> str:
     """The candidate as a compiled function; `boundscheck` when some subscript of the kernel could
-    not be proved in range by the dispatcher's guard (`analysis.bounds_guard`)."""
+    not be proved in range by the dispatcher's guard (`analysis.bounds_guard`). `math_names` (the
+    module's `math` imports, `strictmath.math_names`) route `math` calls to helpers that raise as
+    CPython does; the helpers' `def`s lead the text."""
     if candidate.target.name == "numpy":  # plain Python over NumPy: nothing to compile
         return lower_function(name or emit.variant_name(kernel.name), kernel.params, candidate.variant.body)
+    bound = frozenset(p.name for p in kernel.params) | names_assigned(candidate.variant.body)
+    body, helpers = strictmath.checked_calls(candidate.variant.body, math_names or {}, bound)
     options = ["cache=True"]
     if boundscheck:
         options.append("boundscheck=True")
@@ -1076,13 +1111,14 @@ def variant_source(
         options.append("parallel=True")
     if candidate.target.fastmath:
         options.append(f"fastmath={set(candidate.target.fastmath)!r}")
-    return lower_function(
+    function = lower_function(
         name or emit.variant_name(kernel.name),
         kernel.params,
-        candidate.variant.body,
+        body,
         None,
         [f"numba.njit({', '.join(options)})"],
     )
+    return "\n\n".join([*(strictmath.helper_source(f) for f in helpers), function])
 
 
 def module_prelude(module: cst.Module, kernel: Kernel) -> str:

@@ -77,6 +77,8 @@ class CandidateSource:
     id: str  # e.g. "v3@njit"
     source: str  # a complete `def`, possibly decorated (e.g. "@numba.njit(cache=True)")
     name: str  # the function's name in `source`
+    # errors on which the emitted dispatcher runs the original instead (`pipeline.retry_errors`)
+    retry_original: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,15 @@ def _check_call(
 # ---- files for the worker ------------------------------------------------------------------------------
 
 
+def _lines_before_def(candidate: CandidateSource) -> int:
+    """Lines of helpers ahead of the candidate's decorated `def` in its source (checked math)."""
+    lines = _clean(candidate.source).splitlines()
+    at = next((i for i, line in enumerate(lines) if line.startswith(f"def {candidate.name}(")), 0)
+    while at > 0 and lines[at - 1].startswith("@"):
+        at -= 1
+    return at
+
+
 def _write_spec(
     folder: Path,
     prelude: str,
@@ -218,8 +229,16 @@ def _write_spec(
         path = folder / f"_optc_candidate_{i}.py"
         text = _module_text(prelude, candidate.source)
         path.write_text(text, encoding="utf-8")
-        def_line = text.count("\n") - _clean(candidate.source).count("\n")
-        entries.append({"path": str(path), "module": path.stem, "name": candidate.name, "def_line": def_line})
+        def_line = text.count("\n") - _clean(candidate.source).count("\n") + _lines_before_def(candidate)
+        entries.append(
+            {
+                "path": str(path),
+                "module": path.stem,
+                "name": candidate.name,
+                "def_line": def_line,
+                "retry_original": candidate.retry_original,
+            }
+        )
     spec = {
         "original_path": str(original_path),
         "original_name": original_name,

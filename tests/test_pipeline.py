@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import re
 import sys
 import textwrap
@@ -209,6 +210,54 @@ def test_out_of_bounds_inputs_raise_index_error_as_the_original_does(tmp_path: P
     np.testing.assert_array_equal(fast.scatter_add(idx, np.ones(4), 3), [1.0, 1.0, 2.0])
     with pytest.raises(IndexError):
         fast.scatter_add(np.array([0, 7]), np.ones(2), 3)
+
+
+ERRORS = """\
+import math
+from math import log as ln
+
+import numpy as np
+
+
+def norms(X: np.ndarray) -> np.ndarray:
+    n, m = X.shape
+    out = np.empty(n)
+    for i in range(n):
+        s = 0.0
+        for j in range(m):
+            s += X[i, j] * X[i, j] - 0.25
+        out[i] = math.sqrt(s) + ln(s)
+    return out
+
+
+def spread(x: np.ndarray) -> float:
+    n = x.shape[0]
+    mean = np.sum(x) / n
+    s = 0.0
+    for i in range(n):
+        s += (x[i] - mean) ** 2
+    return s / (n - 1)
+"""
+
+
+def test_compiled_variants_raise_and_compute_as_cpython_does(tmp_path: Path) -> None:
+    """Numba's math functions return nan where CPython's raise, and Numba raises ZeroDivisionError
+    where CPython divides a NumPy scalar by zero into nan: the emitted module does neither."""
+    out = optimize_source(ERRORS, "errors.py", Config(sizes=(("n", 64), ("m", 64)), default_size=64))
+    norms, spread = out.kernels
+    assert isinstance(norms, Emitted) and isinstance(spread, Emitted), describe(out)
+    assert "_optc_math_sqrt(s) + _optc_math_log(s)" in norms.source
+    assert not norms.retry_original  # writes nothing, but divides nothing either
+    assert spread.retry_original == ("ZeroDivisionError",)
+    (tmp_path / "errors_fast.py").write_text(out.output)
+    fast = _load(tmp_path / "errors_fast.py", "optc_test_errors_fast")
+    X = np.ones((3, 4))
+    np.testing.assert_allclose(fast.norms(X), [math.sqrt(3.0) + math.log(3.0)] * 3)
+    with pytest.raises(ValueError, match="math domain error"):
+        fast.norms(np.zeros((3, 4)))  # s = -1 < 0: CPython's math.sqrt raises
+    assert fast.spread(np.array([1.0, 3.0])) == 2.0
+    with np.errstate(all="ignore"):
+        assert math.isnan(fast.spread(np.array([1.0])))  # 0.0 / 0 of NumPy scalars: nan, no error
 
 
 # ---- compile time against expected calls (issue 11) --------------------------------------------------

@@ -217,11 +217,40 @@ def steps(A):
     assert [r.id for r in results] == ["steps_broken", "steps_a"]  # stop_at_first: steps_b is never tried
     assert results[0].reason.startswith("could not load the candidate: SyntaxError"), results[0].reason
     assert results[1].ok
-    # n=1 and n=0 are rejected; the two non-contiguous cases still count.
+    # n=1 and n=0 are rejected, and the candidate must reject them too; the two non-contiguous
+    # cases still count.
     assert results[1].reason == (
-        "matched on 7 input sets; 2 skipped because the original rejected them "
-        "(case 'n=1': ValueError: need two points)"
+        "matched on 7 input sets, and raised as the original did on 2 (case 'n=1': ValueError: need two points)"
     )
+
+
+def test_a_candidate_that_computes_where_the_original_raises_fails() -> None:
+    """Numba's math.sqrt returns nan for a negative argument; CPython's raises ValueError. A
+    candidate that goes on computing there changes what the program does."""
+    original = """
+def roots(A):
+    out = np.empty(A.shape[0])
+    for i in range(A.shape[0]):
+        out[i] = math.sqrt(A[i])
+    return out
+"""
+    lenient = original.replace("def roots", "def roots_nan").replace("math.sqrt(A[i])", "np.sqrt(A[i])")
+    strict = original.replace("def roots", "def roots_strict").replace(
+        "math.sqrt(A[i])", "np.sqrt(A[i]) if A[i] >= 0 else _raise()"
+    )
+    helper = "def _raise():\n    raise ValueError('math domain error')\n"
+    results = verify_candidates(
+        "import math\n" + PRELUDE + helper,
+        original,
+        "roots",
+        [candidate(lenient), candidate(strict)],
+        TOTAL_ARGS,
+        stop_at_first=False,
+    )
+    assert not results[0].ok
+    assert results[0].reason.startswith("returned a value on case 'n=5', where the original raises ValueError")
+    assert results[1].ok, results[1].reason
+    assert "raised as the original did on" in results[1].reason
 
 
 def test_an_original_that_rejects_every_input_fails_every_candidate() -> None:
@@ -419,3 +448,24 @@ def test_blas_threads_follow_threads_and_the_free_cores(monkeypatch) -> None:
     assert blas_threads_env(None) == {}  # a quiet machine: BLAS's own default
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
     assert blas_threads_env(None) == {} and blas_threads_env(4) == {}  # the user's setting stands
+
+
+def test_retry_original_runs_the_original_where_the_dispatcher_would() -> None:
+    """`s / (n - 1)` with `s` a NumPy scalar is nan at n = 1 under CPython; Numba raises
+    ZeroDivisionError. The dispatcher of a kernel that writes no argument then runs the original
+    (`pipeline.retry_errors`), and verification checks the candidate the same way."""
+    original = """
+def spread(A):
+    n = A.shape[0]
+    s = np.float64(0.0)
+    for i in range(n):
+        s += A[i] * A[i]
+    return s / (n - 1)
+"""
+    compiled = "@numba.njit\n" + original.strip().replace("def spread", "def spread_v")
+    plain = verify_candidates(PRELUDE, original, "spread", [candidate(compiled)], TOTAL_ARGS)
+    assert not plain[0].ok
+    assert "ZeroDivisionError" in plain[0].reason
+    retried = CandidateSource("spread_v", compiled, "spread_v", retry_original=("ZeroDivisionError",))
+    results = verify_candidates(PRELUDE, original, "spread", [retried], TOTAL_ARGS)
+    assert results[0].ok, results[0].reason
