@@ -11,14 +11,22 @@ corpus kernel again and asks optc's models what they would pick. Writes gpu.md a
 - "model": the GPU model's (`costmodel.gpu`) predicted time of the lowering, `MARGIN` times faster
   than the *measured* best CPU time of that host: the GPU model alone.
 - "optc": what the emitted dispatcher does, end to end: GPU when the call's problem size reaches
-  the threshold `pipeline._add_gpu` computes, i.e. against the *analytic* estimate of the CPU
-  candidate optc's ranking puts first, on a host described as the GPU host (its core count; its
-  caches and clock are this machine's: the run did not record them).
+  the threshold `pipeline.dispatch_threshold` computes (what `pipeline._add_gpu` calls), against
+  the ranking's prediction of the CPU variant optc shipped in the run (`pipeline.predict_with`):
+  the learned cost model of the GPU host, whose hardware id the pipeline finds there, else the
+  analytic model. The host is the one of the committed cost-model records (`--host`: its recorded
+  hardware descriptor, cores, caches and clock, so the pipeline's `learned.find` would pick its
+  model). Held out: the learned model the pipeline ships for that host was trained on every
+  corpus kernel, these included, so each kernel is scored with a model retrained without it
+  (grouped k-fold by kernel over the host's records, the folds `bench/costmodel.py` uses:
+  `dataset.kernel_folds`, 5 folds for 50 kernels or more; same objective, columns and parameters
+  as the shipped model). The in-sample figure (the shipped model itself) is shown beside it.
 
 Right means the pick was the faster side measured; regret is chosen time / best time (geomean).
 The model's constants were fitted to GPU.md's gemm figures, not to these records; MARGIN is the
 one figure chosen with them in view, so "held out" rescores with MARGIN picked, per kernel, on the
-other kernels' records only (leave one kernel out).
+other kernels' records only (leave one kernel out). Retraining the held-out models needs lightgbm
+(optc's `learned` extra); nothing runs on a GPU.
 """
 
 from __future__ import annotations
@@ -30,13 +38,17 @@ import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = ROOT / "bench" / "results" / "gpu" / "gpu_corpus.jsonl"
+COST_DATA = ROOT / "costmodel" / "data"  # <hardware id>.jsonl.gz: the learned model's training records
+COST_MODELS = ROOT / "costmodel" / "models"  # <hardware id>.txt: the learned model shipped for that host
+HOST = "aab01f153ef2"  # the GPU host's hardware id (costmodel/data/README.md: the device machine, H100)
 MARGINS = (1.0, 1.25, 1.5, 2.0, 3.0, 4.0)  # the held-out rescoring picks MARGIN among these
+MARGIN_OF_MODEL = 1.25  # costmodel.gpu.MARGIN (not imported at module level: optc loads lazily here)
 COMMANDS = (
     "bash bench/gpu_device.sh --all   # on the GPU host, .whl/ present (../shared/GPU.md): bench/results/gpu",
     "bash bench/gpu_device.sh         # the same host: what changed since, into bench/results/gpu/focus",
@@ -56,13 +68,26 @@ class Row:
     transfers_seconds: float | None
     predicted_gpu_seconds: float
     model_picks_gpu: bool
-    threshold: int | None  # optc's dispatcher threshold, analytic CPU side (None: never the GPU)
+    threshold: int | None  # the dispatcher's threshold with the analytic CPU side (None: never the GPU)
     problem_size: int
-    calibrated_threshold: int | None = None  # the CPU side scaled to one measurement (`_add_gpu`)
+    calibrated_threshold: int | None = None  # the analytic CPU side scaled to one measurement
+    learned_threshold: int | None = None  # what the pipeline does: learned CPU side, held out by kernel
+    in_sample_threshold: int | None = None  # the same with the shipped model (trained on this kernel)
+    optc_cpu_seconds: float | None = None  # optc's own CPU variant, the dispatcher's fallback, measured
+    by_margin: dict[float, int | None] = field(default_factory=dict)  # learned_threshold per margin
+    cpu_estimates: dict[str, float] = field(default_factory=dict)  # the CPU side's estimates at this size
     note: str = ""
 
     @property
     def optc_picks_gpu(self) -> bool:
+        return self.learned_threshold is not None and self.problem_size >= self.learned_threshold
+
+    @property
+    def in_sample_picks_gpu(self) -> bool:
+        return self.in_sample_threshold is not None and self.problem_size >= self.in_sample_threshold
+
+    @property
+    def scaled_picks_gpu(self) -> bool:
         return self.calibrated_threshold is not None and self.problem_size >= self.calibrated_threshold
 
     @property
@@ -78,19 +103,28 @@ def _load(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+OPTC_CPU = "optc CPU ("  # the prefix of the contender that is optc's CPU output, then its label
+
+
 def merged(paths: Sequence[Path]) -> list[dict[str, Any]]:
     """The records of several runs, one per (kernel, size): a later run's timings replace an
     earlier one's of the same contender and add the contenders it lacked (new launch
-    configurations, a kernel lowered since)."""
+    configurations, a kernel lowered since). `optc_cpu` names the contender that is optc's CPU
+    output in the latest run that optimized the kernel (an earlier run's choice stays among the
+    timings under its own label, but is no longer what optc ships)."""
     out: dict[tuple[str, int], dict[str, Any]] = {}
+    latest: dict[str, str] = {}
     for path in paths:
         for record in _load(path):
             key = (record["kernel"], int(record["size"]))
+            own = [k for k in record["timings"] if k.startswith(OPTC_CPU)]
+            if own:
+                latest[record["kernel"]] = own[-1]
             if key in out:
                 out[key] = {**record, "timings": {**out[key]["timings"], **record["timings"]}}
             else:
                 out[key] = record
-    return list(out.values())
+    return [{**r, "optc_cpu": latest.get(r["kernel"], "")} for r in out.values()]
 
 
 def emitted_label(
@@ -110,12 +144,58 @@ def emitted_label(
     return None
 
 
-def host_hardware(cores: int) -> Any:
-    """The GPU host's CPU as the analytic model sees it: this machine's figures at its core count."""
-    from optcompiler.costmodel.hardware import detect, estimate_mem_bandwidth_gbs
+def host_hardware(host: str, cores: int) -> Any:
+    """The GPU host's CPU as its cost-model records describe it (`costmodel/data/<host>.jsonl.gz`):
+    the descriptor whose hardware id the pipeline looks its learned model up by."""
+    from optcompiler.costmodel import dataset
+    from optcompiler.costmodel.hardware import Hardware
 
-    here = detect()
-    return replace(here, cores=cores, mem_bandwidth_gbs=estimate_mem_bandwidth_gbs(cores), gpu="NVIDIA H100")
+    record = next(iter(dataset.read(COST_DATA / f"{host}.jsonl.gz")))
+    hardware = Hardware(**record.hardware)
+    if hardware.id != host or hardware.cores != cores or not hardware.gpu:
+        raise SystemExit(
+            f"{host}: its records describe {hardware.cores} cores, GPU {hardware.gpu!r} (id {hardware.id}), "
+            f"not the {cores}-core GPU host"
+        )
+    return hardware
+
+
+@functools.cache
+def held_out_models(host: str) -> tuple[dict[str, Any], Any, str]:
+    """Per kernel of the host's cost-model records, a learned model retrained without it (grouped
+    k-fold by kernel, `dataset.kernel_folds`, as `bench/costmodel.py` folds: 5 folds for 50 kernels
+    or more, else 4), in the shipped model's configuration and read back by optc's own tree reader
+    (`costmodel.model`, what the pipeline predicts with); the shipped model; and a description."""
+    import tempfile
+
+    from optcompiler.costmodel import dataset, learned, model
+
+    shipped = model.load(COST_MODELS / f"{host}.txt")
+    table = learned.table(dataset.read(COST_DATA / f"{host}.jsonl.gz"))
+    names = set(table.kernels)
+    k = 5 if len(names) >= 50 else 4
+    params = dict(shipped.info.get("params", {}))  # type: ignore[call-overload]
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for n, (train_kernels, test_kernels) in enumerate(dataset.kernel_folds(table.kernels, k)):
+            rows = [kernel in train_kernels for kernel in table.kernels]
+            fitted = learned.LearnedCostModel(
+                objective=shipped.objective,  # type: ignore[arg-type]
+                columns=shipped.columns,
+                **params,
+            ).fit(
+                learned.select(table.X[rows], shipped.columns),
+                table.y[rows],
+                [g for g, keep in zip(table.groups, rows, strict=True) if keep],
+            )
+            path = Path(scratch) / f"fold{n}.txt"
+            fitted.save(path)
+            out.update(dict.fromkeys(test_kernels, model.load(path)))
+    about = (
+        f"{shipped.objective} model over {len(shipped.columns)} columns, retrained in {k} folds by kernel "
+        f"on {len(table.y)} measurements of {len(names)} kernels ({host})"
+    )
+    return out, shipped, about
 
 
 def dispatch_thresholds(
@@ -125,32 +205,59 @@ def dispatch_thresholds(
     records: Sequence[dict[str, Any]],
     hardware: Any,
     launch: Any,
-) -> tuple[int | None, int | None]:
-    """The dispatcher's threshold as `pipeline._add_gpu` computes it, for the profile optc's CPU run
-    was given (bench/gpu.py: the kernel's third size): the CPU candidate optc shipped (by its label
-    in the records; else the one its ranking puts first), estimated by the analytic model, and the
-    same scaled to the time measured for it at the sizes the pipeline measures at, as the pipeline
-    scales its analytic estimate to its own measurement of the chosen variant."""
+    held_out: Any,
+    in_sample: Any,
+) -> dict[str, int | None]:
+    """The dispatcher's threshold as `pipeline._add_gpu` computes it (`pipeline.dispatch_threshold`),
+    for the profile optc's CPU run was given (bench/gpu.py: the kernel's third size) and the CPU
+    variant optc shipped in the latest run (by its label in the records; else the one its ranking
+    puts first), with the learned model held out (`held_out`: never saw this kernel), the shipped
+    one (`in_sample`), none (the analytic model), and the analytic estimate scaled to the time
+    measured for that variant at the sizes the pipeline measures at. A kernel optc left as written
+    gets no GPU path (`pipeline.with_gpu` adds one to an emitted variant only): None throughout."""
     from optcompiler.config import Config
     from optcompiler.costmodel import gpu as gpu_model
-    from optcompiler.costmodel.analytic import estimate_seconds
-    from optcompiler.pipeline import measurement_sizes, rank
+    from optcompiler.pipeline import dispatch_cpu_seconds, dispatch_threshold, measurement_sizes, rank
 
     ordered = sorted(records, key=lambda r: int(r["size"]))
+    shipped = ordered[0].get("optc_cpu", "")
+    if shipped.startswith(f"{OPTC_CPU}unchanged"):
+        return {
+            **dict.fromkeys(("analytic", "scaled", "held_out", "in_sample")),
+            "by_margin": {},
+            "estimates": {},
+        }
     profile = {k: int(v) for k, v in ordered[min(2, len(ordered) - 1)]["profile"].items()}
     config = replace(Config(quiet=True), kernel_sizes=((kernel.name, tuple(sorted(profile.items()))),))
     ranked = [c for c, _ in rank(variants, facts, config, hardware)]
-    shipped = next((k for r in ordered for k in r["timings"] if k.startswith("optc CPU (")), "")
-    chosen = next((c for c in ranked if f"optc CPU ({c.label})" == shipped), ranked[0])
-    estimate = functools.partial(
-        estimate_seconds,
-        chosen.variant.body,
-        chosen.target,
-        facts.arg_types,
-        hardware=hardware,
-        default_size=config.default_size,
-    )
-    analytic = gpu_model.threshold(kernel, facts, estimate, profile, config.default_size, launch=launch)
+    chosen = next((c for c in ranked if f"{OPTC_CPU}{c.label})" == shipped), ranked[0])
+
+    def threshold(found: Any, margin: float = gpu_model.DISPATCH_MARGIN) -> int | None:
+        return dispatch_threshold(
+            kernel,
+            facts,
+            chosen,
+            profile,
+            config.default_size,
+            hardware,
+            found,
+            gpu_model.H100,
+            launch,
+            margin,
+        )
+
+    estimate = dispatch_cpu_seconds(chosen, facts, hardware, None, config.default_size)
+    thresholds: dict[str, Any] = {
+        "analytic": threshold(None),
+        "held_out": threshold(held_out),
+        "in_sample": threshold(in_sample),
+        "by_margin": {m: threshold(held_out, m) for m in MARGINS},
+        "estimates": {
+            "analytic": estimate,
+            "held_out": dispatch_cpu_seconds(chosen, facts, hardware, held_out, config.default_size),
+            "in_sample": dispatch_cpu_seconds(chosen, facts, hardware, in_sample, config.default_size),
+        },
+    }
     # the pipeline measures at `measurement_sizes` (the profile halved until njit takes ~20 ms): the
     # largest record within them stands for that measurement
     limit = max(measurement_sizes(kernel, facts, config, hardware).values(), default=0)
@@ -160,16 +267,22 @@ def dispatch_thresholds(
         "seconds"
     )
     if not measured:
-        return analytic, analytic
+        return {**thresholds, "scaled": thresholds["analytic"]}
     at_sizes = {k: int(v) for k, v in at["profile"].items()}
     scale = measured / max(estimate(at_sizes), 1e-12)
-    calibrated = gpu_model.threshold(
-        kernel, facts, lambda s: estimate(s) * scale, profile, config.default_size, launch=launch
+    scaled = gpu_model.threshold(
+        kernel,
+        facts,
+        lambda s: estimate(s) * scale,
+        profile,
+        config.default_size,
+        margin=gpu_model.DISPATCH_MARGIN,
+        launch=launch,
     )
-    return analytic, calibrated
+    return {**thresholds, "scaled": scaled}
 
 
-def rows_of(records: Sequence[dict[str, Any]], cores: int) -> list[Row]:
+def rows_of(records: Sequence[dict[str, Any]], hardware: Any, host: str) -> list[Row]:
     from optcompiler import corpus
     from optcompiler.analysis import analyze
     from optcompiler.config import Config
@@ -177,9 +290,9 @@ def rows_of(records: Sequence[dict[str, Any]], cores: int) -> list[Row]:
     from optcompiler.frontend import lift_function
     from optcompiler.pipeline import explore
 
-    hardware = host_hardware(cores)
+    models, shipped, _ = held_out_models(host)
     lifted: dict[str, Any] = {}
-    thresholds: dict[str, tuple[int | None, int | None]] = {}
+    thresholds: dict[str, dict[str, int | None]] = {}
     out: list[Row] = []
     for record in records:
         name = record["kernel"]
@@ -210,7 +323,14 @@ def rows_of(records: Sequence[dict[str, Any]], cores: int) -> list[Row]:
         cpu_label = min(cpu, key=lambda k: cpu[k])
         if name not in thresholds:
             thresholds[name] = dispatch_thresholds(
-                kernel, facts, variants, [r for r in records if r["kernel"] == name], hardware, config
+                kernel,
+                facts,
+                variants,
+                [r for r in records if r["kernel"] == name],
+                hardware,
+                config,
+                models.get(name, shipped),  # a kernel the host's records lack: the shipped model never saw it
+                shipped,
             )
         transfers = timings[label].get("transfers")
         out.append(
@@ -225,8 +345,13 @@ def rows_of(records: Sequence[dict[str, Any]], cores: int) -> list[Row]:
                 transfers_seconds=transfers["h2d"] + transfers["d2h"] if transfers else None,
                 predicted_gpu_seconds=predicted,
                 model_picks_gpu=predicted * gpu_model.MARGIN <= cpu[cpu_label],
-                threshold=thresholds[name][0],
-                calibrated_threshold=thresholds[name][1],
+                threshold=thresholds[name]["analytic"],
+                calibrated_threshold=thresholds[name]["scaled"],
+                learned_threshold=thresholds[name]["held_out"],
+                in_sample_threshold=thresholds[name]["in_sample"],
+                optc_cpu_seconds=timings.get(record.get("optc_cpu", ""), {}).get("seconds"),
+                by_margin=thresholds[name]["by_margin"],
+                cpu_estimates={k: f(sizes) for k, f in thresholds[name]["estimates"].items()},
                 problem_size=gpu_model.problem_size(facts, sizes, 1000),
             )
         )
@@ -266,8 +391,63 @@ def held_out(rows: Sequence[Row]) -> dict[str, float]:
     return score(out)
 
 
+def dispatch_held_out(rows: Sequence[Row]) -> dict[str, float]:
+    """The end-to-end rule with the dispatcher's margin chosen, per kernel, on the other kernels'
+    records only (leave one kernel out), as `costmodel.gpu.DISPATCH_MARGIN` was chosen on all."""
+
+    def picks(margin: float, subset: Sequence[Row]) -> list[tuple[bool, Row]]:
+        out = []
+        for r in subset:
+            at = r.by_margin.get(margin)
+            out.append((at is not None and r.problem_size >= at, r))
+        return out
+
+    out: list[tuple[bool, Row]] = []
+    for kernel in sorted({r.kernel for r in rows}):
+        others = [r for r in rows if r.kernel != kernel]
+        best = max(
+            MARGINS,
+            key=lambda m: (score(picks(m, others))["right"], -score(picks(m, others))["geomean_regret"]),
+        )
+        out += picks(best, [r for r in rows if r.kernel == kernel])
+    return score(out)
+
+
+def cpu_errors(rows: Sequence[Row]) -> dict[str, float]:
+    """Median factor between each CPU-side estimate and optc's own CPU variant measured, per kind."""
+    out = {}
+    for kind in ("held_out", "in_sample", "analytic"):
+        errors = sorted(
+            abs(math.log(r.cpu_estimates[kind] / r.optc_cpu_seconds))
+            for r in rows
+            if r.optc_cpu_seconds and r.cpu_estimates.get(kind)
+        )
+        out[kind] = math.exp(errors[len(errors) // 2]) if errors else math.nan
+    return out
+
+
 def always(rows: Sequence[Row], gpu: bool) -> dict[str, float]:
     return score([(gpu, r) for r in rows])
+
+
+def against_own_cpu(picks: Sequence[tuple[bool, Row]]) -> dict[str, float]:
+    """`score` with the CPU side taken as optc's own CPU variant, measured (what the dispatcher
+    falls back to), over the pairs where the run measured it."""
+    return score(
+        [(gpu, replace(r, cpu_seconds=r.optc_cpu_seconds)) for gpu, r in picks if r.optc_cpu_seconds]
+    )
+
+
+def own_cpu_known(rows: Sequence[Row]) -> dict[str, float]:
+    """A bound, not a rule: the GPU model against optc's own CPU variant's *measured* time (the best
+    any estimate of that variant can do), scored against the CPU best as the other rows are."""
+    return score(
+        [
+            (r.predicted_gpu_seconds * MARGIN_OF_MODEL <= r.optc_cpu_seconds, r)
+            for r in rows
+            if r.optc_cpu_seconds
+        ]
+    )
 
 
 def _ms(seconds: float) -> str:
@@ -293,7 +473,15 @@ def markdown(rows: Sequence[Row], summary: Mapping[str, Any], records_path: str)
         "ranks first among those measured), every host-device copy included; in brackets the copies alone. "
         "model: GPU when the GPU model predicts it "
         f"{s['margin']:g}x faster than the measured CPU best. optc: what the emitted dispatcher picks (problem "
-        "size >= its threshold, computed against the analytic CPU estimate). right?: the pick was the faster side.",
+        "size >= its threshold, `pipeline.dispatch_threshold`: from where the GPU model predicts the lowering "
+        f"{s['dispatch_margin']:g}x faster than the CPU variant optc shipped, as the ranking predicts it, i.e. "
+        "the host's learned cost model, here retrained without the kernel; a plain NumPy variant costed as its "
+        "statements compiled). right?: the pick was the faster side.",
+        "",
+        f"Held-out evaluation: {s['held_out_models']}; each kernel's threshold is computed with the fold "
+        "model that never saw it (`dataset.kernel_folds`, the split `bench/costmodel.py` scores the learned "
+        "model with). The CPU host is the one those records describe (hardware id "
+        f"{s['host']}, {s['host_cpu']}), which is the id the pipeline finds the shipped model by.",
         "",
         "| decision rule | pairs | right | geomean regret |",
         "|---|---|---|---|",
@@ -301,10 +489,19 @@ def markdown(rows: Sequence[Row], summary: Mapping[str, Any], records_path: str)
     for key, label in (
         ("model", "model (GPU model vs measured CPU)"),
         ("model_held_out", "model, MARGIN held out (leave one kernel out)"),
-        ("optc", "optc end to end (dispatcher threshold, CPU side scaled to one measurement)"),
+        ("optc", "optc end to end (dispatcher threshold, learned CPU side, held out by kernel)"),
+        ("optc_margin_held_out", "the same, the dispatcher's margin held out too (leave one kernel out)"),
+        ("optc_in_sample", "the same, the shipped learned model (trained on these kernels: in sample)"),
         ("optc_analytic", "the same, CPU side analytic only"),
+        ("optc_scaled", "the same, analytic CPU side scaled to one measurement (not what the pipeline does)"),
         ("always_cpu", "always CPU"),
         ("always_gpu", "always GPU"),
+        (
+            "own_cpu_known",
+            "bound: GPU model vs optc's own CPU variant *measured* (no estimate can do better)",
+        ),
+        ("optc_vs_own", "optc end to end, judged against optc's own CPU variant (the dispatcher's fallback)"),
+        ("model_vs_own", "model, judged against optc's own CPU variant"),
     ):
         sc = s[key]
         lines.append(f"| {label} | {sc['pairs']} | {sc['right']:.0%} | {sc['geomean_regret']:.3f} |")
@@ -312,6 +509,17 @@ def markdown(rows: Sequence[Row], summary: Mapping[str, Any], records_path: str)
         "",
         f"Issue 10 asks for >= 90% right and geomean regret <= 1.15. GPU faster than the CPU best on "
         f"{s['gpu_wins']} pairs: {s['gpu_win_list']}.",
+        "",
+        "Why end to end stays below the model row: the dispatcher falls back to optc's own CPU variant, and "
+        "'right' is judged against the fastest CPU code measured. Even the *measured* time of optc's variant "
+        f"(the bound row) decides {s['own_cpu_known']['right']:.0%} right: on {len(s['between'])} pairs the "
+        "GPU is faster than optc's CPU variant (by the measurement) but slower than numba.njit or the NumPy "
+        f"reference: {', '.join(s['between']) or 'none'}. There the dispatcher's pick is the better one for the "
+        "code optc emits, and only a faster CPU variant (optc shipping BLAS, or no bounds checks) makes it "
+        "right here. The rest is the CPU estimate's error (the learned model, held out, is off by a median "
+        f"factor of {s['cpu_error']['held_out']:.2f} against optc's measured CPU variant; analytic "
+        f"{s['cpu_error']['analytic']:.2f}; in sample {s['cpu_error']['in_sample']:.2f}) and the GPU model's "
+        "(the model row's misses).",
         "",
         "| kernel | size | CPU best | GPU incl. transfers | GPU predicted | chosen (model) | right? | chosen (optc) | right? |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -336,6 +544,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     parser.add_argument("--cores", type=int, default=16, help="the GPU host's cores (host.txt: nproc)")
+    parser.add_argument(
+        "--host", default=HOST, help="the GPU host's hardware id in costmodel/data and models"
+    )
     options = parser.parse_args(argv)
     os.environ.setdefault("OPTC_COST_MODEL", "analytic")  # the dispatcher's threshold uses the analytic model
     from optcompiler.costmodel import gpu as gpu_model
@@ -343,7 +554,9 @@ def main(argv: list[str] | None = None) -> int:
     paths = [Path(p) for p in options.records]
     path = paths[0]
     records = merged(paths)
-    rows = rows_of(records, options.cores)
+    hardware = host_hardware(options.host, options.cores)
+    rows = rows_of(records, hardware, options.host)
+    _, _, about = held_out_models(options.host)
     wins = sorted({f"{r.kernel} {r.size}" for r in rows if r.gpu_faster})
     run = path.with_name("gpu_corpus_run.json")
     meta = json.loads(run.read_text()) if run.exists() else {}
@@ -356,8 +569,24 @@ def main(argv: list[str] | None = None) -> int:
         "margin": gpu_model.MARGIN,
         "model": score([(r.model_picks_gpu, r) for r in rows]),
         "model_held_out": held_out(rows),
+        "host": options.host,
+        "host_cpu": f"{hardware.cpu_model}, {hardware.cores} cores, {hardware.freq_ghz:g} GHz",
+        "held_out_models": about,
         "optc": score([(r.optc_picks_gpu, r) for r in rows]),
+        "optc_margin_held_out": dispatch_held_out(rows),
+        "between": [
+            f"{r.kernel} {r.size}"
+            for r in rows
+            if r.optc_cpu_seconds and r.cpu_seconds < r.gpu_seconds < r.optc_cpu_seconds
+        ],
+        "cpu_error": cpu_errors(rows),
+        "dispatch_margin": gpu_model.DISPATCH_MARGIN,
+        "optc_in_sample": score([(r.in_sample_picks_gpu, r) for r in rows]),
         "optc_analytic": score([(r.analytic_picks_gpu, r) for r in rows]),
+        "optc_scaled": score([(r.scaled_picks_gpu, r) for r in rows]),
+        "own_cpu_known": own_cpu_known(rows),
+        "optc_vs_own": against_own_cpu([(r.optc_picks_gpu, r) for r in rows]),
+        "model_vs_own": against_own_cpu([(r.model_picks_gpu, r) for r in rows]),
         "always_cpu": always(rows, False),
         "always_gpu": always(rows, True),
         "gpu_wins": len(wins),
@@ -375,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "gpu.md").write_text(markdown(rows, summary, shown), encoding="utf-8")
     payload = {"summary": summary, "commands": COMMANDS, "rows": [asdict(r) for r in rows]}
     (out / "gpu.json").write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
-    for key in ("model", "model_held_out", "optc"):
+    for key in ("model", "model_held_out", "optc", "optc_in_sample", "optc_analytic", "own_cpu_known"):
         sc = summary[key]
         print(
             f"{key}: {sc['right']:.0%} right, geomean regret {sc['geomean_regret']:.3f} over {sc['pairs']} pairs"

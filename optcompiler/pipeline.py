@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import ModuleType
 
@@ -34,6 +34,7 @@ from optcompiler.config import Config
 from optcompiler.costmodel import gpu as gpu_model
 from optcompiler.costmodel.analytic import estimate_python_seconds, estimate_seconds
 from optcompiler.costmodel.hardware import Hardware, detect
+from optcompiler.costmodel.model import TreeModel
 from optcompiler.errors import PARTLY_COMPILED, Unsupported, unblock_hint
 from optcompiler.ir import Candidate, Kernel, Target, Term, Variant, lift, lower_function, seq
 from optcompiler.llm.suggest import SuggestionReport
@@ -641,32 +642,24 @@ def _add_gpu(
     model = ""
     if config.target == "auto":
         assert gpu is not None
+        from optcompiler.costmodel import model as learned
+
         hardware = detect()
         chosen = result.candidate
-
-        def cpu_seconds(sizes: Mapping[str, int]) -> float:
-            return estimate_seconds(
-                chosen.variant.body,
-                chosen.target,
-                result.facts.arg_types,
-                sizes,
-                hardware,
-                config.default_size,
-            )
-
-        threshold = gpu_model.threshold(
-            kernel, result.facts, cpu_seconds, profile, config.default_size, gpu, launch=launch
+        found = learned.find(hardware)
+        threshold = dispatch_threshold(
+            kernel, result.facts, chosen, profile, config.default_size, hardware, found, gpu, launch
         )
         if threshold is None:
             return replace(
                 result,
-                gpu_note=f"not picked: the {gpu.name} model predicts no {gpu_model.MARGIN:g}x win over "
+                gpu_note=f"not picked: the {gpu.name} model predicts no {gpu_model.DISPATCH_MARGIN:g}x win over "
                 f"{chosen.label} up to {gpu_model.MAX_ELEMENTS} elements",
             )
         size = " x ".join(["elements of the largest array", *gpu_model.scalar_sizes(result.facts)])
         model = (
             f"; taken from a problem size of {threshold} ({size}), where the {gpu.name} model "
-            f"predicts it {gpu_model.MARGIN:g}x faster than {chosen.label}"
+            f"predicts it {gpu_model.DISPATCH_MARGIN:g}x faster than {chosen.label}"
         )
 
     def gpu_verified(**where: object) -> tuple[bool, str]:
@@ -702,6 +695,50 @@ def _add_gpu(
         gpu_threshold=threshold,
         gpu_note=f"numba-cuda, {shape}; verified on the CUDA simulator, {verified}{model}",
     )
+
+
+def dispatch_threshold(
+    kernel: Kernel,
+    facts: KernelFacts,
+    chosen: Candidate,
+    profile: Mapping[str, int],
+    default_size: int,
+    hardware: Hardware,
+    found: TreeModel | None,
+    gpu: gpu_model.GpuDescriptor,
+    launch: gpu_model.LaunchConfig | None = None,
+    margin: float = gpu_model.DISPATCH_MARGIN,
+) -> int | None:
+    """The problem size from which the dispatcher takes the GPU (`costmodel.gpu.threshold`), None
+    for never: where the GPU model predicts the lowering `margin` times faster than `chosen`, the
+    CPU variant the dispatcher falls back to, as `dispatch_cpu_seconds` predicts it."""
+    cpu_seconds = dispatch_cpu_seconds(chosen, facts, hardware, found, default_size)
+    return gpu_model.threshold(
+        kernel, facts, cpu_seconds, profile, default_size, gpu, margin=margin, launch=launch
+    )
+
+
+def dispatch_cpu_seconds(
+    chosen: Candidate, facts: KernelFacts, hardware: Hardware, found: TreeModel | None, default_size: int
+) -> Callable[[Mapping[str, int]], float]:
+    """The CPU side of the dispatch decision: `chosen`'s seconds at a size profile, predicted as the
+    ranking predicts compiled candidates (`predict_with`): the learned model of this machine
+    (`found`) where one fits its hardware id, else the analytic model.
+
+    A plain NumPy variant (no loops left) is costed as the same statements compiled, plus a Python
+    call: its time is NumPy's compiled loops and BLAS, which the compiled estimate sizes to this
+    machine (cores, SIMD), where the CPython estimate the ranking uses for it assumes a fixed 20
+    GFLOP/s BLAS (gemm at n = 1024 on the 16-core H100 host: 4.2 ms predicted compiled, 115 ms by
+    CPython's estimate, 4.1 ms measured)."""
+    numpy = chosen.target.name == "numpy"
+    target = Target("njit") if numpy else chosen.target
+    call = NUMPY_CALL_SECONDS if numpy else 0.0
+    body, derivation = chosen.variant.body, chosen.variant.derivation
+
+    def cpu_seconds(sizes: Mapping[str, int]) -> float:
+        return call + predict_with(found, body, target, derivation, facts, sizes, hardware, default_size)
+
+    return cpu_seconds
 
 
 def _gpu_refusal(kernel: Kernel, result: Emitted, config: Config) -> str | None:
@@ -990,11 +1027,26 @@ def predict_seconds(
     The learned model reads features of the IR only (nothing is compiled) and never imports lightgbm."""
     from optcompiler.costmodel import model as learned
 
-    if target.name == "numpy":  # runs under CPython: interpreted statements, NumPy's loops
-        from optcompiler.costmodel.analytic import estimate_python_seconds
+    found = None if target.name == "numpy" else learned.find(hardware)
+    return predict_with(found, body, target, derivation, facts, sizes, hardware, default_size)
 
+
+def predict_with(
+    found: TreeModel | None,
+    body: Term,
+    target: Target,
+    derivation: tuple[str, ...],
+    facts: KernelFacts,
+    sizes: Mapping[str, int],
+    hardware: Hardware,
+    default_size: int,
+) -> float:
+    """`predict_seconds` with the learned model given (`found`; None: the analytic model), so that
+    an evaluation can put in a model that never saw the kernel (bench/gpu_report.py)."""
+    from optcompiler.costmodel import model as learned
+
+    if target.name == "numpy":  # runs under CPython: interpreted statements, NumPy's loops
         return NUMPY_CALL_SECONDS + estimate_python_seconds(body, facts.arg_types, sizes, default_size)
-    found = learned.find(hardware)
     if found is not None:
         try:
             log_seconds = learned.predict_log_seconds(

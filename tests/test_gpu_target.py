@@ -186,7 +186,7 @@ def test_auto_with_gpu_dispatches_by_size(auto_result: pipeline.FileResult) -> N
     assert relax.gpu_source and threshold is not None and 1 < threshold <= gpu_model.MAX_ELEMENTS * 50
     # the work grows with the array and the step count: both are in the measure
     assert f"        if u.size * steps >= {threshold} and cuda.is_available():\n" in auto_result.output
-    assert f"predicts it {gpu_model.MARGIN:g}x faster" in relax.gpu_note
+    assert f"predicts it {gpu_model.DISPATCH_MARGIN:g}x faster" in relax.gpu_note
 
 
 @needs_cuda
@@ -361,3 +361,157 @@ def test_ping_pong_buffers_of_one_shape_are_in_bounds_for_the_gpu(tmp_path: Path
     assert not uneven.gpu_source and "not provably in bounds" in uneven.gpu_note
     report = run_child(tmp_path, result.output, SWAPS, {"heat_swap": [[9, 12], 3]}, sim=True)
     assert report == {"heat_swap": {"same": True, "ran": ["gpu"]}}
+
+
+# ---- the dispatcher's CPU side (`pipeline.dispatch_threshold`) -----------------------------------------
+
+PAIRS = """
+def pair_sums(x, out):
+    for i in range(x.shape[0]):
+        s = 0.0
+        for j in range(x.shape[0]):
+            s += x[i] * x[j]
+        out[i] = s
+"""
+
+MATMUL = """
+import numpy as np
+
+
+def product(A, B):
+    n, m = A.shape
+    p = B.shape[1]
+    C = np.zeros((n, p))
+    C += A @ B[:m]
+    return C
+"""
+
+
+def _lifted(source: str, name: str, hints: dict[str, str] | None = None) -> tuple[object, object]:
+    from optcompiler.analysis import analyze
+    from optcompiler.frontend import lift_function
+
+    lifted = lift_function(source, f"{name}.py", name)
+    return lifted, analyze(lifted, hints or {})
+
+
+def _constant_model(seconds: float) -> object:
+    """A learned model (optc's tree reader's form) that predicts `seconds` for every candidate."""
+    import math
+
+    from optcompiler.costmodel.model import Tree, TreeModel
+
+    return TreeModel(("ir_nests",), "regression", (Tree((), (), (), (), (), (math.log(seconds),)),), {})
+
+
+def _scaled_model(factor: float) -> object:
+    """A learned residual model that predicts the analytic estimate times `factor`."""
+    import math
+
+    from optcompiler.costmodel.model import Tree, TreeModel
+
+    tree = Tree((), (), (), (), (), (math.log(factor),))
+    return TreeModel(("analytic_log_seconds",), "residual", (tree,), {})
+
+
+def test_dispatch_threshold_takes_the_cpu_side_from_the_learned_model_it_is_given() -> None:
+    """The CPU side is the learned model of the machine where there is one: a model that predicts
+    the CPU 30x slower than the analytic model does switches to the GPU at a smaller size, one that
+    predicts it 30x faster at a larger one (or never); no model is the analytic model."""
+    from optcompiler.costmodel.hardware import detect
+    from optcompiler.ir import Candidate, Target, Variant
+
+    lifted, facts = _lifted(PAIRS, "pair_sums")
+    chosen = Candidate(Variant("pair_sums", lifted.body, ()), Target("njit"))  # type: ignore[attr-defined]
+    hardware = replace(detect(), cores=16)
+
+    def threshold(found: object) -> int | None:
+        return pipeline.dispatch_threshold(
+            lifted,  # type: ignore[arg-type]
+            facts,  # type: ignore[arg-type]
+            chosen,
+            {"n": 10_000},
+            1000,
+            hardware,
+            found,  # type: ignore[arg-type]
+            gpu_model.H100,
+        )
+
+    analytic, slow, fast = threshold(None), threshold(_scaled_model(30.0)), threshold(_scaled_model(1 / 30))
+    assert analytic is not None and slow is not None and slow < analytic
+    assert fast is None or fast > analytic
+    assert threshold(_scaled_model(1.0)) == analytic
+
+
+def test_dispatch_threshold_margin_is_the_dispatchers() -> None:
+    """A larger margin asks the GPU to be predicted faster by more: it never switches earlier."""
+    from optcompiler.costmodel.hardware import detect
+    from optcompiler.ir import Candidate, Target, Variant
+
+    lifted, facts = _lifted(PAIRS, "pair_sums")
+    chosen = Candidate(Variant("pair_sums", lifted.body, ()), Target("njit"))  # type: ignore[attr-defined]
+    hardware = replace(detect(), cores=16)
+    at = [
+        pipeline.dispatch_threshold(
+            lifted,
+            facts,
+            chosen,
+            {"n": 10_000},
+            1000,
+            hardware,
+            None,
+            gpu_model.H100,
+            margin=m,  # type: ignore[arg-type]
+        )
+        for m in (1.0, gpu_model.DISPATCH_MARGIN, 8.0)
+    ]
+    assert all(t is not None for t in at) and at[0] <= at[1] <= at[2] and at[0] < at[2]  # type: ignore[operator]
+    default = pipeline.dispatch_threshold(
+        lifted,
+        facts,
+        chosen,
+        {"n": 10_000},
+        1000,
+        hardware,
+        None,
+        gpu_model.H100,  # type: ignore[arg-type]
+    )
+    assert default == at[1]
+
+
+def test_a_plain_numpy_variant_is_costed_as_its_statements_compiled() -> None:
+    """NumPy's matmul is BLAS on every core: the CPU side of a NumPy variant is the compiled
+    estimate of its statements on this hardware (more cores: faster), not CPython's fixed-rate one;
+    and it is an estimate at all (the analytic model alone raises on the numpy target)."""
+    from optcompiler.costmodel.analytic import estimate_python_seconds, estimate_seconds
+    from optcompiler.costmodel.hardware import detect
+    from optcompiler.ir import Candidate, Target, Variant
+
+    lifted, facts = _lifted(MATMUL, "product", {"A": "float64[:, :]", "B": "float64[:, :]"})
+    chosen = Candidate(Variant("product", lifted.body, ("idioms.matmul",)), Target("numpy"))  # type: ignore[attr-defined]
+    sizes = {s: 1024 for s in facts.size_symbols}  # type: ignore[attr-defined]
+    one, many = replace(detect(), cores=1), replace(detect(), cores=16)
+    at = {
+        h.cores: pipeline.dispatch_cpu_seconds(chosen, facts, h, None, 1000)(sizes)  # type: ignore[arg-type]
+        for h in (one, many)
+    }
+    compiled = estimate_seconds(lifted.body, Target("njit"), facts.arg_types, sizes, many, 1000)  # type: ignore[attr-defined]
+    assert at[16] == pytest.approx(pipeline.NUMPY_CALL_SECONDS + compiled)
+    assert at[16] < at[1]
+    assert at[16] < estimate_python_seconds(lifted.body, facts.arg_types, sizes, 1000) / 4  # type: ignore[attr-defined]
+
+
+@needs_cuda
+def test_auto_computes_the_threshold_against_the_learned_model_of_this_machine() -> None:
+    """`_add_gpu` asks `costmodel.model.find` for this machine's learned model: one that predicts
+    every CPU variant to take a nanosecond leaves relax on the CPU, where the analytic model (the
+    auto_result fixture) sends it to the GPU from some size on."""
+    from optcompiler.costmodel import model as learned
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "gpu_descriptor", lambda hardware: gpu_model.H100)
+        patch.setattr(learned, "find", lambda hardware: _constant_model(1e-9))
+        config = Config(max_verify=1, top_k=2, sizes=(("steps", 50),))
+        result = optimize_source(AUTO.split("\n\ndef axpy")[0], "auto.py", config)
+    relax = kernel(result, "relax")
+    assert not relax.gpu_source and relax.gpu_note.startswith("not picked: the NVIDIA H100 model predicts no")

@@ -1,0 +1,93 @@
+"""bench/gpu_report.py: which CPU variant the records say optc ships, and how the end-to-end rule is
+scored held out (the margin chosen on the other kernels). No GPU and no model training here."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("optc_test_gpu_report", ROOT / "bench" / "gpu_report.py")
+report = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
+sys.modules["optc_test_gpu_report"] = report
+_spec.loader.exec_module(report)  # type: ignore[union-attr]
+
+
+def _record(kernel: str, size: int, timings: dict[str, float]) -> dict[str, object]:
+    return {
+        "kernel": kernel,
+        "size": size,
+        "profile": {"n": size},
+        "timings": {k: {"seconds": v} for k, v in timings.items()},
+    }
+
+
+def test_merged_names_the_cpu_variant_of_the_latest_run(tmp_path: Path) -> None:
+    """A later run's optc CPU output replaces an earlier one's as what optc ships, though both
+    timings stay; a kernel the later run left alone keeps its own."""
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in (
+                _record("k", 10, {"numba.njit": 1.0, "optc CPU (original @ njit)": 2.0}),
+                _record("other", 10, {"optc CPU (loops.licm @ njit)": 1.0}),
+            )
+        )
+    )
+    second.write_text(json.dumps(_record("k", 10, {"optc CPU (idioms.matmul @ numpy)": 0.5})))
+    rows = {r["kernel"]: r for r in report.merged([first, second])}
+    assert rows["k"]["optc_cpu"] == "optc CPU (idioms.matmul @ numpy)"
+    assert set(rows["k"]["timings"]) == {
+        "numba.njit",
+        "optc CPU (original @ njit)",
+        "optc CPU (idioms.matmul @ numpy)",
+    }
+    assert rows["other"]["optc_cpu"] == "optc CPU (loops.licm @ njit)"
+
+
+def _row(kernel: str, gpu: float, cpu: float, by_margin: dict[float, int | None], own: float | None = None):
+    return report.Row(
+        kernel=kernel,
+        size=100,
+        profile={"n": 100},
+        cpu_label="numba.njit",
+        cpu_seconds=cpu,
+        gpu_label="cuda 16x16",
+        gpu_seconds=gpu,
+        transfers_seconds=None,
+        predicted_gpu_seconds=gpu,
+        model_picks_gpu=False,
+        threshold=None,
+        problem_size=100,
+        learned_threshold=by_margin.get(2.0),
+        optc_cpu_seconds=own,
+        by_margin=by_margin,
+    )
+
+
+def test_the_dispatchers_margin_is_chosen_on_the_other_kernels_only() -> None:
+    """Kernels a and b are right only with a small margin (GPU faster, switch at 50 under margin 1),
+    c only with a large one. Held out, c gets the margin a and b prefer, and is scored wrong with it;
+    a and b each see one kernel for and one against, and the tie goes to the smaller margin."""
+    small = {m: (50 if m <= 1.0 else None) for m in report.MARGINS}
+    rows = [
+        _row("a", gpu=1.0, cpu=2.0, by_margin=small),
+        _row("b", gpu=1.0, cpu=2.0, by_margin=small),
+        _row("c", gpu=2.0, cpu=1.0, by_margin=small),
+    ]
+    scored = report.dispatch_held_out(rows)
+    assert scored["pairs"] == 3 and abs(scored["right"] - 2 / 3) < 1e-9
+    # with the dispatcher's own margin (2: no GPU anywhere) only c is right
+    assert abs(report.score([(r.optc_picks_gpu, r) for r in rows])["right"] - 1 / 3) < 1e-9
+
+
+def test_against_own_cpu_judges_by_optcs_cpu_variant_where_it_was_measured() -> None:
+    """The GPU at 1.5 s is slower than the CPU best (1 s) but faster than optc's own variant (3 s):
+    right when judged against what the dispatcher falls back to, wrong against the best."""
+    rows = [_row("a", gpu=1.5, cpu=1.0, by_margin={}, own=3.0), _row("b", gpu=1.5, cpu=1.0, by_margin={})]
+    picks = [(True, r) for r in rows]
+    assert report.against_own_cpu(picks) == {"pairs": 1, "right": 1.0, "geomean_regret": 1.0}
+    assert report.score(picks)["right"] == 0.0
