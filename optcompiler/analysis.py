@@ -305,6 +305,10 @@ class KernelFacts:
     # scopes to a loop body carry any; they tighten outer variables (i <= n - 2 inside
     # `for j in range(i + 1, n)`), which interval reasoning over each range alone loses.
     ordered: tuple[tuple[Term, Term], ...] = ()
+    # scalar -> (array name, loop var, allocation): a float scalar each iteration of the loop over
+    # `var` sets before the statements after it read it, which loop distribution may expand into
+    # an element per iteration (`_expansion_candidates`); the arrays count as fresh allocations
+    expansions: Mapping[str, tuple[str, str, Term]] = field(default_factory=dict)
 
     def kind(self, name: str) -> Kind:
         if name in self.arg_types:
@@ -476,6 +480,12 @@ def analyze(kernel: Kernel, hints: Mapping[str, str] | None = None) -> KernelFac
         }
 
     local_kinds = _infer_local_kinds(body, arg_types, set(fresh))
+    sizes = {n for n in shape_of if assign_counts.get(n) == 1}
+    expansions = _expansion_candidates(body, params, arg_types, local_kinds, sizes)
+    for array, _, alloc in expansions.values():
+        fresh[array] = (alloc.args[1],)
+        dims[array] = [_symbol_of(alloc.args[1], shape_of, dims)]
+        local_kinds[array] = "array"
     in_bounds = _in_bounds_facts(body, loop_ranges, shape_of, fresh, assign_counts)
     symbols = sorted(
         {s for ds in dims.values() for s in ds} | {n for n in int_params if n in loop_bound_names}
@@ -503,7 +513,83 @@ def analyze(kernel: Kernel, hints: Mapping[str, str] | None = None) -> KernelFac
         sizes=frozenset(n for n in shape_of if assign_counts.get(n) == 1),
         size_sources={n: src for n, src in shape_of.items() if assign_counts.get(n) == 1},
         allocations=dict(fresh),
+        expansions=expansions,
     )
+
+
+def _expansion_candidates(
+    body: Term,
+    params: Sequence[str],
+    arg_types: Mapping[str, ArgType],
+    kinds: Mapping[str, Kind],
+    sizes: set[str],
+) -> dict[str, tuple[str, str, Term]]:
+    """Scalars that loop distribution may expand into an array, one element per iteration.
+
+    `for i in range(n): t = 0.0; <uses t>; <reads t>` cannot be split between the statements that
+    set t and those that read it: t holds one iteration's value at a time. With `t_i = np.empty(n)`
+    and `t_i[i] = t` stored after the first part, the second part reads `t_i[i]` instead, exactly
+    the value it read before (the second part does not assign t, and every iteration sets t before
+    reading it: it is not upward exposed in the body). Candidates: a float local (stored in a
+    float64 array and read back unchanged: kernels with a float32 or float16 array or dtype are
+    left out, where t might be a float32), a loop `range(0, n)` with n a size (so `np.empty(n)` has
+    a non-negative length and each element is written once), and a split point of its body; a
+    scalar found in more than one loop gets no array (one name, one allocation). The rule that
+    splits the loop checks the conditions again on the loop it splits. Both parts hold a loop: the
+    expansion pays when it separates two nests (which may then be interchanged, parallelised or
+    become a library call); splitting straight-line statements only adds a store and a load."""
+    if any(at.kind == "array" and at.dtype in ("float32", "float16") for at in arg_types.values()) or any(
+        (t.op == "attr" and t.value in ("float32", "float16", "single", "half"))
+        or (t.op == "const" and isinstance(t.value, str))
+        for t in body.walk()
+    ):
+        return {}
+    rebound = names_assigned(body) | set(params)
+    module = next(
+        (
+            str(t.args[0].value)
+            for t in body.walk()
+            if t.op == "attr" and t.args[0].op == "var" and t.args[0].value in NUMPY_MODULES
+            if str(t.args[0].value) not in rebound
+        ),
+        None,
+    )
+    if module is None:
+        return {}  # no name to allocate through
+    found: dict[str, list[tuple[str, str]]] = {}
+    for loop in body.walk():
+        if loop.op != "for" or loop.value != "range" or loop.args[4].op != "seq":
+            continue
+        v, lo, hi, step, inner = loop.args
+        if not (_is_zero(lo) and _is_one(step) and hi.op == "var" and str(hi.value) in sizes):
+            continue
+        exposed = upward_exposed(inner)
+        here: set[str] = set()
+        for p in range(1, len(inner.args)):
+            first, rest = _seq_of(inner.args[:p]), _seq_of(inner.args[p:])
+            if not (contains_loop(first) and contains_loop(rest)):
+                continue
+            here |= (names_assigned(first) & names_read(rest)) - names_assigned(rest) - exposed
+        for t in sorted(here):
+            if kinds.get(t) == "float" and t not in params:
+                found.setdefault(t, []).append((str(v.value), str(hi.value)))
+    taken = all_names(body) | set(params)
+    out: dict[str, tuple[str, str, Term]] = {}
+    for t in sorted(found):
+        if len(found[t]) != 1:
+            continue
+        ((v, n),) = found[t]
+        name = f"{t}_{v}"
+        while name in taken:
+            name += "_"
+        taken.add(name)
+        alloc = Term("call", (Term("attr", (Term("var", (), module),), "empty"), Term("var", (), n)))
+        out[t] = (name, v, alloc)
+    return out
+
+
+def _seq_of(stmts: Sequence[Term]) -> Term:
+    return Term("seq", tuple(stmts))
 
 
 def _arrays_used_as_integers(body: Term) -> set[str]:

@@ -261,6 +261,7 @@ def array_dtypes(body: Term, facts: KernelFacts) -> dict[str, str]:
     take A's dtype; `np.full` without a dtype follows its fill value, which is not read here.
     """
     out = {name: at.dtype for name, at in facts.arg_types.items() if at.kind == "array"}
+    out.update({array: "float64" for array, _, _ in facts.expansions.values()})  # np.empty(n)
     allocations = {
         str(stmt.args[0].value): stmt.args[1]
         for stmt in body.walk()

@@ -97,6 +97,7 @@ from optcompiler.analysis import (
     arrays_read,
     arrays_written,
     carried_scalars,
+    contains_loop,
     direction_vectors,
     expr_kind,
     has_early_exit,
@@ -110,6 +111,8 @@ from optcompiler.analysis import (
     names_assigned,
     names_read,
     nonnegative,
+    replace_subterm,
+    upward_exposed,
 )
 from optcompiler.ir import Term, const, seq, var
 from optcompiler.passes import PassContext
@@ -626,9 +629,53 @@ def distribute(loop: Term, facts: KernelFacts) -> list[Term]:
     out = []
     for p in range(1, len(body.args)):
         first, second = seq(*body.args[:p]), seq(*body.args[p:])
+        allocations: tuple[Term, ...] = ()
+        if not _scalars_separate(first, second):
+            expanded = expand_scalars(loop, first, second, facts)
+            if expanded is None:
+                continue
+            allocations, first, second = expanded
         if _scalars_separate(first, second) and _no_backward_dependence(first, second, v, facts):
-            out.append(seq(_for(v, *loop.args[1:4], first), _for(v, *loop.args[1:4], second)))
+            out.append(seq(*allocations, _for(v, *loop.args[1:4], first), _for(v, *loop.args[1:4], second)))
     return out
+
+
+def expand_scalars(
+    loop: Term, first: Term, second: Term, facts: KernelFacts
+) -> tuple[tuple[Term, ...], Term, Term] | None:
+    """Scalar expansion at a split point: every scalar `first` sets and `second` reads becomes an
+    element per iteration (`t_i[i] = t` after `first`, `t_i[i]` for `t` in `second`), with the
+    allocations to run before the loops; None unless each one is a planned expansion
+    (`KernelFacts.expansions`) of this loop that holds here.
+
+    Holds when the loop is `range(0, n)` over the planned array's length and `second` does not
+    assign the scalar: the first loop runs `first` exactly as before (distribution's own tests
+    keep `second` from changing what `first` reads), so after `first` in iteration i the scalar
+    holds what the original's `second` read in iteration i, which is what is stored. What it holds
+    after the loops is unchanged too. The store reads the scalar earlier than `second` did, so it
+    must be bound there: every iteration sets it before any read (not upward exposed in the body).
+    A loop that already holds the array is not expanded again."""
+    v, lo, hi, step, body = loop.args
+    flowing = sorted((names_assigned(first) & names_read(second)) - names_assigned(second))
+    if not flowing or not (lo == const(0) and step == const(1)):
+        return None
+    if not (contains_loop(first) and contains_loop(second)):
+        return None  # only nests are worth separating (see `analysis._expansion_candidates`)
+    exposed = upward_exposed(body)
+    names = all_names(loop)
+    allocations, stores = [], []
+    for name in flowing:
+        plan = facts.expansions.get(name)
+        if plan is None or name in exposed:
+            return None
+        array, loop_v, alloc = plan
+        if loop_v != v.value or alloc.args[1] != hi or array in names:
+            return None
+        element = Term("index", (var(array), v))
+        allocations.append(Term("assign", (var(array), alloc)))
+        stores.append(Term("assign", (element, var(name))))
+        second = replace_subterm(second, var(name), element)
+    return tuple(allocations), seq(first, *stores), second
 
 
 # ---- peeling ---------------------------------------------------------------------------------------------------

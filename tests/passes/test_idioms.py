@@ -756,3 +756,39 @@ def test_numba_runs_the_blas_forms_on_contiguous_and_non_contiguous_arrays() -> 
             assert s == pytest.approx(want[2], rel=1e-12)
             np.testing.assert_allclose(G, want[3], rtol=1e-12)
             np.testing.assert_allclose(T, want[4], rtol=1e-12)
+
+
+def test_a_row_dot_feeding_a_column_update_becomes_two_products_through_an_expanded_scalar() -> None:
+    """`t = A[i] . x` then `y += A[i] * t`: loop distribution expands t into `t_i[i]`
+    (`analysis._expansion_candidates`), then each part is a matrix-vector product: the two
+    BLAS calls A @ x and t_i @ A, with a reassociating float policy; none under --strict-fp."""
+    from optcompiler.config import Config
+    from optcompiler.pipeline import explore
+
+    source = """
+        import numpy as np
+        def two_products(A: np.ndarray, x: np.ndarray) -> np.ndarray:
+            m, n = A.shape
+            y = np.zeros(n)
+            for i in range(m):
+                t = 0.0
+                for j in range(n):
+                    t += A[i, j] * x[j]
+                for j in range(n):
+                    y[j] += A[i, j] * t
+            return y
+        """
+    kernel = _kernel(source)
+    facts = analyze(kernel)
+    variants, _ = explore(kernel, facts, Config(default_size=64))
+    texts = [lower_function(kernel.name, kernel.params, v.body) for v in variants]
+    both = [t for t in texts if "A @ x" in t and "t_i @ A" in t and "for j" not in t]
+    assert both, "\n\n".join(texts)
+    namespace: dict[str, object] = {"np": np}
+    exec(both[0], namespace)
+    rng = np.random.default_rng(3)
+    for m, n in ((5, 7), (1, 1), (0, 3), (4, 0)):
+        A, x = rng.random((m, n)), rng.random(n)
+        np.testing.assert_allclose(namespace["two_products"](A, x), A.T @ (A @ x), rtol=1e-12, atol=1e-12)
+    strict, _ = explore(kernel, facts, Config(default_size=64, strict_fp=True))
+    assert not any("@" in lower_function(kernel.name, kernel.params, v.body) for v in strict)

@@ -447,6 +447,61 @@ def test_distribution_refuses_cycles_shared_scalars_and_continue(body: str) -> N
     assert distribute(_loop(k, (1,)), _ctx(k).facts) == []
 
 
+ROW_THEN_COLUMNS = """
+    import numpy as np
+    def f(A, x):
+        m, n = A.shape
+        y = np.zeros(n)
+        for i in range(m):
+            t = 0.0
+            for j in range(n):
+                t += A[i, j] * x[j]
+            for j in range(n):
+                y[j] += A[i, j] * t
+        return y
+"""
+
+
+def test_distribution_expands_a_scalar_the_later_statements_read() -> None:
+    k = _kernel(ROW_THEN_COLUMNS)
+    out = distribute(_loop(k, (2,)), _ctx(k).facts)
+    assert _text(out[-1]) == textwrap.dedent(
+        """\
+        t_i = np.empty(m)
+        for i in range(m):
+            t = 0.0
+            for j in range(n):
+                t += A[i, j] * x[j]
+            t_i[i] = t
+        for i in range(m):
+            for j in range(n):
+                y[j] += A[i, j] * t_i[i]"""
+    )
+    _same_results(
+        k, _with_stmt(k, 2, out[-1]), lambda rng, n: [rng.random((n, n + 1)), rng.random(n + 1)], (0, 1, 4)
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("t = 0.0", "if x[0] > 0.0:\n                t = 0.0"),  # maybe unbound where it would be stored
+        ("y[j] += A[i, j] * t", "y[j] += A[i, j] * t\n                t = 1.0"),  # the second part sets t
+        ("for i in range(m):", "for i in range(1, m):"),  # the array would be indexed from 1
+        (
+            "def f(A, x):",
+            "def f(A: npt.NDArray[np.float32], x: npt.NDArray[np.float32]):",
+        ),  # t may be a float32
+    ],
+)
+def test_distribution_refuses_scalars_it_cannot_expand(change: tuple[str, str]) -> None:
+    source = ROW_THEN_COLUMNS.replace(
+        "import numpy as np", "import numpy as np\n    import numpy.typing as npt"
+    )
+    k = _kernel(source.replace(*change))
+    assert not any("t_i" in _text(out) for out in distribute(_loop(k, (2,)), _ctx(k).facts))
+
+
 def _peeled(test: str, lo: str = "0") -> Kernel:
     return _kernel(
         f"""
@@ -804,6 +859,41 @@ def test_fuzz_distribution_never_changes_results(stmts: list[str]) -> None:
     k = _kernel(f"def f(a, b, c):\n    n = a.shape[0]\n    for i in range(1, n - 1):\n{body}\n")
     for out in distribute(_loop(k, (1,)), _ctx(k).facts):
         _same_results(k, _with_stmt(k, 1, out), _vectors, range(6))
+
+
+_SCALAR_SETS = (  # statements that set t, some in a loop (expansion separates nests); repeats weigh
+    "t = a[i] * 0.5",
+    "t = a[i] * 0.5",
+    "t = a[i] * 0.5",
+    "t = t * 0.5",
+    "if a[i] > 0.5:\n    t = c[i]",
+    "for k in range(2):\n    t += b[i] * 0.5",
+    "for k in range(2):\n    b[i] += t",
+)
+_SCALAR_USES = (  # statements that read t (or write what the first part reads), some in a loop
+    "for k in range(2):\n    c[i] += t",
+    "for k in range(1):\n    w[i] = t * 2.0",
+    "for k in range(2):\n    a[i] += t",
+    "c[i] = t * 2.0",
+    "if b[i] > 0.5:\n    c[i] = t",
+    "for k in range(2):\n    c[i - 1] += t",
+    "for k in range(1):\n    t = c[i]",
+)
+
+
+@_SETTINGS
+@given(
+    first=st.lists(st.sampled_from(_SCALAR_SETS), min_size=1, max_size=3),
+    second=st.lists(st.sampled_from(_SCALAR_USES), min_size=1, max_size=3),
+)
+def test_fuzz_scalar_expansion_never_changes_results(first: list[str], second: list[str]) -> None:
+    body = textwrap.indent("\n".join(first + second), " " * 8)
+    k = _kernel(
+        "import numpy as np\ndef f(a, b, c):\n    n = a.shape[0]\n    t = 1.0\n    w = np.zeros(n)\n"
+        f"    for i in range(n):\n{body}\n    return w + t\n"
+    )
+    for out in distribute(_loop(k, (3,)), _ctx(k).facts):
+        _same_results(k, _with_stmt(k, 3, out), _vectors, range(5))
 
 
 _TESTS = st.tuples(
