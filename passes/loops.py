@@ -9,7 +9,9 @@ What
     after the loop. `loops.fuse` merges two adjacent loops over the same range in any block (a
     loop body, a branch, the kernel body itself) into one; applied again, a run of loops fuses.
     `loops.distribute` splits a loop whose body is several statements into two loops over the
-    same range (applied again, into one loop a statement group). `loops.peel` runs the
+    same range (applied again, into one loop a statement group); a float scalar one part's nest
+    sets and the next part's nest reads is expanded into an array at the split (`t_i = np.empty(n)`,
+    `t_i[i] = t` after the first part, `t_i[i]` read in the second). `loops.peel` runs the
     first or last iteration of a loop on its own when an `if` tests the loop variable against
     that boundary (`i == 0`, `i > 0`, `i == n - 1`, `i < n - 1`), so the remaining loop has no
     branch. `loops.unroll-jam` unrolls the outer loop of a 2-deep nest, or the middle loop of a
@@ -24,7 +26,9 @@ Why faster
     longer has to assume that a store may change the hoisted value, let LLVM vectorize it.
     Fusion reads data the first loop just wrote (or both read) while it is still in cache or a
     register. Distribution separates a recurrence from statements that could vectorize, or
-    lets one part be interchanged or run in parallel alone. Peeling removes a branch from every
+    lets one part be interchanged or run in parallel alone; with an expanded scalar, a row dot
+    feeding a column update (`t = A[i] . x; y += A[i] * t`) becomes two matrix-vector products
+    the idioms pass hands to BLAS. Peeling removes a branch from every
     iteration, which lets the loop vectorize. Unroll-and-jam reuses an element that does not
     depend on the outer loop (`out[j]` in a column sum) from a register across the jammed
     copies: 1.4x on a 2000 x 2000 column sum (Numba); jamming k in i-k-j gemm keeps C[i, j] in
@@ -47,7 +51,10 @@ Legal when
     the bodies), no break / continue / return / while, pure calls only, no scalar shared by the
     two parts, and every array dependence between an access of the first part at iteration i
     and one of the second at iteration i' has a known distance i' - i >= 0 (subscripts affine
-    and provably non-negative, arrays distinct or guarded parameters). Peeling: step 1, the
+    and provably non-negative, arrays distinct or guarded parameters). Scalar expansion: the
+    loop is `range(0, n)` with n a size, the scalar a float local of a kernel with no float32
+    data, planned by `analysis._expansion_candidates`, set on every iteration before any read,
+    and not assigned by the second part (which then reads exactly the value stored). Peeling: step 1, the
     test is `v OP e` with v's coefficient +-1 and e - bound a known constant, constant on every
     iteration but the peeled one; the loop variable is not read after the loop and the body
     assigns neither it nor a name in the bounds; the peeled copy is guarded by `lo < hi`.
