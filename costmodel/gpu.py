@@ -72,7 +72,15 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from optcompiler.analysis import KernelFacts, accesses, arrays_written, loop_var, names_read, parallel_plan
+from optcompiler.analysis import (
+    ANON_DIM,
+    KernelFacts,
+    accesses,
+    arrays_written,
+    loop_var,
+    names_read,
+    parallel_plan,
+)
 from optcompiler.costmodel.analytic import loop_stats
 from optcompiler.ir import Kernel, Term
 
@@ -219,7 +227,7 @@ def gpu_work(
     pcie = 0.0
     launches = 0.0
     for name, dims in facts.array_dims.items():
-        nbytes = _elements(dims, sizes, default_size) * _itemsize(facts, name)
+        nbytes = _elements(_literal_extents(facts, name, dims), sizes, default_size) * _itemsize(facts, name)
         if name in params:
             copies += 1 + (name in written)
             pcie += nbytes * (1 + (name in written))
@@ -457,7 +465,21 @@ def threshold(
 
 
 def _elements(dims: Sequence[str], sizes: Mapping[str, int], default_size: int) -> int:
-    return math.prod(sizes.get(d, default_size) for d in dims)
+    return math.prod(int(d) if d.isdigit() else sizes.get(d, default_size) for d in dims)
+
+
+def _literal_extents(facts: KernelFacts, name: str, dims: Sequence[str]) -> tuple[str, ...]:
+    """`dims`, with a dimension that nothing names (`analysis.ANON_DIM`) but that the array's own
+    allocation gives as a literal (`np.empty((n, 3))`) read as that number: a fresh array's copy
+    out is its real size, not the default size's (euler_sir's `out` at 1000 columns, not 3, was 333x
+    the bytes and made the model predict 6 s for a 38 ms call)."""
+    shape = facts.allocations.get(name)
+    if not isinstance(shape, tuple) or len(shape) != len(dims):
+        return tuple(dims)
+    return tuple(
+        str(e.value) if d == ANON_DIM and e.op == "const" and type(e.value) is int and e.value >= 0 else d
+        for d, e in zip(dims, shape, strict=True)
+    )
 
 
 def _itemsize(facts: KernelFacts, name: str) -> int:

@@ -45,6 +45,16 @@ def relax(u, steps: int):
             for q in range(1, m - 1):
                 u[p, q] = 0.25 * (v[p - 1, q] + v[p + 1, q] + v[p, q - 1] + v[p, q + 1])
     return v
+
+
+def triples(x):
+    n = x.shape[0]
+    out = np.empty((n, 3))
+    for i in range(n):
+        out[i, 0] = x[i]
+        out[i, 1] = 2.0 * x[i]
+        out[i, 2] = 3.0 * x[i]
+    return out
 """
 
 # a 16-core host like the GPU host's, so the figures do not depend on the machine running the tests
@@ -76,6 +86,15 @@ def test_features_count_launches_copies_and_bytes() -> None:
     # A, B in; C allocated on the device (one fill launch) and copied out; the nest: one launch
     assert (work.launches, work.copies, work.pcie_bytes) == (2, 4, 3 * 80_000)
     assert work.threads == 100 * 100 and work.serial_iterations == 100
+
+
+def test_a_fresh_arrays_literal_extent_is_its_size() -> None:
+    """`np.empty((n, 3))`: nothing names the 3 (the analysis' anonymous dimension), but the
+    allocation gives it, so the copy out is n * 3 elements, not n times the default size."""
+    kernel, facts = lifted("triples")
+    assert facts.array_dims["out"][1] == "_"
+    work = gpu.gpu_work(kernel, facts, {"n": 1000}, default_size=1000)
+    assert work.pcie_bytes == 1000 * 8 + 1000 * 3 * 8  # x in, out back
 
 
 def test_time_steps_launch_each_step() -> None:
