@@ -725,18 +725,20 @@ def dispatch_cpu_seconds(
     ranking predicts compiled candidates (`predict_with`): the learned model of this machine
     (`found`) where one fits its hardware id, else the analytic model.
 
-    A plain NumPy variant (no loops left) is costed as the same statements compiled, plus a Python
-    call: its time is NumPy's compiled loops and BLAS, which the compiled estimate sizes to this
-    machine (cores, SIMD), where the CPython estimate the ranking uses for it assumes a fixed 20
-    GFLOP/s BLAS (gemm at n = 1024 on the 16-core H100 host: 4.2 ms predicted compiled, 115 ms by
-    CPython's estimate, 4.1 ms measured)."""
+    A plain NumPy variant (no loops left) is costed by the analytic model as the same statements
+    compiled, plus a Python call: its time is NumPy's compiled loops and BLAS, which the compiled
+    estimate sizes to this machine (cores, SIMD), where the CPython estimate the ranking uses for it
+    assumes a fixed 20 GFLOP/s BLAS (gemm at n = 1024 on the 16-core H100 host: 4.2 ms predicted
+    compiled, 115 ms by CPython's estimate, 4.1 ms measured). Not by the learned model, which was
+    never trained on the numpy target (`costmodel/data`: njit and njit-parallel candidates only)."""
     numpy = chosen.target.name == "numpy"
     target = Target("njit") if numpy else chosen.target
     call = NUMPY_CALL_SECONDS if numpy else 0.0
+    model = None if numpy else found
     body, derivation = chosen.variant.body, chosen.variant.derivation
 
     def cpu_seconds(sizes: Mapping[str, int]) -> float:
-        return call + predict_with(found, body, target, derivation, facts, sizes, hardware, default_size)
+        return call + predict_with(model, body, target, derivation, facts, sizes, hardware, default_size)
 
     return cpu_seconds
 

@@ -499,6 +499,9 @@ def test_a_plain_numpy_variant_is_costed_as_its_statements_compiled() -> None:
     assert at[16] == pytest.approx(pipeline.NUMPY_CALL_SECONDS + compiled)
     assert at[16] < at[1]
     assert at[16] < estimate_python_seconds(lifted.body, facts.arg_types, sizes, 1000) / 4  # type: ignore[attr-defined]
+    # the learned model was never trained on the numpy target: not asked
+    slow = _scaled_model(1e6)
+    assert pipeline.dispatch_cpu_seconds(chosen, facts, many, slow, 1000)(sizes) == at[16]  # type: ignore[arg-type]
 
 
 @needs_cuda
