@@ -22,6 +22,12 @@ corpus kernel again and asks optc's models what they would pick. Writes gpu.md a
   `dataset.kernel_folds`, 5 folds for 50 kernels or more; same objective, columns and parameters
   as the shipped model). The in-sample figure (the shipped model itself) is shown beside it.
 
+The dispatcher asks for `costmodel.gpu.DISPATCH_MARGIN`, chosen on these records; "margin held out"
+rescores with it picked, per kernel, on the other kernels only. Beside these: a bound (the GPU model
+against optc's own CPU variant *measured*, which no estimate of that variant can beat) and both
+rules judged against optc's own CPU variant, what the dispatcher falls back to, instead of the
+fastest CPU code measured.
+
 Right means the pick was the faster side measured; regret is chosen time / best time (geomean).
 The model's constants were fitted to GPU.md's gemm figures, not to these records; MARGIN is the
 one figure chosen with them in view, so "held out" rescores with MARGIN picked, per kernel, on the
@@ -514,9 +520,9 @@ def markdown(rows: Sequence[Row], summary: Mapping[str, Any], records_path: str)
         "'right' is judged against the fastest CPU code measured. Even the *measured* time of optc's variant "
         f"(the bound row) decides {s['own_cpu_known']['right']:.0%} right: on {len(s['between'])} pairs the "
         "GPU is faster than optc's CPU variant (by the measurement) but slower than numba.njit or the NumPy "
-        f"reference: {', '.join(s['between']) or 'none'}. There the dispatcher's pick is the better one for the "
-        "code optc emits, and only a faster CPU variant (optc shipping BLAS, or no bounds checks) makes it "
-        "right here. The rest is the CPU estimate's error (the learned model, held out, is off by a median "
+        f"reference: {', '.join(s['between']) or 'none'}. There an exact estimate of optc's variant sends the "
+        "call to the GPU, the faster choice for the code optc emits, and is scored wrong; only a faster CPU "
+        "variant (optc shipping BLAS, or no bounds checks) makes it right here. The rest is the CPU estimate's error (the learned model, held out, is off by a median "
         f"factor of {s['cpu_error']['held_out']:.2f} against optc's measured CPU variant; analytic "
         f"{s['cpu_error']['analytic']:.2f}; in sample {s['cpu_error']['in_sample']:.2f}) and the GPU model's "
         "(the model row's misses).",

@@ -88,7 +88,8 @@ MARGIN = 1.25  # the GPU must be predicted this much faster: the model errs, a w
 # The dispatcher's margin: there the CPU side is an estimate too (`pipeline.dispatch_threshold`), off
 # by a median factor of ~1.8 on the H100 host's CPU, so the GPU must be predicted clearly faster.
 # Chosen on the H100 host's records among bench/gpu_report.py's MARGINS, leave one kernel out: every
-# kernel's choice on the others was 2 (80.8% right, regret 1.24; 1.25: 77.9%, 1.35).
+# kernel's choice on the others was 2 (end to end 83% right, regret 1.19; 1.25: 80%, 1.29; 1.5: 82%,
+# 1.21; 3: 80%, 1.22).
 DISPATCH_MARGIN = 2.0
 MAX_ELEMENTS = 2**28  # the largest array scanned: 2 GiB of float64, beyond any profile we trust
 SCAN_STEPS = 48  # geometric size steps scanned from 1 element to MAX_ELEMENTS
