@@ -6,6 +6,7 @@
 #
 #     bash bench/gpu_device.sh            # on the GPU host, from the repository root, .whl/ present
 #     bash bench/gpu_device.sh --all      # every corpus kernel, resuming bench/results/gpu's records
+#     FRESH=1 OUT=... bash bench/gpu_device.sh --all   # every corpus kernel again, into OUT
 #     bash bench/gpu_device.sh --target   # optc's emitted modules end to end (bench/gpu_target.py)
 #     NUMBA_ENABLE_CUDASIM=1 bash bench/gpu_device.sh --quick   # a smoke test on the CUDA simulator
 #
@@ -49,9 +50,11 @@ fi
 mkdir -p "$OUT"
 # A second --all run resumes the first: with its records committed under bench/results/gpu, it
 # measures only the kernels and sizes they lack. (The focus run resumes its own $OUT the same way.)
+# FRESH=1 starts from nothing instead: every kernel and size measured again (e.g. after optc's
+# CPU choices changed, since the records hold the optc CPU output of the run that made them).
 SEED=$ROOT/bench/results/gpu
 [ "$ALL" = 1 ] || SEED=$ROOT/bench/results/gpu/focus
-if [ "$TARGET" = 0 ] && [ -f "$SEED/gpu_corpus.jsonl" ] && [ "$(cd "$OUT" && pwd)" != "$(cd "$SEED" && pwd)" ]; then
+if [ "${FRESH:-0}" = 0 ] && [ "$TARGET" = 0 ] && [ -f "$SEED/gpu_corpus.jsonl" ] && [ "$(cd "$OUT" && pwd)" != "$(cd "$SEED" && pwd)" ]; then
     cp -r "$SEED/." "$OUT/"
     [ -f "$OUT/optc_cpu.tar.gz" ] && tar -xzf "$OUT/optc_cpu.tar.gz" -C "$OUT"
 fi
