@@ -385,12 +385,32 @@ def _analyze_memo(
     sizes: tuple[tuple[str, int], ...],
     default_size: int,
 ) -> Analysis:
-    return _analyze(body, dict(arg_types), dict(sizes), default_size)
+    memo = _statement_memo((arg_types, sizes, default_size))
+    return _analyze(body, dict(arg_types), dict(sizes), default_size, memo)
+
+
+# Built loops and lowered array statements per size profile (`_Builder._for`, `_lower_arrays`): the
+# candidates of one kernel are mostly the same statements, so building the second one copies them.
+# A few profiles at a time (ranking asks for one; measuring a kernel, for its four sizes).
+_STATEMENT_MEMOS: dict[object, dict[object, object]] = {}
+_STATEMENT_MEMO_PROFILES = 8
+_STATEMENT_MEMO_ENTRIES = 20_000
+
+
+def _statement_memo(profile: object) -> dict[object, object]:
+    memo = _STATEMENT_MEMOS.pop(profile, None)
+    if memo is None or len(memo) > _STATEMENT_MEMO_ENTRIES:
+        memo = {}
+    _STATEMENT_MEMOS[profile] = memo  # most recent last
+    while len(_STATEMENT_MEMOS) > _STATEMENT_MEMO_PROFILES:
+        del _STATEMENT_MEMOS[next(iter(_STATEMENT_MEMOS))]
+    return memo
 
 
 def clear_analysis_cache() -> None:
-    """Forget every memoized analysis (benchmarks time predictions from scratch)."""
+    """Forget every memoized analysis and statement (benchmarks time predictions from scratch)."""
     _analyze_memo.cache_clear()
+    _STATEMENT_MEMOS.clear()
 
 
 def classify_stride(index: Term, loop_var: str) -> Stride:
@@ -421,10 +441,26 @@ class _Affine:
     const: float
 
     def coeff(self, names: Iterable[str]) -> float:
-        return sum(abs(c) for v, c in self.coeffs if v in names)
+        """Summed magnitude of the coefficients of `names`; memoized per set of loop variables."""
+        if not isinstance(names, frozenset):
+            return sum(abs(c) for v, c in self.coeffs if v in names)
+        memo = self.__dict__.get("_coeff")
+        if memo is None:
+            memo = {}
+            object.__setattr__(self, "_coeff", memo)
+        found = memo.get(names)
+        if found is None:
+            found = memo[names] = sum(abs(c) for v, c in self.coeffs if v in names)
+        return found
 
     def variables(self) -> frozenset[str]:
-        return frozenset(v for v, c in self.coeffs if c != 0)
+        """Memoized (outside the fields: equality and hashing stay the coefficients'): every stride,
+        home, footprint and charge of an access asks."""
+        found = self.__dict__.get("_variables")
+        if found is None:
+            found = frozenset(v for v, c in self.coeffs if c != 0)
+            object.__setattr__(self, "_variables", found)
+        return found
 
 
 @dataclass(frozen=True)
@@ -552,6 +588,16 @@ class _Array:
     def nbytes(self) -> float:
         return float(math.prod(self.shape)) * self.itemsize
 
+    def key(self) -> tuple[object, ...]:
+        """Everything the analysis reads of the array, for `_Builder.state`; made once (an array is
+        never changed once made), the signs of its extents included (0.0 == -0.0)."""
+        found = self.__dict__.get("_key")
+        if found is None:
+            signs = tuple(math.copysign(1.0, d) for d in self.shape)
+            found = (self.shape, signs, self.itemsize, self.base, self.transposed, self.mapping)
+            self.__dict__["_key"] = found
+        return found
+
 
 @dataclass
 class _Access:
@@ -573,7 +619,11 @@ class _Access:
 
     @property
     def nbytes(self) -> float:
-        return float(math.prod(self.shape)) * self.itemsize if self.shape else float(self.itemsize)
+        found = self.__dict__.get("_nbytes")  # memoized outside the fields, like `variables`
+        if found is None:
+            found = float(math.prod(self.shape)) * self.itemsize if self.shape else float(self.itemsize)
+            self.__dict__["_nbytes"] = found
+        return found
 
 
 @dataclass(eq=False)
@@ -600,6 +650,9 @@ class _Node:
     library_bytes: float = 0.0
     library_calls_seconds: float = 0.0
     _path: list[_Node] | None = field(default=None, repr=False)
+    # The `_Builder.memo` key this loop was built under: every loop built under one key has the same
+    # subtree, so what is computed from the subtree alone (footprints; a nest's statistics) is shared.
+    origin: object = field(default=None, repr=False)
 
     def path(self) -> list[_Node]:
         """Loops from the nest's outermost down to this one (the top level excluded). Memoized: a
@@ -631,6 +684,29 @@ class _Node:
             yield from child.subtree()
 
 
+_BuilderState = tuple[dict[str, float], dict[str, "_Form"], dict[str, _Array], int]
+
+
+def _copy_subtree(node: _Node, parent: _Node | None, weight: float) -> _Node:
+    """A fresh copy of a built loop and its inner loops under `parent` (accesses are shared: they
+    are never changed once made). Field by field through `__dict__`: the dataclass constructor of
+    twenty fields was a tenth of the time of a copied loop."""
+    copy = object.__new__(_Node)
+    fields = dict(node.__dict__)
+    fields["parent"] = parent
+    fields["weight"] = weight
+    fields["accesses"] = list(node.accesses)
+    fields["defined"] = set(node.defined)
+    fields["exposed"] = set(node.exposed)
+    fields["writes"] = set(node.writes)
+    fields["scalar_chains"] = dict(node.scalar_chains)
+    fields["array_chains"] = list(node.array_chains)
+    fields["_path"] = None
+    copy.__dict__ = fields
+    copy.children = [_copy_subtree(c, copy, c.weight) for c in node.children]
+    return copy
+
+
 class _Builder:
     """Walks a kernel body in program order, evaluating sizes and recording work per loop."""
 
@@ -640,8 +716,12 @@ class _Builder:
         sizes: Mapping[str, int],
         default_size: int,
         python_costs: bool = True,
+        memo: dict[object, object] | None = None,
     ):
         self.sizes = sizes
+        # Loops and array statements already analysed at this profile in this state (`_StatementMemo`):
+        # the candidates of one kernel share most of their statements.
+        self.memo = memo
         self.python_costs = python_costs  # `py_ns`: only estimate_python_seconds reads them
         self.default = default_size
         self.size_symbols = {d for t in arg_types.values() for d in t.dims} | set(sizes)
@@ -873,7 +953,66 @@ class _Builder:
         elif op == "seq":
             self._block(stmt, node, weight, conditional)
 
+    def state(self, node: _Node) -> tuple[object, ...]:
+        """Everything building a statement under `node` reads besides the statement itself (the
+        profile aside): locals' values (all floats; a -0.0 told from 0.0), affine symbols, arrays, the
+        names made so far, the lowering depth and the loop variables in scope."""
+        env = self.env
+        negative_zeros = (
+            frozenset(k for k, v in env.items() if v == 0 and math.copysign(1.0, v) < 0)
+            if 0.0 in env.values()
+            else frozenset()
+        )
+        arrays = frozenset((k, a.key()) for k, a in self.arrays.items())
+        # an affine form's zero coefficients and constants are read through abs, comparisons and
+        # sums that start at 0: their signs never show
+        symbols = frozenset(self.symbols.items())
+        return (
+            self.fresh,
+            self.implicit_depth,
+            self._loop_vars(node),
+            frozenset(env.items()),
+            negative_zeros,
+            symbols,
+            arrays,
+        )
+
+    def _restore(self, after: _BuilderState) -> None:
+        env, symbols, arrays, fresh = after
+        self.env, self.symbols, self.arrays, self.fresh = dict(env), dict(symbols), dict(arrays), fresh
+
+    def _snapshot(self) -> _BuilderState:
+        return dict(self.env), dict(self.symbols), dict(self.arrays), self.fresh
+
     def _for(self, stmt: Term, node: _Node, weight: float, conditional: bool) -> None:
+        """A loop, from `_memo` when this state has built it before: its subtree is copied under
+        `node`, and what it did above itself is redone (its loop variable's write, the reads and
+        writes of its body that reach the enclosing loops, the locals and arrays it leaves)."""
+        if self.memo is None:
+            self._build_for(stmt, node, weight, conditional)
+            return
+        key = ("for", stmt, self.state(node))
+        hit = self.memo.get(key)
+        if hit is None:
+            self._build_for(stmt, node, weight, conditional)
+            child = node.children[-1]
+            child.origin = key
+            self.memo[key] = (_copy_subtree(child, None, child.weight), self._snapshot())
+            return
+        template, after = hit  # type: ignore[misc]
+        child = _copy_subtree(template, node, weight)
+        node.children.append(child)
+        self._write(stmt.args[0].value, node, conditional)
+        for name in sorted(child.exposed):
+            self._read(name, node)
+        if child.writes:
+            current: _Node | None = node
+            while current is not None:
+                current.writes |= child.writes
+                current = current.parent
+        self._restore(after)
+
+    def _build_for(self, stmt: Term, node: _Node, weight: float, conditional: bool) -> None:
         loop_var, lo_t, hi_t, step_t, body = stmt.args
         lo, hi, step = self.evaluate(lo_t), self.evaluate(hi_t), self.evaluate(step_t)
         trips = trip_count(lo, hi, step, self.default)
@@ -1116,10 +1255,28 @@ class _Builder:
     # -- array expressions -------------------------------------------------------------------
 
     def _lower_arrays(self, stmt: Term, node: _Node, weight: float) -> list[Term] | None:
-        """The loop nests Numba generates for an array statement, or None for a scalar statement."""
+        """The loop nests Numba generates for an array statement, or None for a scalar statement;
+        from `_memo` when this state has lowered it before (unless it recorded a library call on
+        `node`: that is not redone)."""
         target, value = stmt.args
         if not _has_array_call(value, self) and self.shape(value) is None and self._region(target) is None:
             return None
+        if self.memo is None:
+            return self._lower_array_statement(stmt, node, weight)
+        key = ("lower", stmt, self.state(node))
+        hit = self.memo.get(key)
+        if hit is not None:
+            lowered, after = hit  # type: ignore[misc]
+            self._restore(after)
+            return list(lowered) if lowered is not None else None
+        library = (node.library_flops, node.library_bytes, node.library_calls_seconds)
+        lowered = self._lower_array_statement(stmt, node, weight)
+        if library == (node.library_flops, node.library_bytes, node.library_calls_seconds):
+            self.memo[key] = (tuple(lowered) if lowered is not None else None, self._snapshot())
+        return lowered
+
+    def _lower_array_statement(self, stmt: Term, node: _Node, weight: float) -> list[Term] | None:
+        target, value = stmt.args
         pre: list[Term] = []
         value = self._extract_calls(value, pre, node, weight)
         value_shape = self.shape(value)
@@ -1397,53 +1554,86 @@ class Analysis:
 
 
 def _analyze(
-    body: Term, arg_types: Mapping[str, ArgType], sizes: Mapping[str, int], default_size: int
+    body: Term,
+    arg_types: Mapping[str, ArgType],
+    sizes: Mapping[str, int],
+    default_size: int,
+    memo: dict[object, object] | None = None,
 ) -> Analysis:
-    root = _Builder(arg_types, sizes, default_size, python_costs=False).build(body)
-    nests = tuple(_nest_stats(child) for child in root.children)
+    root = _Builder(arg_types, sizes, default_size, python_costs=False, memo=memo).build(body)
+    nests = tuple(_shared_nest_stats(child, memo) for child in root.children)
     straight_ws = sum(a.nbytes for a in {acc.array: acc for acc in root.accesses}.values())
-    straight = _body_stats(root, _Footprints(), straight_ws)
+    footprints = _Footprints(memo)
+    # an access of the top level is charged to the top level; every other is charged inside its nest
+    straight = _body_stats(root, footprints, straight_ws, _charges((root,), footprints).get(id(root), []))
     return Analysis(nests, straight, straight_ws)
 
 
-class _Footprints:
-    """Distinct bytes touched by one iteration (or all iterations) of a loop, memoized."""
+def _shared_nest_stats(top: _Node, memo: dict[object, object] | None) -> LoopNestStats:
+    """`_nest_stats` of a top-level loop, from `memo` when another candidate has the same loop (same
+    `origin`) at the same branch weight: a top-level nest's figures depend on its subtree alone."""
+    if memo is None or top.origin is None:
+        return _nest_stats(top, memo)
+    key = ("nest", top.origin, top.weight)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = _nest_stats(top, memo)
+    return found  # type: ignore[return-value]
 
-    def __init__(self) -> None:
+
+class _Footprints:
+    """Distinct bytes touched by one iteration (or all iterations) of a loop, memoized per loop, and
+    in `memo` per `origin` (a loop's footprints depend on its subtree alone)."""
+
+    def __init__(self, memo: dict[object, object] | None = None) -> None:
         self.cache: dict[tuple[int, bool], float] = {}
+        self.memo = memo
 
     def __call__(self, node: _Node, include_self: bool) -> float:
         key = (id(node), include_self)
-        if key not in self.cache:
-            self.cache[key] = self._compute(node, include_self)
-        return self.cache[key]
+        found = self.cache.get(key)
+        if found is None:
+            if self.memo is not None and node.origin is not None:
+                shared = ("footprint", node.origin, include_self)
+                found = self.memo.get(shared)  # type: ignore[assignment]
+                if found is None:
+                    found = self.memo[shared] = self._compute(node, include_self)
+            else:
+                found = self._compute(node, include_self)
+            self.cache[key] = found
+        return found
 
     @staticmethod
     def _compute(node: _Node, include_self: bool) -> float:
+        """Over `node`'s subtree in pre-order, each access varying along the loops from `node` (if
+        `include_self`, else from below it) down to its own: the top level varies along none."""
         per_array: dict[str, float] = {}
-        for inner in node.subtree():
-            path = inner.path()
-            start = path.index(node) if node in path else len(path)
-            varying_loops = path[start:] if include_self else path[start + 1 :]
+        top = node.kind == "top"
+        stack: list[tuple[_Node, list[_Node]]] = [(node, [node] if include_self and not top else [])]
+        while stack:
+            inner, varying_loops = stack.pop()
             for access in inner.accesses:
                 variables = access.variables()
                 distinct = 1.0
                 granularity = float(CACHE_LINE_BYTES)
+                last = access.forms[-1] if access.forms else None
                 for loop in varying_loops:
                     if variables & loop.ivars:
                         distinct *= max(loop.trips, 1.0)
-                        last = access.forms[-1] if access.forms else None
                         if isinstance(last, _Affine) and 0 < last.coeff(loop.ivars) <= 1.0:
                             granularity = float(access.itemsize)
                 touched = min(access.nbytes, distinct * granularity) if access.shape else granularity
                 per_array[access.array] = max(per_array.get(access.array, 0.0), touched)
+            stack.extend((c, varying_loops if top else [*varying_loops, c]) for c in reversed(inner.children))
         return sum(per_array.values())
 
 
-def _nest_stats(top: _Node) -> LoopNestStats:
-    footprints = _Footprints()
+def _nest_stats(top: _Node, memo: dict[object, object] | None = None) -> LoopNestStats:
+    footprints = _Footprints(memo)
     working_set = footprints(top, include_self=True)
-    bodies = tuple(_body_stats(node, footprints, working_set) for node in top.subtree())
+    nodes = list(top.subtree())
+    charges = _charges(nodes, footprints)
+    bodies = tuple(_body_stats(node, footprints, working_set, charges.get(id(node), [])) for node in nodes)
     deepest: list[_Node] = [top]
     while deepest[-1].children:
         deepest.append(max(deepest[-1].children, key=_height))
@@ -1487,26 +1677,35 @@ def _repeated_load(access: _Access, earlier: Sequence[_Access]) -> bool:
     return False
 
 
-def _body_stats(node: _Node, footprints: _Footprints, working_set: float) -> BodyStats:
-    """Own work of `node`, plus every access of its subtree that is charged to it (see `_owner`)."""
-    path = node.path()
-    charged: list[AccessStats] = []
-    loads = stores = 0.0
-    for inner in node.subtree():
+def _charges(nodes: Iterable[_Node], footprints: _Footprints) -> dict[int, list[AccessStats]]:
+    """The accesses of `nodes` (a nest's nodes in pre-order, or the top level alone), charged to
+    the loop each belongs to (by id): the loop it varies in, or the nest's outermost loop. One pass
+    over the nest; each loop's list is in the order of its subtree's pre-order, as it was when
+    every loop walked its own subtree."""
+    charged: dict[int, list[AccessStats]] = {}
+    for inner in nodes:
         inner_path = inner.path()
         for position, access in enumerate(inner.accesses):
             if _repeated_load(access, inner.accesses[:position]):
                 continue  # the compiler reuses the value (GVN): `x[i] * x[i]` loads once
             home = _home(access, inner_path)
             owner = home if home is not None else (inner_path[0] if inner_path else inner)
-            if owner is not node:
-                continue
             stats = _charge(access, inner_path, home, inner.accesses[:position], footprints)
-            charged.append(stats)
-            if access.store:
-                stores += stats.per_iteration
-            else:
-                loads += stats.per_iteration
+            charged.setdefault(id(owner), []).append(stats)
+    return charged
+
+
+def _body_stats(
+    node: _Node, footprints: _Footprints, working_set: float, charged: list[AccessStats]
+) -> BodyStats:
+    """Own work of `node`, plus the accesses of its subtree that are charged to it (`_charges`)."""
+    path = node.path()
+    loads = stores = 0.0
+    for stats in charged:
+        if stats.store:
+            stores += stats.per_iteration
+        else:
+            loads += stats.per_iteration
     vectorizable, carried, chain = _vectorization(node)
     parallel_loop = next((p for p in path if p.kind == "prange"), None)
     return BodyStats(

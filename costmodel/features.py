@@ -299,41 +299,80 @@ class _Syntax:
 def clear_caches() -> None:
     """Forget memoized facts of bodies (benchmarks time predictions from scratch)."""
     _syntax.cache_clear()
+    _SUBTERMS.clear()
+
+
+_OP_KEYS = (
+    "temporaries",
+    "add",
+    "mul",
+    "div",
+    "pow",
+    "math",
+    "compare",
+    "branch",
+    "while",
+    "early_exit",
+    "index",
+)
+_REDUCTIONS = ("sum", "product", "minmax")
+# Per subterm: op counts (`_OP_KEYS`), accumulations (`_REDUCTIONS`) and their loop depths below it,
+# term size, prange. Summed from the subterms' own, so a body built of statements another candidate
+# of the kernel has (most of them) costs a lookup per shared statement instead of a walk of it.
+_SubtermSyntax = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], int, bool]
+_SUBTERMS: dict[frozenset[str], dict[Term, _SubtermSyntax]] = {}
+_SUBTERMS_MAX = 50_000
 
 
 @functools.lru_cache(maxsize=1024)
 def _syntax(body: Term, arrays: frozenset[str]) -> _Syntax:
     """`_reduction_kinds`, `_op_mix`, the term size and prange, in one walk of the body: a candidate's
     features were four walks of it (five, nested loops walked once per enclosing loop), a third of
-    the time of predicting it. Memoized per body: the sizes and targets of one body share it."""
-    ops: Counter[str] = Counter()
-    kinds: Counter[str] = Counter()
-    size = 0
-    prange = False
-    stack: list[tuple[Term, int]] = [(body, 0)]  # (term, loop bodies it is in)
-    while stack:
-        t, loops = stack.pop()
-        size += 1
-        op = t.op
-        _count_op(t, arrays, ops)
-        if loops and op in ("augassign", "assign", "if"):
-            for kind, n in _reduction_of(t).items():
-                kinds[kind] += loops * n
-        if op == "for":
-            prange = prange or t.value == "prange"
-            stack.append((t.args[4], loops + 1))
-            stack.extend((a, loops) for a in t.args[:4])
-        elif op == "while":
-            stack.append((t.args[1], loops + 1))
-            stack.append((t.args[0], loops))
-        else:
-            stack.extend((a, loops) for a in t.args)
+    the time of predicting it. Memoized per body: the sizes and targets of one body share it; and per
+    subterm (`_subterm_syntax`): the candidates of one kernel share most of their statements."""
+    memo = _SUBTERMS.setdefault(arrays, {})
+    if len(memo) > _SUBTERMS_MAX:
+        memo.clear()
+    ops, _, depths, size, prange = _subterm_syntax(body, arrays, memo)
+    # a statement `depth` loop bodies below the body counts `depth` times (`_reduction_kinds`)
     reductions = {
-        "ir_reduction_sum": float(kinds["sum"]),
-        "ir_reduction_product": float(kinds["product"]),
-        "ir_reduction_minmax": float(kinds["minmax"]),
+        "ir_reduction_sum": float(depths[0]),
+        "ir_reduction_product": float(depths[1]),
+        "ir_reduction_minmax": float(depths[2]),
     }
-    return _Syntax(reductions, _op_columns(ops), size, prange)
+    return _Syntax(reductions, _op_columns(Counter(dict(zip(_OP_KEYS, ops, strict=True)))), size, prange)
+
+
+def _subterm_syntax(t: Term, arrays: frozenset[str], memo: dict[Term, _SubtermSyntax]) -> _SubtermSyntax:
+    """`t`'s op counts, its accumulations (`_reduction_of`, at any depth) and the sum of their depths
+    in loop bodies below `t`, its size and whether it holds a prange. At `d` loop bodies deep, `t`'s
+    accumulations count d * counts + depths: integers, the same whatever the order of the sums."""
+    found = memo.get(t)
+    if found is not None:
+        return found
+    c: Counter[str] = Counter()
+    _count_op(t, arrays, c)
+    ops = [c[k] for k in _OP_KEYS]
+    counts = [0, 0, 0]
+    depths = [0, 0, 0]
+    if t.op in ("augassign", "assign", "if"):
+        own = _reduction_of(t)
+        counts = [int(own[k]) for k in _REDUCTIONS]
+    size = 1
+    prange = t.op == "for" and t.value == "prange"
+    body = 4 if t.op == "for" else 1 if t.op == "while" else -1  # the argument one loop body deeper
+    for position, a in enumerate(t.args):
+        a_ops, a_counts, a_depths, a_size, a_prange = _subterm_syntax(a, arrays, memo)
+        ops = [x + y for x, y in zip(ops, a_ops, strict=True)]
+        deeper = position == body
+        for k in range(3):
+            counts[k] += a_counts[k]
+            depths[k] += a_depths[k] + (a_counts[k] if deeper else 0)
+        size += a_size
+        prange = prange or a_prange
+    result = (tuple(ops), tuple(counts), tuple(depths), size, prange)
+    memo[t] = result
+    return result
 
 
 def _reduction_of(stmt: Term) -> Counter[str]:

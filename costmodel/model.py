@@ -27,7 +27,7 @@ import functools
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,22 +57,38 @@ class Tree:
     right: tuple[int, ...]
     leaf: tuple[float, ...]
 
+    def __post_init__(self) -> None:
+        # Per node, what a split reads, decoded once: (feature, threshold, left, right, missing type,
+        # the child a missing value takes). Walking these tuples is twice as fast as indexing six
+        # fields and decoding the decision type at every node, and the pipeline walks every tree
+        # for every candidate.
+        nodes = tuple(
+            (f, t, lc, rc, (d >> 2) & 3, lc if d & _DEFAULT_LEFT else rc)
+            for f, t, d, lc, rc in zip(
+                self.feature, self.threshold, self.decision, self.left, self.right, strict=False
+            )
+        )
+        object.__setattr__(self, "_nodes", nodes)
+
     def value(self, row: Sequence[float]) -> float:
-        if not self.feature:
+        """LightGBM's rules: a NaN goes the missing way when the node's missing type is NaN, else
+        it is 0.0; a zero goes the missing way when the missing type is zero; else `x <= threshold`."""
+        nodes = self._nodes  # type: ignore[attr-defined]
+        if not nodes:
             return self.leaf[0]
         node = 0
         while node >= 0:
-            x = row[self.feature[node]]
-            decision = self.decision[node]
-            missing = (decision >> 2) & 3
-            if math.isnan(x) and missing != _MISSING_NAN:
+            feature, threshold, left, right, missing, default = nodes[node]
+            x = row[feature]
+            if x != x:  # NaN
+                if missing == _MISSING_NAN:
+                    node = default
+                    continue
                 x = 0.0
-            if (missing == _MISSING_ZERO and -ZERO <= x <= ZERO) or (
-                missing == _MISSING_NAN and math.isnan(x)
-            ):
-                node = self.left[node] if decision & _DEFAULT_LEFT else self.right[node]
+            if missing == _MISSING_ZERO and -ZERO <= x <= ZERO:
+                node = default
             else:
-                node = self.left[node] if x <= self.threshold[node] else self.right[node]
+                node = left if x <= threshold else right
         return self.leaf[~node]
 
 
@@ -205,9 +221,19 @@ def user_models_dir() -> Path:
 def model_paths(hardware_id: str) -> list[Path]:
     """Candidate model files for a hardware id, the calibrated one first (`cache.cost_model_paths`:
     the result caches key their decisions by these files' contents)."""
-    from optcompiler.cache import cost_model_paths
+    from optcompiler import cache
 
-    return cost_model_paths(hardware_id, SHIPPED)
+    # The pipeline asks once per candidate: remembered per hardware id, the variables that place the
+    # cache directory (`cache.cache_root`) and the function itself (tests replace it).
+    where = (os.environ.get("OPTC_CACHE_DIR"), os.environ.get("XDG_CACHE_HOME"), os.environ.get("HOME"))
+    return list(_model_paths(cache.cost_model_paths, hardware_id, where))
+
+
+@functools.lru_cache(maxsize=16)
+def _model_paths(
+    cost_model_paths: Callable[[str, Path], list[Path]], hardware_id: str, where: tuple[str | None, ...]
+) -> tuple[Path, ...]:
+    return tuple(cost_model_paths(hardware_id, SHIPPED))
 
 
 @functools.lru_cache(maxsize=16)
