@@ -688,19 +688,13 @@ _BuilderState = tuple[dict[str, float], dict[str, "_Form"], dict[str, _Array], i
 
 
 def _copy_subtree(node: _Node, parent: _Node | None, weight: float) -> _Node:
-    """A fresh copy of a built loop and its inner loops under `parent` (accesses are shared: they
-    are never changed once made). Field by field through `__dict__`: the dataclass constructor of
-    twenty fields was a tenth of the time of a copied loop."""
+    """A copy of a built loop and its inner loops under `parent`. Only the nodes are new: a finished
+    loop's accesses, name sets and chains are never changed again (reads and writes after it start
+    at its parent), so the copies share them with the template."""
     copy = object.__new__(_Node)
     fields = dict(node.__dict__)
     fields["parent"] = parent
     fields["weight"] = weight
-    fields["accesses"] = list(node.accesses)
-    fields["defined"] = set(node.defined)
-    fields["exposed"] = set(node.exposed)
-    fields["writes"] = set(node.writes)
-    fields["scalar_chains"] = dict(node.scalar_chains)
-    fields["array_chains"] = list(node.array_chains)
     fields["_path"] = None
     copy.__dict__ = fields
     copy.children = [_copy_subtree(c, copy, c.weight) for c in node.children]
@@ -1565,7 +1559,7 @@ def _analyze(
     straight_ws = sum(a.nbytes for a in {acc.array: acc for acc in root.accesses}.values())
     footprints = _Footprints(memo)
     # an access of the top level is charged to the top level; every other is charged inside its nest
-    straight = _body_stats(root, footprints, straight_ws, _charges((root,), footprints).get(id(root), []))
+    straight = _body_stats(root, _charges((root,), footprints).get(id(root), []))
     return Analysis(nests, straight, straight_ws)
 
 
@@ -1631,9 +1625,7 @@ class _Footprints:
 def _nest_stats(top: _Node, memo: dict[object, object] | None = None) -> LoopNestStats:
     footprints = _Footprints(memo)
     working_set = footprints(top, include_self=True)
-    nodes = list(top.subtree())
-    charges = _charges(nodes, footprints)
-    bodies = tuple(_body_stats(node, footprints, working_set, charges.get(id(node), [])) for node in nodes)
+    bodies, _ = _subtree_stats(top, [], footprints, memo)
     deepest: list[_Node] = [top]
     while deepest[-1].children:
         deepest.append(max(deepest[-1].children, key=_height))
@@ -1678,10 +1670,9 @@ def _repeated_load(access: _Access, earlier: Sequence[_Access]) -> bool:
 
 
 def _charges(nodes: Iterable[_Node], footprints: _Footprints) -> dict[int, list[AccessStats]]:
-    """The accesses of `nodes` (a nest's nodes in pre-order, or the top level alone), charged to
-    the loop each belongs to (by id): the loop it varies in, or the nest's outermost loop. One pass
-    over the nest; each loop's list is in the order of its subtree's pre-order, as it was when
-    every loop walked its own subtree."""
+    """The accesses of `nodes` (the top level alone: a nest's go through `_subtree_stats`), charged
+    to the loop each belongs to (by id): the loop it varies in, or the nest's outermost loop, in
+    the pre-order of `nodes`."""
     charged: dict[int, list[AccessStats]] = {}
     for inner in nodes:
         inner_path = inner.path()
@@ -1695,9 +1686,62 @@ def _charges(nodes: Iterable[_Node], footprints: _Footprints) -> dict[int, list[
     return charged
 
 
-def _body_stats(
-    node: _Node, footprints: _Footprints, working_set: float, charged: list[AccessStats]
-) -> BodyStats:
+_Escaped = tuple[tuple[int, AccessStats], ...]
+
+
+def _subtree_stats(
+    node: _Node, above: list[_Node], footprints: _Footprints, memo: dict[object, object] | None
+) -> tuple[tuple[BodyStats, ...], _Escaped]:
+    """`_body_stats` of `node` and of every loop under it, in pre-order, and the accesses of its
+    subtree charged to the loops `above` it (outermost first), as (position in `above`, charge), in
+    pre-order. A loop's list of charges is its own accesses', then each child subtree's, which is
+    the pre-order of its subtree.
+
+    In `memo` per `origin` and what is read of the loops above: their kinds, loop variables, trips,
+    branch weights and footprints of one iteration (reuse distances); the same loop under another
+    nest's outermost loop (candidates that differ elsewhere in the nest) is not charged again."""
+    key: tuple[object, ...] | None = None
+    if memo is not None and node.origin is not None:
+        key = (
+            "stats",
+            node.origin,
+            node.weight,
+            tuple((a.kind, a.ivars, a.trips, a.weight, footprints(a, include_self=False)) for a in above),
+        )
+        found = memo.get(key)
+        if found is not None:
+            return found  # type: ignore[return-value]
+    path = [*above, node]
+    charged: list[AccessStats] = []
+    escaped: list[tuple[int, AccessStats]] = []
+    for position, access in enumerate(node.accesses):
+        earlier = node.accesses[:position]
+        if _repeated_load(access, earlier):
+            continue  # the compiler reuses the value (GVN): `x[i] * x[i]` loads once
+        home = _home(access, path)
+        owner = home if home is not None else path[0]  # invariant in every loop: the nest's outermost
+        stats = _charge(access, path, home, earlier, footprints)
+        if owner is node:
+            charged.append(stats)
+        else:
+            escaped.append((path.index(owner), stats))
+    below: list[BodyStats] = []
+    depth = len(above)
+    for child in node.children:
+        child_bodies, child_escaped = _subtree_stats(child, path, footprints, memo)
+        below.extend(child_bodies)
+        for owner_depth, stats in child_escaped:
+            if owner_depth == depth:
+                charged.append(stats)
+            else:
+                escaped.append((owner_depth, stats))
+    result = ((_body_stats(node, charged), *below), tuple(escaped))
+    if key is not None:
+        memo[key] = result  # type: ignore[index]
+    return result
+
+
+def _body_stats(node: _Node, charged: list[AccessStats]) -> BodyStats:
     """Own work of `node`, plus the accesses of its subtree that are charged to it (`_charges`)."""
     path = node.path()
     loads = stores = 0.0
