@@ -520,14 +520,27 @@ def test_shifted_fusion_runs_the_second_sweep_one_iteration_behind() -> None:
     out = fuse_shifted(sweep.args[0], sweep.args[1], _ctx(k).facts)
     assert _text(out) == textwrap.dedent(
         """\
-        for i in range(1, n - 1 + 1):
+        for i in range(1, n):
             if i < n - 1:
                 b[i] = 0.5 * (a[i - 1] + a[i + 1])
-            if i >= 1 + 1:
-                a[i - 1] = 0.5 * (b[i - 1 - 1] + b[i - 1 + 1])"""
+            if i >= 2:
+                a[i - 1] = 0.5 * (b[i - 2] + b[i])"""
     )
     fused = Term("for", (*_loop(k, (1,)).args[:4], seq(out)), "range")
     _same_results(k, _with_stmt(k, 1, fused), lambda rng, n: [rng.random(n), rng.random(n), 3], range(6))
+    peeled = fuse_shifted(sweep.args[0], sweep.args[1], _ctx(k).facts, peeled=True)
+    assert _text(peeled) == textwrap.dedent(
+        """\
+        if 1 < n - 1:
+            b[1] = 0.5 * (a[0] + a[2])
+        for i in range(2, n - 1):
+            b[i] = 0.5 * (a[i - 1] + a[i + 1])
+            a[i - 1] = 0.5 * (b[i - 2] + b[i])
+        if n - 2 >= 1:
+            a[n - 2] = 0.5 * (b[n - 3] + b[n - 1])"""
+    )
+    unpeeled = Term("for", (*_loop(k, (1,)).args[:4], seq(peeled)), "range")
+    _same_results(k, _with_stmt(k, 1, unpeeled), lambda rng, n: [rng.random(n), rng.random(n), 3], range(6))
 
 
 @pytest.mark.parametrize(
@@ -914,8 +927,9 @@ def test_fuzz_shifted_fusion_never_changes_results(first: list[str], second: lis
     sweep = _loop(k, (1,)).args[4]
     out = fuse_shifted(sweep.args[0], sweep.args[1], _ctx(k).facts)
     if out is not None:
-        fused = Term("for", (*_loop(k, (1,)).args[:4], seq(out)), "range")
-        _same_results(k, _with_stmt(k, 1, fused), _vectors, range(6))
+        for form in (out, fuse_shifted(sweep.args[0], sweep.args[1], _ctx(k).facts, peeled=True)):
+            fused = Term("for", (*_loop(k, (1,)).args[:4], seq(form)), "range")
+            _same_results(k, _with_stmt(k, 1, fused), _vectors, range(6))
 
 
 @_SETTINGS
