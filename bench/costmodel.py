@@ -405,8 +405,11 @@ def reading(results: list[dict[str, object]]) -> list[str]:
     out += [
         "- Predicting is mostly the analysis of each candidate's IR (`analytic.analyze`: loop nests, "
         "accesses, reuse), made once per candidate and shared by the features and the analytic "
-        "estimate; the trees cost about 0.05 ms a candidate. Kernels with ~30 candidates are the slowest: "
-        "on a quiet machine heat2d32 and correlate2d take over 50 ms, gemm about 50.",
+        "estimate. The candidates of a kernel share most of their statements: within a profile the "
+        "analysis builds and charges a loop (or lowers an array statement) once per state and copies it "
+        "into the other candidates, and the syntax counts are summed per subterm; the timing above starts "
+        "each profile with those memos emptied. The trees cost about 0.05 ms a candidate; kernels with "
+        "~30 candidates are the slowest.",
         "- The 2-core records were taken while other work loaded the machine (load average 2.5–5.2 on 2 "
         "cores): parallel candidates' times there are mostly noise, and 'always njit' is as good as any model.",
     ]

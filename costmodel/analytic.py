@@ -393,8 +393,8 @@ def _analyze_memo(
 # candidates of one kernel are mostly the same statements, so building the second one copies them.
 # A few profiles at a time (ranking asks for one; measuring a kernel, for its four sizes).
 _STATEMENT_MEMOS: dict[object, dict[object, object]] = {}
-_STATEMENT_MEMO_PROFILES = 8
-_STATEMENT_MEMO_ENTRIES = 20_000
+_STATEMENT_MEMO_PROFILES = 4
+_STATEMENT_MEMO_ENTRIES = 5_000  # a kernel of ~30 candidates makes ~350
 
 
 def _statement_memo(profile: object) -> dict[object, object]:

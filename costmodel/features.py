@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -320,8 +321,10 @@ _REDUCTIONS = ("sum", "product", "minmax")
 # term size, prange. Summed from the subterms' own, so a body built of statements another candidate
 # of the kernel has (most of them) costs a lookup per shared statement instead of a walk of it.
 _SubtermSyntax = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], int, bool]
-_SUBTERMS: dict[frozenset[str], dict[Term, _SubtermSyntax]] = {}
+_SUBTERMS: dict[frozenset[str], dict[Term, _SubtermSyntax]] = {}  # per kernel's arrays, latest last
+_SUBTERMS_KERNELS = 8
 _SUBTERMS_MAX = 50_000
+_LEAF: _SubtermSyntax = ((0,) * len(_OP_KEYS), (0, 0, 0), (0, 0, 0), 1, False)  # a name, a constant
 
 
 @functools.lru_cache(maxsize=1024)
@@ -330,9 +333,12 @@ def _syntax(body: Term, arrays: frozenset[str]) -> _Syntax:
     features were four walks of it (five, nested loops walked once per enclosing loop), a third of
     the time of predicting it. Memoized per body: the sizes and targets of one body share it; and per
     subterm (`_subterm_syntax`): the candidates of one kernel share most of their statements."""
-    memo = _SUBTERMS.setdefault(arrays, {})
-    if len(memo) > _SUBTERMS_MAX:
-        memo.clear()
+    memo = _SUBTERMS.pop(arrays, None)
+    if memo is None or len(memo) > _SUBTERMS_MAX:
+        memo = {}
+    _SUBTERMS[arrays] = memo
+    while len(_SUBTERMS) > _SUBTERMS_KERNELS:
+        del _SUBTERMS[next(iter(_SUBTERMS))]
     ops, _, depths, size, prange = _subterm_syntax(body, arrays, memo)
     # a statement `depth` loop bodies below the body counts `depth` times (`_reduction_kinds`)
     reductions = {
@@ -347,6 +353,8 @@ def _subterm_syntax(t: Term, arrays: frozenset[str], memo: dict[Term, _SubtermSy
     """`t`'s op counts, its accumulations (`_reduction_of`, at any depth) and the sum of their depths
     in loop bodies below `t`, its size and whether it holds a prange. At `d` loop bodies deep, `t`'s
     accumulations count d * counts + depths: integers, the same whatever the order of the sums."""
+    if not t.args and t.op in ("var", "const"):
+        return _LEAF
     found = memo.get(t)
     if found is not None:
         return found
@@ -363,7 +371,7 @@ def _subterm_syntax(t: Term, arrays: frozenset[str], memo: dict[Term, _SubtermSy
     body = 4 if t.op == "for" else 1 if t.op == "while" else -1  # the argument one loop body deeper
     for position, a in enumerate(t.args):
         a_ops, a_counts, a_depths, a_size, a_prange = _subterm_syntax(a, arrays, memo)
-        ops = [x + y for x, y in zip(ops, a_ops, strict=True)]
+        ops = list(map(operator.add, ops, a_ops))
         deeper = position == body
         for k in range(3):
             counts[k] += a_counts[k]
