@@ -86,7 +86,8 @@ export PYTHONDONTWRITEBYTECODE=1
     "$PYTHON" -c "import numpy, numba, sys; print(sys.version); print('numpy', numpy.__version__, 'numba', numba.__version__)"
     "$PYTHON" -c "import numba_cuda; print('numba-cuda', numba_cuda.__version__)" 2>&1 | tail -1
     lscpu 2>&1 | head -25
-    "$PYTHON" -c "from optcompiler.costmodel.hardware import detect; print(detect())" 2>&1 | tail -1
+    # from / so that the repository's own optcompiler/ (without costmodel/) does not shadow $PKG's
+    (cd / && "$PYTHON" -c "from optcompiler.costmodel.hardware import detect; h = detect(); print(h.id, h)") 2>&1 | tail -1
 } > "$OUT/host.txt" 2>&1
 
 if [ "$TARGET" = 1 ]; then
