@@ -991,7 +991,8 @@ class _Builder:
             self._build_for(stmt, node, weight, conditional)
             child = node.children[-1]
             child.origin = key
-            self.memo[key] = (_copy_subtree(child, None, child.weight), self._snapshot())
+            # the loop itself is the template: nothing changes a finished loop (`_copy_subtree`)
+            self.memo[key] = (child, self._snapshot())
             return
         template, after = hit  # type: ignore[misc]
         child = _copy_subtree(template, node, weight)
