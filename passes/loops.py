@@ -9,8 +9,8 @@ What
     after the loop. `loops.fuse` merges two adjacent loops over the same range in any block (a
     loop body, a branch, the kernel body itself) into one; applied again, a run of loops fuses.
     `loops.fuse-shifted` fuses two such loops that plain fusion may not by running the second
-    one or two iterations behind the first (`if i < hi: B1; if i >= lo + s: B2[i - s]` over
-    `range(lo, hi + s)`; `loops.peel` then takes the tests out).
+    one or two iterations behind the first: the first s iterations of the first loop, then
+    `for i in range(lo + s, hi): B1; B2[i - s]`, then the last s iterations of the second.
     `loops.distribute` splits a loop whose body is several statements into two loops over the
     same range (applied again, into one loop a statement group); a float scalar one part's nest
     sets and the next part's nest reads is expanded into an array at the split (`t_i = np.empty(n)`,
@@ -234,8 +234,9 @@ def rules(ctx: PassContext) -> list[Rewrite]:
 
     def fuse_shift(egraph: EGraph, id: Id, subst: dict[str, Id]) -> list[Term]:
         """Every block of the class with one adjacent pair of loops that plain fusion refuses
-        fused with the second loop running `s` iterations behind the first (`fuse_shifted`), as
-        one loop with tests and as the loop without them between its peeled iterations."""
+        fused with the second loop running `s` iterations behind the first (`fuse_shifted`), in
+        the peeled form: the form with tests in the loop measured slower (no vectorization, a
+        branch an iteration: 1.03x vs 1.19x at n = 2e6, 0.66x vs 0.78x at 1e5, 1-D Jacobi)."""
         out: list[Term] = []
         blocks = [n for n in egraph.nodes(id) if n.op == "seq" and len(n.children) >= 2]
         for node in blocks[:_MAX_BLOCKS]:
@@ -245,7 +246,7 @@ def rules(ctx: PassContext) -> list[Rewrite]:
                 if first is None or second is None or first in generated or second in generated:
                     continue
                 if (first, second) not in shifted:
-                    forms = [fuse_shifted(first, second, ctx.facts, peeled) for peeled in (False, True)]
+                    forms = [fuse_shifted(first, second, ctx.facts, peeled=True)]
                     shifted[first, second] = [f for f in forms if f is not None]
                     for made in shifted[first, second]:  # not split, fused or interchanged again
                         generated.update(t for t in made.walk() if t.op == "for")
