@@ -1348,8 +1348,8 @@ def _subscript_conditions(
     part: Term, dim: _Linear, params: Sequence[str], rebound: set[str], facts: KernelFacts
 ) -> list[tuple[str, _Linear]] | None:
     """`-dim <= lowest` and `highest < dim`, each left out when it holds symbolically."""
-    low = _canonical(_bound(part, facts, True, 0), params, rebound, facts)
-    high = _canonical(_bound(part, facts, False, 0), params, rebound, facts)
+    low = _canonical(_subscript_bound(part, facts, True), params, rebound, facts)
+    high = _canonical(_subscript_bound(part, facts, False), params, rebound, facts)
     if low is None or high is None:
         return None
     out: list[tuple[str, _Linear]] = []
@@ -1456,6 +1456,96 @@ def _bound(expr: Term, facts: KernelFacts, lower: bool, depth: int) -> dict[Term
         return None
     if _shape_source(expr) is not None:
         return {expr: 1}
+    return None
+
+
+def _subscript_bound(expr: Term, facts: KernelFacts, lower: bool) -> dict[Term | None, int] | None:
+    """The bound of a subscript: `_bound`'s, or the one `_eliminated` finds when that has fewer
+    symbols (both are valid bounds, so either choice is sound; fewer symbols is the exact one where
+    an inner range moves with an outer variable, as `x[i + lag]` for `i in range(n - lag)`)."""
+    plain = _bound(expr, facts, lower, 0)
+    eliminated = _eliminated(expr, facts, lower)
+    if eliminated is None:
+        return plain
+    if plain is None:
+        return eliminated
+    symbols = {k for k in plain if k is not None}
+    other = {k for k in eliminated if k is not None}
+    if symbols == other:
+        return _tighter(plain, eliminated, lower)
+    return eliminated if len(other) < len(symbols) else plain
+
+
+def _linear_form(expr: Term) -> dict[Term | None, int] | None:
+    """`expr` as constant + Σ coeff·symbol (variables and shapes are symbols), or None."""
+    value = _const_int(expr)
+    if value is not None:
+        return {None: value}
+    if expr.op == "var" or _shape_source(expr) is not None:
+        return {expr: 1}
+    if expr.op in ("add", "sub"):
+        a, b = _linear_form(expr.args[0]), _linear_form(expr.args[1])
+        if a is None or b is None:
+            return None
+        sign = 1 if expr.op == "add" else -1
+        out = dict(a)
+        for k, c in b.items():
+            out[k] = out.get(k, 0) + sign * c
+        return {k: c for k, c in out.items() if c or k is None}
+    if expr.op == "neg":
+        a = _linear_form(expr.args[0])
+        return None if a is None else {k: -c for k, c in a.items()}
+    if expr.op == "mul":
+        for x, y in ((expr.args[0], expr.args[1]), (expr.args[1], expr.args[0])):
+            k = _const_int(x)
+            if k is not None:
+                inner = _linear_form(y)
+                return (
+                    None
+                    if inner is None
+                    else {key: k * c for key, c in inner.items() if k * c or key is None}
+                )
+    return None
+
+
+def _eliminated(expr: Term, facts: KernelFacts, lower: bool) -> dict[Term | None, int] | None:
+    """A bound of linear `expr` found by replacing its loop variables one at a time, innermost
+    first, by the matching end of their range, kept symbolic (Fourier-Motzkin on one side): in
+    `i + lag` with `i in range(n - lag)`, `i <= n - lag - 1` makes it `n - 1`, where bounding
+    each variable on its own gives `n - 1 + maxlag`. Each step is sound: the replaced variable
+    lies within that end for every value of the variables its range reads."""
+    form = _linear_form(expr)
+    if form is None:
+        return None
+    for _ in range(16):
+        loops = [k for k in form if k is not None and k.op == "var" and str(k.value) in facts.loop_bounds]
+        if not loops:
+            return form
+        reads = {v: names_read(Term("tuple", facts.loop_bounds[str(v.value)][:2])) for v in loops}
+        # innermost: no other variable of the form has a range that reads it
+        inner = [v for v in loops if not any(str(v.value) in reads[u] for u in loops if u != v)]
+        if not inner:
+            return None
+        v = inner[0]
+        start, stop, step = facts.loop_bounds[str(v.value)]
+        step_value = _const_int(step)
+        if step_value is None or step_value == 0:
+            return None
+        coeff = form[v]
+        want_low = lower if coeff > 0 else not lower  # which end of v bounds c·v on this side
+        if (step_value > 0) == want_low:  # the first value of an ascending range, or of a descending one
+            end = _linear_form(start)
+            shift = 0
+        else:  # one short of `stop`
+            end = _linear_form(stop)
+            shift = -1 if step_value > 0 else 1
+        if end is None:
+            return None
+        out = {k: c for k, c in form.items() if k != v}
+        for k, c in end.items():
+            out[k] = out.get(k, 0) + coeff * c
+        out[None] = out.get(None, 0) + coeff * shift
+        form = {k: c for k, c in out.items() if c or k is None}
     return None
 
 
