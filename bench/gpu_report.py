@@ -109,6 +109,7 @@ def _load(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+TIE = 1.05  # a pick this close to the faster side counts as right in the second column
 OPTC_CPU = "optc CPU ("  # the prefix of the contender that is optc's CPU output, then its label
 
 
@@ -367,7 +368,7 @@ def rows_of(records: Sequence[dict[str, Any]], hardware: Any, host: str) -> list
 def score(picks: Sequence[tuple[bool, Row]]) -> dict[str, float]:
     """Share of right picks and geomean regret (chosen / best measured) over (picks GPU, row)."""
     if not picks:
-        return {"pairs": 0, "right": math.nan, "geomean_regret": math.nan}
+        return {"pairs": 0, "right": math.nan, "right_within": math.nan, "geomean_regret": math.nan}
     right = sum(gpu == row.gpu_faster for gpu, row in picks)
     logs = [
         math.log((row.gpu_seconds if gpu else row.cpu_seconds) / min(row.gpu_seconds, row.cpu_seconds))
@@ -376,6 +377,9 @@ def score(picks: Sequence[tuple[bool, Row]]) -> dict[str, float]:
     return {
         "pairs": len(picks),
         "right": right / len(picks),
+        # the tie rule of bench/results/costmodel.md's top-1: a pick within 5% of the faster side
+        # is as good as it, since the two sides' times move more than that between runs
+        "right_within": sum(log <= math.log(TIE) for log in logs) / len(picks),
         "geomean_regret": math.exp(sum(logs) / len(logs)),
     }
 
@@ -489,8 +493,8 @@ def markdown(rows: Sequence[Row], summary: Mapping[str, Any], records_path: str)
         "model with). The CPU host is the one those records describe (hardware id "
         f"{s['host']}, {s['host_cpu']}), which is the id the pipeline finds the shipped model by.",
         "",
-        "| decision rule | pairs | right | geomean regret |",
-        "|---|---|---|---|",
+        f"| decision rule | pairs | right | right, within {TIE - 1:.0%} | geomean regret |",
+        "|---|---|---|---|---|",
     ]
     for key, label in (
         ("model", "model (GPU model vs measured CPU)"),
@@ -510,7 +514,9 @@ def markdown(rows: Sequence[Row], summary: Mapping[str, Any], records_path: str)
         ("model_vs_own", "model, judged against optc's own CPU variant"),
     ):
         sc = s[key]
-        lines.append(f"| {label} | {sc['pairs']} | {sc['right']:.0%} | {sc['geomean_regret']:.3f} |")
+        lines.append(
+            f"| {label} | {sc['pairs']} | {sc['right']:.0%} | {sc['right_within']:.0%} | {sc['geomean_regret']:.3f} |"
+        )
     lines += [
         "",
         f"Issue 10 asks for >= 90% right and geomean regret <= 1.15. GPU faster than the CPU best on "
@@ -613,7 +619,8 @@ def main(argv: list[str] | None = None) -> int:
     for key in ("model", "model_held_out", "optc", "optc_in_sample", "optc_analytic", "own_cpu_known"):
         sc = summary[key]
         print(
-            f"{key}: {sc['right']:.0%} right, geomean regret {sc['geomean_regret']:.3f} over {sc['pairs']} pairs"
+            f"{key}: {sc['right']:.0%} right ({sc['right_within']:.0%} within {TIE - 1:.0%}), "
+            f"geomean regret {sc['geomean_regret']:.3f} over {sc['pairs']} pairs"
         )
     return 0
 

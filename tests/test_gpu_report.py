@@ -89,5 +89,10 @@ def test_against_own_cpu_judges_by_optcs_cpu_variant_where_it_was_measured() -> 
     right when judged against what the dispatcher falls back to, wrong against the best."""
     rows = [_row("a", gpu=1.5, cpu=1.0, by_margin={}, own=3.0), _row("b", gpu=1.5, cpu=1.0, by_margin={})]
     picks = [(True, r) for r in rows]
-    assert report.against_own_cpu(picks) == {"pairs": 1, "right": 1.0, "geomean_regret": 1.0}
+    assert report.against_own_cpu(picks) == {
+        "pairs": 1,
+        "right": 1.0,
+        "right_within": 1.0,
+        "geomean_regret": 1.0,
+    }
     assert report.score(picks)["right"] == 0.0
