@@ -234,7 +234,7 @@ def optc_cpu(
 
     kernel_sizes = tuple((k, tuple(sorted(p.items()))) for k, p in sorted(profiles.items()))
     start = time.perf_counter()
-    result = optimize_source(source, str(path), replace(Config(), kernel_sizes=kernel_sizes))
+    result = optimize_source(source, str(path), replace(Config(), target="cpu", kernel_sizes=kernel_sizes))
     seconds = time.perf_counter() - start
     labels = {}
     for k in result.kernels:
@@ -391,6 +391,9 @@ def _optc_cpu_one(name: str, profile: tuple[tuple[str, int], ...]) -> tuple[str,
             str(ck.path),
             replace(
                 Config(quiet=True),
+                # the CPU side only: with the default target "auto" the emitted module would itself
+                # send large calls to the GPU on this host, and its time would be the GPU's
+                target="cpu",
                 kernel_sizes=((name, profile),),
                 # the inputs' own types (float32 arrays), as @optimize and --arg-types give them
                 arg_types=tuple(sorted((f"{name}.{p}", h) for p, h in corpus_hints(ck).items())),
