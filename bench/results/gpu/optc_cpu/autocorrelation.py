@@ -2,10 +2,7 @@
 """Sample autocorrelation function of a time series for lags 0..maxlag (normalized by the lag-0 sum)."""
 
 import numpy as np
-import math
 import numba
-import numpy
-from numba import cuda
 
 SIZES = (1_000, 30_000, 1_000_000, 8_000_000)  # samples; 16 lags
 MAX_LAG = 16
@@ -36,155 +33,14 @@ def _autocorrelation_v1(x: np.ndarray, maxlag: int):
     return acf
 
 
-# optc: autocorrelation on the GPU, called when a GPU is present and the problem size is >= 5835; else the CPU path below.
-#   numba-cuda, launch configuration 16x16 (of 3 ranked by the GPU model); verified on the CUDA simulator, matched on 8 input sets, and raised as the original did on 1 (case 'n=0': ZeroDivisionError: float division by zero); taken from a problem size of 5835 (elements of the largest array), where the NVIDIA H100 model predicts it 2x faster than original @ njit.
-def _optc_check(array, dtype, ndim):
-    """The kernels were lowered (and verified) for this dtype and rank only: numba-cuda would
-    compile others too, with its own promotion rules (float32 sums in float64, say)."""
-    if not isinstance(array, numpy.ndarray) or array.dtype != numpy.dtype(dtype) or array.ndim != ndim:
-        raise TypeError(f"lowered for {dtype} arrays of {ndim} dimensions, got {getattr(array, 'dtype', type(array))}")
-
-
-if hasattr(cuda, "libdevice"):
-    # A product rounds on its own: libNVVM would otherwise fuse `a * b + c` into one FMA,
-    # which rounds once and so differs from CPython.
-    _optc_mul = cuda.libdevice.dmul_rn
-else:  # the CUDA simulator runs kernels as Python, which never fuses
-
-    def _optc_mul(a, b):
-        return a * b
-
-
-def _optc_blocks(extent, size):
-    return (extent + size - 1) // size
-
-
-def _optc_to_device(host):
-    return cuda.to_device(numpy.ascontiguousarray(host))
-
-
-def _optc_to_host(device, host):
-    if host.flags.c_contiguous:
-        device.copy_to_host(host)
-    else:
-        host[...] = device.copy_to_host()
-
-
-@cuda.jit
-def _optc_fill(flat, value):
-    k = cuda.grid(1)
-    if k < flat.shape[0]:
-        flat[k] = value
-
-
-def _optc_device_like(host, fill):
-    """A device array of `host`'s shape and dtype, every element `fill` (None: unset, like np.empty)."""
-    device = cuda.device_array(host.shape, host.dtype)
-    if fill is not None and device.size > 0:
-        _optc_fill[_optc_blocks(device.size, 256), 256](device.reshape(device.size), fill)
-    return device
-
-
-def _optc_new_sum(dtype):
-    return cuda.to_device(numpy.zeros(1, dtype))
-
-
-def _optc_sum_of(total):
-    return total.copy_to_host()[0].item()
-
-
-def _optc_sum32_of(total):
-    return total.copy_to_host()[0]  # a numpy.float32, as CPython's own float32 sum would be
-
-
-@cuda.jit
-def _autocorrelation_gpu_nest0(x, mean_sum, i_lo, i_hi):
-    i = i_lo + cuda.grid(1)
-    mean_acc = 0.0
-    if i < i_hi:
-        mean_acc += x[i]
-    _optc_t = cuda.threadIdx.x
-    mean_part = cuda.shared.array(128, numba.float64)
-    mean_part[_optc_t] = mean_acc
-    cuda.syncthreads()
-    if _optc_t < 64:
-        mean_part[_optc_t] += mean_part[_optc_t + 64]
-    cuda.syncthreads()
-    if _optc_t < 32:
-        mean_part[_optc_t] += mean_part[_optc_t + 32]
-    cuda.syncthreads()
-    if _optc_t < 16:
-        mean_part[_optc_t] += mean_part[_optc_t + 16]
-    cuda.syncthreads()
-    if _optc_t < 8:
-        mean_part[_optc_t] += mean_part[_optc_t + 8]
-    cuda.syncthreads()
-    if _optc_t < 4:
-        mean_part[_optc_t] += mean_part[_optc_t + 4]
-    cuda.syncthreads()
-    if _optc_t < 2:
-        mean_part[_optc_t] += mean_part[_optc_t + 2]
-    cuda.syncthreads()
-    if _optc_t < 1:
-        mean_part[_optc_t] += mean_part[_optc_t + 1]
-    cuda.syncthreads()
-    if _optc_t == 0:
-        cuda.atomic.add(mean_sum, 0, mean_part[0])
-
-
-@cuda.jit
-def _autocorrelation_gpu_nest1(acf, x, mean, n, lag_lo, lag_hi):
-    lag = lag_lo + cuda.grid(1)
-    if lag < lag_hi:
-        s = 0.0
-        for i in range(n - lag):
-            s += _optc_mul(x[i] - mean, x[i + lag] - mean)
-        acf[lag] = s
-
-
-@cuda.jit
-def _autocorrelation_gpu_nest2(acf, c0, lag_lo_2, lag_hi_2):
-    lag = lag_lo_2 + cuda.grid(1)
-    if lag < lag_hi_2:
-        acf[lag] = acf[lag] / c0
-
-
-def _autocorrelation_gpu(x: np.ndarray, maxlag: int) -> np.ndarray:
-    _optc_check(x, 'float64', 1)
-    n = len(x)
-    mean = 0.0
-    x_dev = _optc_to_device(x)
-    i_lo, i_hi = 0, n
-    if i_hi > i_lo:
-        mean_sum = _optc_new_sum(numpy.float64)
-        _autocorrelation_gpu_nest0[_optc_blocks(i_hi - i_lo, 128), 128](x_dev, mean_sum, i_lo, i_hi)
-        mean = mean + _optc_sum_of(mean_sum)
-    mean = mean / n
-    acf = np.zeros(maxlag + 1)
-    acf_dev = _optc_device_like(acf, 0)
-    lag_lo, lag_hi = 0, maxlag + 1
-    if lag_hi > lag_lo:
-        _autocorrelation_gpu_nest1[_optc_blocks(lag_hi - lag_lo, 128), 128](acf_dev, x_dev, mean, n, lag_lo, lag_hi)
-    _optc_to_host(acf_dev, acf)
-    c0 = acf[0]
-    lag_lo_2, lag_hi_2 = 0, maxlag + 1
-    if lag_hi_2 > lag_lo_2:
-        _autocorrelation_gpu_nest2[_optc_blocks(lag_hi_2 - lag_lo_2, 128), 128](acf_dev, c0, lag_lo_2, lag_hi_2)
-    _optc_to_host(acf_dev, acf)
-    return acf
-
-
 def autocorrelation(x: np.ndarray, maxlag: int) -> np.ndarray:
     if (
         isinstance(x, np.ndarray)
         and x.dtype == np.float64
         and x.ndim == 1
         and isinstance(maxlag, (int, np.integer)) and not isinstance(maxlag, bool)
-        and maxlag - 1 < 0
         and -maxlag - 1 < 0
     ):
-        if x.size >= 5835 and cuda.is_available():
-            return _autocorrelation_gpu(x, maxlag)
         try:
             return _autocorrelation_v1(x, maxlag)
         except ZeroDivisionError:  # Numba raises on any division by zero, CPython not for NumPy scalars

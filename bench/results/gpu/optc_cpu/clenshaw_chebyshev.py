@@ -2,10 +2,7 @@
 """Chebyshev series sum_k c_k T_k(x) at many points by Clenshaw's backward recurrence."""
 
 import numpy as np
-import math
 import numba
-import numpy
-from numba import cuda
 
 SIZES = (1_000, 30_000, 1_000_000, 16_000_000)  # points; 16 coefficients
 TERMS = 16
@@ -34,85 +31,6 @@ def _clenshaw_chebyshev_v1(c: np.ndarray, x: np.ndarray):
     return out
 
 
-# optc: clenshaw_chebyshev on the GPU, called when a GPU is present and the problem size is >= 4319860; else the CPU path below.
-#   numba-cuda, launch configuration 16x16 (of 3 ranked by the GPU model); verified on the CUDA simulator, matched on 9 input sets; taken from a problem size of 4319860 (elements of the largest array), where the NVIDIA H100 model predicts it 2x faster than parallel.prange @ njit-parallel.
-def _optc_check(array, dtype, ndim):
-    """The kernels were lowered (and verified) for this dtype and rank only: numba-cuda would
-    compile others too, with its own promotion rules (float32 sums in float64, say)."""
-    if not isinstance(array, numpy.ndarray) or array.dtype != numpy.dtype(dtype) or array.ndim != ndim:
-        raise TypeError(f"lowered for {dtype} arrays of {ndim} dimensions, got {getattr(array, 'dtype', type(array))}")
-
-
-if hasattr(cuda, "libdevice"):
-    # A product rounds on its own: libNVVM would otherwise fuse `a * b + c` into one FMA,
-    # which rounds once and so differs from CPython.
-    _optc_mul = cuda.libdevice.dmul_rn
-else:  # the CUDA simulator runs kernels as Python, which never fuses
-
-    def _optc_mul(a, b):
-        return a * b
-
-
-def _optc_blocks(extent, size):
-    return (extent + size - 1) // size
-
-
-def _optc_to_device(host):
-    return cuda.to_device(numpy.ascontiguousarray(host))
-
-
-def _optc_to_host(device, host):
-    if host.flags.c_contiguous:
-        device.copy_to_host(host)
-    else:
-        host[...] = device.copy_to_host()
-
-
-@cuda.jit
-def _optc_fill(flat, value):
-    k = cuda.grid(1)
-    if k < flat.shape[0]:
-        flat[k] = value
-
-
-def _optc_device_like(host, fill):
-    """A device array of `host`'s shape and dtype, every element `fill` (None: unset, like np.empty)."""
-    device = cuda.device_array(host.shape, host.dtype)
-    if fill is not None and device.size > 0:
-        _optc_fill[_optc_blocks(device.size, 256), 256](device.reshape(device.size), fill)
-    return device
-
-
-@cuda.jit
-def _clenshaw_chebyshev_gpu_nest0(c, out, x, m, i_lo, i_hi):
-    i = i_lo + cuda.grid(1)
-    if i < i_hi:
-        t = x[i]
-        b1 = 0.0
-        b2 = 0.0
-        for k in range(m - 1, 0, -1):
-            b0 = c[k] + _optc_mul(_optc_mul(2.0, t), b1) - b2
-            b2 = b1
-            b1 = b0
-        out[i] = c[0] + _optc_mul(t, b1) - b2
-
-
-def _clenshaw_chebyshev_gpu(c: np.ndarray, x: np.ndarray) -> np.ndarray:
-    _optc_check(c, 'float64', 1)
-    _optc_check(x, 'float64', 1)
-    n = len(x)
-    m = len(c)
-    out = np.empty(n)
-    c_dev = _optc_to_device(c)
-    out_dev = _optc_device_like(out, None)
-    x_dev = _optc_to_device(x)
-    i_lo, i_hi = 0, n
-    if i_hi > i_lo:
-        _clenshaw_chebyshev_gpu_nest0[_optc_blocks(i_hi - i_lo, 128), 128](c_dev, out_dev, x_dev, m, i_lo, i_hi)
-    _optc_to_host(out_dev, out)
-    return out
-
-
 def clenshaw_chebyshev(c: np.ndarray, x: np.ndarray) -> np.ndarray:
     if (
         isinstance(c, np.ndarray)
@@ -123,8 +41,6 @@ def clenshaw_chebyshev(c: np.ndarray, x: np.ndarray) -> np.ndarray:
         and x.ndim == 1
         and 0 < c.shape[0]
     ):
-        if max(c.size, x.size) >= 4319860 and cuda.is_available():
-            return _clenshaw_chebyshev_gpu(c, x)
         return _clenshaw_chebyshev_v1(c, x)
     return _clenshaw_chebyshev_original(c, x)
 

@@ -2,10 +2,7 @@
 """1-D convolution of a signal with a short filter, keeping only the fully overlapping part."""
 
 import numpy as np
-import math
 import numba
-import numpy
-from numba import cuda
 
 SIZES = (1_000, 30_000, 1_000_000, 30_000_000)  # signal length
 TAPS = 7
@@ -29,81 +26,6 @@ def _conv1d_v1(x: np.ndarray, w: np.ndarray):
     return out
 
 
-# optc: conv1d on the GPU, called when a GPU is present and the problem size is >= 548005; else the CPU path below.
-#   numba-cuda, launch configuration 16x16 (of 3 ranked by the GPU model); verified on the CUDA simulator, matched on 7 input sets, and raised as the original did on 2 (case 'n=5,k=7': ValueError: negative dimensions are not allowed); taken from a problem size of 548005 (elements of the largest array), where the NVIDIA H100 model predicts it 2x faster than original @ njit.
-def _optc_check(array, dtype, ndim):
-    """The kernels were lowered (and verified) for this dtype and rank only: numba-cuda would
-    compile others too, with its own promotion rules (float32 sums in float64, say)."""
-    if not isinstance(array, numpy.ndarray) or array.dtype != numpy.dtype(dtype) or array.ndim != ndim:
-        raise TypeError(f"lowered for {dtype} arrays of {ndim} dimensions, got {getattr(array, 'dtype', type(array))}")
-
-
-if hasattr(cuda, "libdevice"):
-    # A product rounds on its own: libNVVM would otherwise fuse `a * b + c` into one FMA,
-    # which rounds once and so differs from CPython.
-    _optc_mul = cuda.libdevice.dmul_rn
-else:  # the CUDA simulator runs kernels as Python, which never fuses
-
-    def _optc_mul(a, b):
-        return a * b
-
-
-def _optc_blocks(extent, size):
-    return (extent + size - 1) // size
-
-
-def _optc_to_device(host):
-    return cuda.to_device(numpy.ascontiguousarray(host))
-
-
-def _optc_to_host(device, host):
-    if host.flags.c_contiguous:
-        device.copy_to_host(host)
-    else:
-        host[...] = device.copy_to_host()
-
-
-@cuda.jit
-def _optc_fill(flat, value):
-    k = cuda.grid(1)
-    if k < flat.shape[0]:
-        flat[k] = value
-
-
-def _optc_device_like(host, fill):
-    """A device array of `host`'s shape and dtype, every element `fill` (None: unset, like np.empty)."""
-    device = cuda.device_array(host.shape, host.dtype)
-    if fill is not None and device.size > 0:
-        _optc_fill[_optc_blocks(device.size, 256), 256](device.reshape(device.size), fill)
-    return device
-
-
-@cuda.jit
-def _conv1d_gpu_nest0(out, w, x, k, i_lo, i_hi):
-    i = i_lo + cuda.grid(1)
-    if i < i_hi:
-        s = 0.0
-        for j in range(k):
-            s += _optc_mul(w[j], x[i + k - 1 - j])
-        out[i] = s
-
-
-def _conv1d_gpu(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    _optc_check(x, 'float64', 1)
-    _optc_check(w, 'float64', 1)
-    n = x.shape[0]
-    k = w.shape[0]
-    out = np.zeros(n - k + 1)
-    out_dev = _optc_device_like(out, 0)
-    w_dev = _optc_to_device(w)
-    x_dev = _optc_to_device(x)
-    i_lo, i_hi = 0, n - k + 1
-    if i_hi > i_lo:
-        _conv1d_gpu_nest0[_optc_blocks(i_hi - i_lo, 128), 128](out_dev, w_dev, x_dev, k, i_lo, i_hi)
-    _optc_to_host(out_dev, out)
-    return out
-
-
 def conv1d(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     if (
         isinstance(x, np.ndarray)
@@ -113,8 +35,6 @@ def conv1d(x: np.ndarray, w: np.ndarray) -> np.ndarray:
         and w.dtype == np.float64
         and w.ndim == 1
     ):
-        if max(x.size, w.size) >= 548005 and cuda.is_available():
-            return _conv1d_gpu(x, w)
         return _conv1d_v1(x, w)
     return _conv1d_original(x, w)
 

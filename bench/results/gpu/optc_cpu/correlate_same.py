@@ -8,19 +8,19 @@ SIZES = (1_000, 30_000, 1_000_000, 16_000_000)
 TAPS = 9
 
 
-# optc: correlate_same, target njit, no rewrite(s):
-#   - none: the original body, compiled
+# optc: correlate_same, target njit-parallel, 1 rewrite(s):
+#   - prange: no iteration reads or writes an element another iteration writes
 #   compiled with boundscheck: not every subscript is provably in range, so a bad index raises.
 #   verified for x: float64 1-D array, w: float64 1-D array: matched on 9 input sets.
 #   numba signature (optc warm compiles it ahead): (float64[::1], float64[::1])
-#   vs plain numba.njit of the original: predicted 1.0x (analytic model).
-@numba.njit(cache=True, boundscheck=True)
+#   vs plain numba.njit of the original: predicted 8.6x (analytic model).
+@numba.njit(cache=True, boundscheck=True, parallel=True)
 def _correlate_same_v1(x: np.ndarray, w: np.ndarray):
     n = len(x)
     k = len(w)
     half = k // 2
     out = np.zeros(n)
-    for i in range(n):
+    for i in numba.prange(n):
         s = 0.0
         for j in range(k):
             idx = i + j - half

@@ -5,8 +5,6 @@ import math
 
 import numpy as np
 import numba
-import numpy
-from numba import cuda
 
 SIZES = (24, 200, 800, 3000)  # rows; 16 features
 FEATURES = 16
@@ -46,105 +44,12 @@ def _cosine_similarity_v1(X: np.ndarray):
     return S
 
 
-# optc: cosine_similarity on the GPU, called when a GPU is present and the problem size is >= 8632; else the CPU path below.
-#   numba-cuda, launch configuration 16x16 (of 6 ranked by the GPU model); verified on the CUDA simulator, matched on 9 input sets; taken from a problem size of 8632 (elements of the largest array), where the NVIDIA H100 model predicts it 2x faster than original @ njit.
-def _optc_check(array, dtype, ndim):
-    """The kernels were lowered (and verified) for this dtype and rank only: numba-cuda would
-    compile others too, with its own promotion rules (float32 sums in float64, say)."""
-    if not isinstance(array, numpy.ndarray) or array.dtype != numpy.dtype(dtype) or array.ndim != ndim:
-        raise TypeError(f"lowered for {dtype} arrays of {ndim} dimensions, got {getattr(array, 'dtype', type(array))}")
-
-
-if hasattr(cuda, "libdevice"):
-    # A product rounds on its own: libNVVM would otherwise fuse `a * b + c` into one FMA,
-    # which rounds once and so differs from CPython.
-    _optc_mul = cuda.libdevice.dmul_rn
-else:  # the CUDA simulator runs kernels as Python, which never fuses
-
-    def _optc_mul(a, b):
-        return a * b
-
-
-def _optc_blocks(extent, size):
-    return (extent + size - 1) // size
-
-
-def _optc_to_device(host):
-    return cuda.to_device(numpy.ascontiguousarray(host))
-
-
-def _optc_to_host(device, host):
-    if host.flags.c_contiguous:
-        device.copy_to_host(host)
-    else:
-        host[...] = device.copy_to_host()
-
-
-@cuda.jit
-def _optc_fill(flat, value):
-    k = cuda.grid(1)
-    if k < flat.shape[0]:
-        flat[k] = value
-
-
-def _optc_device_like(host, fill):
-    """A device array of `host`'s shape and dtype, every element `fill` (None: unset, like np.empty)."""
-    device = cuda.device_array(host.shape, host.dtype)
-    if fill is not None and device.size > 0:
-        _optc_fill[_optc_blocks(device.size, 256), 256](device.reshape(device.size), fill)
-    return device
-
-
-@cuda.jit
-def _cosine_similarity_gpu_nest0(X, norms, d, i_lo, i_hi):
-    i = i_lo + cuda.grid(1)
-    if i < i_hi:
-        s = 0.0
-        for k in range(d):
-            s += _optc_mul(X[i, k], X[i, k])
-        norms[i] = math.sqrt(s)
-
-
-@cuda.jit
-def _cosine_similarity_gpu_nest1(S, X, norms, d, j_lo, j_hi, i_lo_2, i_hi_2):
-    j = j_lo + cuda.grid(2)[0]
-    i = i_lo_2 + cuda.grid(2)[1]
-    if i < i_hi_2 and j < j_hi:
-        if norms[i] > 0.0 and norms[j] > 0.0:
-            dot = 0.0
-            for k in range(d):
-                dot += _optc_mul(X[i, k], X[j, k])
-            S[i, j] = dot / _optc_mul(norms[i], norms[j])
-
-
-def _cosine_similarity_gpu(X: np.ndarray) -> np.ndarray:
-    _optc_check(X, 'float64', 2)
-    n, d = X.shape
-    norms = np.empty(n)
-    X_dev = _optc_to_device(X)
-    norms_dev = _optc_device_like(norms, None)
-    i_lo, i_hi = 0, n
-    if i_hi > i_lo:
-        _cosine_similarity_gpu_nest0[_optc_blocks(i_hi - i_lo, 128), 128](X_dev, norms_dev, d, i_lo, i_hi)
-    S = np.zeros((n, n))
-    S_dev = _optc_device_like(S, 0)
-    i_lo_2, i_hi_2 = 0, n
-    if i_hi_2 > i_lo_2:
-        j_lo, j_hi = 0, n
-        if j_hi > j_lo:
-            _cosine_similarity_gpu_nest1[(_optc_blocks(j_hi - j_lo, 16), _optc_blocks(i_hi_2 - i_lo_2, 16)), (16, 16)](S_dev, X_dev, norms_dev, d, j_lo, j_hi, i_lo_2, i_hi_2)
-    _optc_to_host(S_dev, S)
-    return S
-
-
 def cosine_similarity(X: np.ndarray) -> np.ndarray:
     if (
         isinstance(X, np.ndarray)
         and X.dtype == np.float64
         and X.ndim == 2
     ):
-        if X.size >= 8632 and cuda.is_available():
-            return _cosine_similarity_gpu(X)
         try:
             return _cosine_similarity_v1(X)
         except ZeroDivisionError:  # Numba raises on any division by zero, CPython not for NumPy scalars

@@ -2,17 +2,14 @@
 """Forward-Euler integration of the SIR epidemic model for a whole array of (beta, gamma) parameter sets."""
 
 import numpy as np
-import math
 import numba
-import numpy
-from numba import cuda
 
 SIZES = (200, 5_000, 200_000, 4_000_000)  # parameter sets; 50 time steps
 STEPS = 50
 
 
-# optc: euler_sir, target njit, no rewrite(s):
-#   - none: the original body, compiled
+# optc: euler_sir, target njit, 1 rewrite(s):
+#   - invariant loads hoisted: the loop writes neither them nor an overlapping array, subscripts in bounds
 #   shapes that would make the original index out of bounds go to it (it raises IndexError).
 #   verified for beta: float64 1-D array, gamma: float64 1-D array, i0: float, dt: float, steps: int: matched on 9 input sets.
 #   numba signature (optc warm compiles it ahead): (float64[::1], float64[::1], float64, float64, int64)
@@ -25,8 +22,9 @@ def _euler_sir_v1(beta: np.ndarray, gamma: np.ndarray, i0: float, dt: float, ste
         s = 1.0 - i0
         i = i0
         r = 0.0
+        beta_k = beta[k]
         for _ in range(steps):
-            infections = beta[k] * s * i
+            infections = beta_k * s * i
             recoveries = gamma[k] * i
             s = s - dt * infections
             i = i + dt * (infections - recoveries)
@@ -34,88 +32,6 @@ def _euler_sir_v1(beta: np.ndarray, gamma: np.ndarray, i0: float, dt: float, ste
         out[k, 0] = s
         out[k, 1] = i
         out[k, 2] = r
-    return out
-
-
-# optc: euler_sir on the GPU, called when a GPU is present and the problem size is >= 666400; else the CPU path below.
-#   numba-cuda, launch configuration 16x16 (of 3 ranked by the GPU model); verified on the CUDA simulator, matched on 9 input sets; taken from a problem size of 666400 (elements of the largest array x steps), where the NVIDIA H100 model predicts it 2x faster than original @ njit.
-def _optc_check(array, dtype, ndim):
-    """The kernels were lowered (and verified) for this dtype and rank only: numba-cuda would
-    compile others too, with its own promotion rules (float32 sums in float64, say)."""
-    if not isinstance(array, numpy.ndarray) or array.dtype != numpy.dtype(dtype) or array.ndim != ndim:
-        raise TypeError(f"lowered for {dtype} arrays of {ndim} dimensions, got {getattr(array, 'dtype', type(array))}")
-
-
-if hasattr(cuda, "libdevice"):
-    # A product rounds on its own: libNVVM would otherwise fuse `a * b + c` into one FMA,
-    # which rounds once and so differs from CPython.
-    _optc_mul = cuda.libdevice.dmul_rn
-else:  # the CUDA simulator runs kernels as Python, which never fuses
-
-    def _optc_mul(a, b):
-        return a * b
-
-
-def _optc_blocks(extent, size):
-    return (extent + size - 1) // size
-
-
-def _optc_to_device(host):
-    return cuda.to_device(numpy.ascontiguousarray(host))
-
-
-def _optc_to_host(device, host):
-    if host.flags.c_contiguous:
-        device.copy_to_host(host)
-    else:
-        host[...] = device.copy_to_host()
-
-
-@cuda.jit
-def _optc_fill(flat, value):
-    k = cuda.grid(1)
-    if k < flat.shape[0]:
-        flat[k] = value
-
-
-def _optc_device_like(host, fill):
-    """A device array of `host`'s shape and dtype, every element `fill` (None: unset, like np.empty)."""
-    device = cuda.device_array(host.shape, host.dtype)
-    if fill is not None and device.size > 0:
-        _optc_fill[_optc_blocks(device.size, 256), 256](device.reshape(device.size), fill)
-    return device
-
-
-@cuda.jit
-def _euler_sir_gpu_nest0(beta, gamma, out, dt, i0, steps, k_lo, k_hi):
-    k = k_lo + cuda.grid(1)
-    if k < k_hi:
-        s = 1.0 - i0
-        i = i0
-        r = 0.0
-        for _ in range(steps):
-            infections = _optc_mul(_optc_mul(beta[k], s), i)
-            recoveries = _optc_mul(gamma[k], i)
-            s = s - _optc_mul(dt, infections)
-            i = i + _optc_mul(dt, infections - recoveries)
-            r = r + _optc_mul(dt, recoveries)
-        out[k, 0] = s
-        out[k, 1] = i
-        out[k, 2] = r
-
-
-def _euler_sir_gpu(beta: np.ndarray, gamma: np.ndarray, i0: float, dt: float, steps: int) -> np.ndarray:
-    _optc_check(beta, 'float64', 1)
-    _optc_check(gamma, 'float64', 1)
-    n = len(beta)
-    out = np.empty((n, 3))
-    beta_dev = _optc_to_device(beta)
-    gamma_dev = _optc_to_device(gamma)
-    out_dev = _optc_device_like(out, None)
-    k_lo, k_hi = 0, n
-    if k_hi > k_lo:
-        _euler_sir_gpu_nest0[_optc_blocks(k_hi - k_lo, 128), 128](beta_dev, gamma_dev, out_dev, dt, i0, steps, k_lo, k_hi)
-    _optc_to_host(out_dev, out)
     return out
 
 
@@ -132,8 +48,6 @@ def euler_sir(beta: np.ndarray, gamma: np.ndarray, i0: float, dt: float, steps: 
         and isinstance(steps, (int, np.integer)) and not isinstance(steps, bool)
         and beta.shape[0] - 1 < gamma.shape[0]
     ):
-        if max(beta.size, gamma.size) * steps >= 666400 and cuda.is_available():
-            return _euler_sir_gpu(beta, gamma, i0, dt, steps)
         return _euler_sir_v1(beta, gamma, i0, dt, steps)
     return _euler_sir_original(beta, gamma, i0, dt, steps)
 

@@ -2,153 +2,24 @@
 """Dense matrix product C = A @ B, the textbook i-j-k triple loop (B walked down its columns)."""
 
 import numpy as np
-import math
 import numba
-import numpy
-from numba import cuda
 
 SIZES = (32, 128, 384, 1024)  # n for n×n matrices: L1-resident up to larger than L3
 
 
-# optc: gemm, target numpy, 1 rewrite(s):
+# optc: gemm, target njit, 1 rewrite(s):
 #   - C[i, j] += A[i, k] * B[k, j] over whole extents -> C += A @ B (BLAS gemm; sums reordered)
 #   shapes that would make the original index out of bounds go to it (it raises IndexError).
 #   verified for A: float64 2-D array, B: float64 2-D array: matched on 9 input sets.
-#   plain NumPy, nothing to compile: no compile time to win back.
+#   numba signature (optc warm compiles it ahead): (float64[:, ::1], float64[:, ::1])
+#   vs plain numba.njit of the original: predicted 130.7x (analytic model).
+@numba.njit(cache=True)
 def _gemm_v1(A: np.ndarray, B: np.ndarray):
     n, m = A.shape
     p = B.shape[1]
     C = np.zeros((n, p))
     if n > 0 and p > 0:
         C += A @ B[:m]
-    return C
-
-
-# optc: gemm on the GPU, called when a GPU is present and the problem size is >= 22534009; else the CPU path below.
-#   numba-cuda, launch configuration tile32r2 (of 6 ranked by the GPU model); verified on the CUDA simulator, matched on 9 input sets; taken from a problem size of 22534009 (elements of the largest array), where the NVIDIA H100 model predicts it 2x faster than idioms.matmul @ numpy.
-def _optc_check(array, dtype, ndim):
-    """The kernels were lowered (and verified) for this dtype and rank only: numba-cuda would
-    compile others too, with its own promotion rules (float32 sums in float64, say)."""
-    if not isinstance(array, numpy.ndarray) or array.dtype != numpy.dtype(dtype) or array.ndim != ndim:
-        raise TypeError(f"lowered for {dtype} arrays of {ndim} dimensions, got {getattr(array, 'dtype', type(array))}")
-
-
-if hasattr(cuda, "libdevice"):
-    # A product rounds on its own: libNVVM would otherwise fuse `a * b + c` into one FMA,
-    # which rounds once and so differs from CPython.
-    _optc_mul = cuda.libdevice.dmul_rn
-else:  # the CUDA simulator runs kernels as Python, which never fuses
-
-    def _optc_mul(a, b):
-        return a * b
-
-
-def _optc_blocks(extent, size):
-    return (extent + size - 1) // size
-
-
-def _optc_to_device(host):
-    return cuda.to_device(numpy.ascontiguousarray(host))
-
-
-def _optc_to_host(device, host):
-    if host.flags.c_contiguous:
-        device.copy_to_host(host)
-    else:
-        host[...] = device.copy_to_host()
-
-
-@cuda.jit
-def _optc_fill(flat, value):
-    k = cuda.grid(1)
-    if k < flat.shape[0]:
-        flat[k] = value
-
-
-def _optc_device_like(host, fill):
-    """A device array of `host`'s shape and dtype, every element `fill` (None: unset, like np.empty)."""
-    device = cuda.device_array(host.shape, host.dtype)
-    if fill is not None and device.size > 0:
-        _optc_fill[_optc_blocks(device.size, 256), 256](device.reshape(device.size), fill)
-    return device
-
-
-@cuda.jit
-def _gemm_gpu_nest0(A, B, C, m, j_lo, j_hi, i_lo, i_hi):
-    _optc_tx = cuda.threadIdx.x
-    _optc_ty = cuda.threadIdx.y
-    _optc_x0 = j_lo + cuda.blockIdx.x * 32
-    _optc_y0 = i_lo + cuda.blockIdx.y * 32
-    _optc_A_row_i = cuda.shared.array((32, 16), numba.float64)
-    _optc_B_col_j = cuda.shared.array((16, 32), numba.float64)
-    j_00 = _optc_x0 + (_optc_tx + 0)
-    i_00 = _optc_y0 + (_optc_ty + 0)
-    j_10 = _optc_x0 + (_optc_tx + 16)
-    i_10 = _optc_y0 + (_optc_ty + 0)
-    j_01 = _optc_x0 + (_optc_tx + 0)
-    i_01 = _optc_y0 + (_optc_ty + 16)
-    j_11 = _optc_x0 + (_optc_tx + 16)
-    i_11 = _optc_y0 + (_optc_ty + 16)
-    _optc_C_reg_00 = 0.0
-    if j_00 < j_hi and i_00 < i_hi:
-        _optc_C_reg_00 = C[i_00, j_00]
-    _optc_C_reg_10 = 0.0
-    if j_10 < j_hi and i_10 < i_hi:
-        _optc_C_reg_10 = C[i_10, j_10]
-    _optc_C_reg_01 = 0.0
-    if j_01 < j_hi and i_01 < i_hi:
-        _optc_C_reg_01 = C[i_01, j_01]
-    _optc_C_reg_11 = 0.0
-    if j_11 < j_hi and i_11 < i_hi:
-        _optc_C_reg_11 = C[i_11, j_11]
-    for _optc_k0 in range(0, m, 16):
-        if _optc_y0 + (_optc_ty + 0) < i_hi and _optc_k0 + _optc_tx < m:
-            _optc_A_row_i[_optc_ty + 0, _optc_tx] = A[_optc_y0 + (_optc_ty + 0), _optc_k0 + _optc_tx]
-        if _optc_y0 + (_optc_ty + 16) < i_hi and _optc_k0 + _optc_tx < m:
-            _optc_A_row_i[_optc_ty + 16, _optc_tx] = A[_optc_y0 + (_optc_ty + 16), _optc_k0 + _optc_tx]
-        if _optc_x0 + (_optc_tx + 0) < j_hi and _optc_k0 + _optc_ty < m:
-            _optc_B_col_j[_optc_ty, _optc_tx + 0] = B[_optc_k0 + _optc_ty, _optc_x0 + (_optc_tx + 0)]
-        if _optc_x0 + (_optc_tx + 16) < j_hi and _optc_k0 + _optc_ty < m:
-            _optc_B_col_j[_optc_ty, _optc_tx + 16] = B[_optc_k0 + _optc_ty, _optc_x0 + (_optc_tx + 16)]
-        cuda.syncthreads()
-        _optc_k1 = _optc_k0 + 16
-        if _optc_k1 > m:
-            _optc_k1 = m
-        for k in range(_optc_k0, _optc_k1):
-            if j_00 < j_hi and i_00 < i_hi:
-                _optc_C_reg_00 += _optc_mul(_optc_A_row_i[_optc_ty + 0, k - _optc_k0], _optc_B_col_j[k - _optc_k0, _optc_tx + 0])
-            if j_10 < j_hi and i_10 < i_hi:
-                _optc_C_reg_10 += _optc_mul(_optc_A_row_i[_optc_ty + 0, k - _optc_k0], _optc_B_col_j[k - _optc_k0, _optc_tx + 16])
-            if j_01 < j_hi and i_01 < i_hi:
-                _optc_C_reg_01 += _optc_mul(_optc_A_row_i[_optc_ty + 16, k - _optc_k0], _optc_B_col_j[k - _optc_k0, _optc_tx + 0])
-            if j_11 < j_hi and i_11 < i_hi:
-                _optc_C_reg_11 += _optc_mul(_optc_A_row_i[_optc_ty + 16, k - _optc_k0], _optc_B_col_j[k - _optc_k0, _optc_tx + 16])
-        cuda.syncthreads()
-    if j_00 < j_hi and i_00 < i_hi:
-        C[i_00, j_00] = _optc_C_reg_00
-    if j_10 < j_hi and i_10 < i_hi:
-        C[i_10, j_10] = _optc_C_reg_10
-    if j_01 < j_hi and i_01 < i_hi:
-        C[i_01, j_01] = _optc_C_reg_01
-    if j_11 < j_hi and i_11 < i_hi:
-        C[i_11, j_11] = _optc_C_reg_11
-
-
-def _gemm_gpu(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    _optc_check(A, 'float64', 2)
-    _optc_check(B, 'float64', 2)
-    n, m = A.shape
-    p = B.shape[1]
-    C = np.zeros((n, p))
-    A_dev = _optc_to_device(A)
-    B_dev = _optc_to_device(B)
-    C_dev = _optc_device_like(C, 0)
-    i_lo, i_hi = 0, n
-    if i_hi > i_lo:
-        j_lo, j_hi = 0, p
-        if j_hi > j_lo:
-            _gemm_gpu_nest0[(_optc_blocks(j_hi - j_lo, 32), _optc_blocks(i_hi - i_lo, 32)), (16, 16)](A_dev, B_dev, C_dev, m, j_lo, j_hi, i_lo, i_hi)
-    _optc_to_host(C_dev, C)
     return C
 
 
@@ -162,8 +33,6 @@ def gemm(A: np.ndarray, B: np.ndarray) -> np.ndarray:
         and B.ndim == 2
         and A.shape[1] - 1 < B.shape[0]
     ):
-        if max(A.size, B.size) >= 22534009 and cuda.is_available():
-            return _gemm_gpu(A, B)
         return _gemm_v1(A, B)
     return _gemm_original(A, B)
 

@@ -2,10 +2,7 @@
 """BLAS-style C_out = alpha * A @ B + beta * C in i-k-j order (rows of B streamed, the output row reused)."""
 
 import numpy as np
-import math
 import numba
-import numpy
-from numba import cuda
 
 SIZES = (24, 128, 384, 1024)  # n for n×n matrices
 
@@ -32,85 +29,6 @@ def _gemm_axpby_v1(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: n
     return out
 
 
-# optc: gemm_axpby on the GPU, called when a GPU is present and the problem size is >= 34047225; else the CPU path below.
-#   numba-cuda, launch configuration 16x16 (of 6 ranked by the GPU model); verified on the CUDA simulator, matched on 9 input sets; taken from a problem size of 34047225 (elements of the largest array), where the NVIDIA H100 model predicts it 2x faster than parallel.prange+vectorize.slice @ njit-parallel.
-def _optc_check(array, dtype, ndim):
-    """The kernels were lowered (and verified) for this dtype and rank only: numba-cuda would
-    compile others too, with its own promotion rules (float32 sums in float64, say)."""
-    if not isinstance(array, numpy.ndarray) or array.dtype != numpy.dtype(dtype) or array.ndim != ndim:
-        raise TypeError(f"lowered for {dtype} arrays of {ndim} dimensions, got {getattr(array, 'dtype', type(array))}")
-
-
-if hasattr(cuda, "libdevice"):
-    # A product rounds on its own: libNVVM would otherwise fuse `a * b + c` into one FMA,
-    # which rounds once and so differs from CPython.
-    _optc_mul = cuda.libdevice.dmul_rn
-else:  # the CUDA simulator runs kernels as Python, which never fuses
-
-    def _optc_mul(a, b):
-        return a * b
-
-
-def _optc_blocks(extent, size):
-    return (extent + size - 1) // size
-
-
-def _optc_to_device(host):
-    return cuda.to_device(numpy.ascontiguousarray(host))
-
-
-def _optc_to_host(device, host):
-    if host.flags.c_contiguous:
-        device.copy_to_host(host)
-    else:
-        host[...] = device.copy_to_host()
-
-
-@cuda.jit
-def _optc_fill(flat, value):
-    k = cuda.grid(1)
-    if k < flat.shape[0]:
-        flat[k] = value
-
-
-def _optc_device_like(host, fill):
-    """A device array of `host`'s shape and dtype, every element `fill` (None: unset, like np.empty)."""
-    device = cuda.device_array(host.shape, host.dtype)
-    if fill is not None and device.size > 0:
-        _optc_fill[_optc_blocks(device.size, 256), 256](device.reshape(device.size), fill)
-    return device
-
-
-@cuda.jit
-def _gemm_axpby_gpu_nest0(A, B, C, out, alpha, beta, k, m, i_lo, i_hi):
-    i = i_lo + cuda.grid(1)
-    if i < i_hi:
-        for j in range(m):
-            out[i, j] = _optc_mul(beta, C[i, j])
-        for p in range(k):
-            a = _optc_mul(alpha, A[i, p])
-            for j in range(m):
-                out[i, j] += _optc_mul(a, B[p, j])
-
-
-def _gemm_axpby_gpu(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray) -> np.ndarray:
-    _optc_check(A, 'float64', 2)
-    _optc_check(B, 'float64', 2)
-    _optc_check(C, 'float64', 2)
-    n, k = A.shape
-    m = B.shape[1]
-    out = np.empty((n, m))
-    A_dev = _optc_to_device(A)
-    B_dev = _optc_to_device(B)
-    C_dev = _optc_to_device(C)
-    out_dev = _optc_device_like(out, None)
-    i_lo, i_hi = 0, n
-    if i_hi > i_lo:
-        _gemm_axpby_gpu_nest0[_optc_blocks(i_hi - i_lo, 128), 128](A_dev, B_dev, C_dev, out_dev, alpha, beta, k, m, i_lo, i_hi)
-    _optc_to_host(out_dev, out)
-    return out
-
-
 def gemm_axpby(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray) -> np.ndarray:
     if (
         isinstance(alpha, float)
@@ -128,8 +46,6 @@ def gemm_axpby(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.nd
         and B.shape[1] - 1 < C.shape[1]
         and A.shape[1] - 1 < B.shape[0]
     ):
-        if max(A.size, B.size, C.size) >= 34047225 and cuda.is_available():
-            return _gemm_axpby_gpu(alpha, A, B, beta, C)
         return _gemm_axpby_v1(alpha, A, B, beta, C)
     return _gemm_axpby_original(alpha, A, B, beta, C)
 

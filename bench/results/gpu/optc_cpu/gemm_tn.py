@@ -2,10 +2,7 @@
 """C = A.T @ B: both operands walked down their columns, the inner product over the shared first axis."""
 
 import numpy as np
-import math
 import numba
-import numpy
-from numba import cuda
 
 SIZES = (24, 128, 384, 1024)  # n for n×n matrices
 
@@ -27,126 +24,6 @@ def _gemm_tn_v1(A: np.ndarray, B: np.ndarray):
     return C
 
 
-# optc: gemm_tn on the GPU, called when a GPU is present and the problem size is >= 547600; else the CPU path below.
-#   numba-cuda, launch configuration tile32r2 (of 6 ranked by the GPU model); verified on the CUDA simulator, matched on 9 input sets; taken from a problem size of 547600 (elements of the largest array), where the NVIDIA H100 model predicts it 2x faster than idioms.matmul @ njit.
-def _optc_check(array, dtype, ndim):
-    """The kernels were lowered (and verified) for this dtype and rank only: numba-cuda would
-    compile others too, with its own promotion rules (float32 sums in float64, say)."""
-    if not isinstance(array, numpy.ndarray) or array.dtype != numpy.dtype(dtype) or array.ndim != ndim:
-        raise TypeError(f"lowered for {dtype} arrays of {ndim} dimensions, got {getattr(array, 'dtype', type(array))}")
-
-
-if hasattr(cuda, "libdevice"):
-    # A product rounds on its own: libNVVM would otherwise fuse `a * b + c` into one FMA,
-    # which rounds once and so differs from CPython.
-    _optc_mul = cuda.libdevice.dmul_rn
-else:  # the CUDA simulator runs kernels as Python, which never fuses
-
-    def _optc_mul(a, b):
-        return a * b
-
-
-def _optc_blocks(extent, size):
-    return (extent + size - 1) // size
-
-
-def _optc_to_device(host):
-    return cuda.to_device(numpy.ascontiguousarray(host))
-
-
-def _optc_to_host(device, host):
-    if host.flags.c_contiguous:
-        device.copy_to_host(host)
-    else:
-        host[...] = device.copy_to_host()
-
-
-@cuda.jit
-def _optc_fill(flat, value):
-    k = cuda.grid(1)
-    if k < flat.shape[0]:
-        flat[k] = value
-
-
-def _optc_device_like(host, fill):
-    """A device array of `host`'s shape and dtype, every element `fill` (None: unset, like np.empty)."""
-    device = cuda.device_array(host.shape, host.dtype)
-    if fill is not None and device.size > 0:
-        _optc_fill[_optc_blocks(device.size, 256), 256](device.reshape(device.size), fill)
-    return device
-
-
-@cuda.jit
-def _gemm_tn_gpu_nest0(A, B, C, k, j_lo, j_hi, i_lo, i_hi):
-    _optc_tx = cuda.threadIdx.x
-    _optc_ty = cuda.threadIdx.y
-    _optc_x0 = j_lo + cuda.blockIdx.x * 32
-    _optc_y0 = i_lo + cuda.blockIdx.y * 32
-    _optc_A_col_i = cuda.shared.array((16, 32), numba.float64)
-    _optc_B_col_j = cuda.shared.array((16, 32), numba.float64)
-    j_00 = _optc_x0 + (_optc_tx + 0)
-    i_00 = _optc_y0 + (_optc_ty + 0)
-    j_10 = _optc_x0 + (_optc_tx + 16)
-    i_10 = _optc_y0 + (_optc_ty + 0)
-    j_01 = _optc_x0 + (_optc_tx + 0)
-    i_01 = _optc_y0 + (_optc_ty + 16)
-    j_11 = _optc_x0 + (_optc_tx + 16)
-    i_11 = _optc_y0 + (_optc_ty + 16)
-    s_00 = 0.0
-    s_10 = 0.0
-    s_01 = 0.0
-    s_11 = 0.0
-    for _optc_k0 in range(0, k, 16):
-        if _optc_y0 + (_optc_tx + 0) < i_hi and _optc_k0 + _optc_ty < k:
-            _optc_A_col_i[_optc_ty, _optc_tx + 0] = A[_optc_k0 + _optc_ty, _optc_y0 + (_optc_tx + 0)]
-        if _optc_y0 + (_optc_tx + 16) < i_hi and _optc_k0 + _optc_ty < k:
-            _optc_A_col_i[_optc_ty, _optc_tx + 16] = A[_optc_k0 + _optc_ty, _optc_y0 + (_optc_tx + 16)]
-        if _optc_x0 + (_optc_tx + 0) < j_hi and _optc_k0 + _optc_ty < k:
-            _optc_B_col_j[_optc_ty, _optc_tx + 0] = B[_optc_k0 + _optc_ty, _optc_x0 + (_optc_tx + 0)]
-        if _optc_x0 + (_optc_tx + 16) < j_hi and _optc_k0 + _optc_ty < k:
-            _optc_B_col_j[_optc_ty, _optc_tx + 16] = B[_optc_k0 + _optc_ty, _optc_x0 + (_optc_tx + 16)]
-        cuda.syncthreads()
-        _optc_k1 = _optc_k0 + 16
-        if _optc_k1 > k:
-            _optc_k1 = k
-        for p in range(_optc_k0, _optc_k1):
-            if j_00 < j_hi and i_00 < i_hi:
-                s_00 += _optc_mul(_optc_A_col_i[p - _optc_k0, _optc_ty + 0], _optc_B_col_j[p - _optc_k0, _optc_tx + 0])
-            if j_10 < j_hi and i_10 < i_hi:
-                s_10 += _optc_mul(_optc_A_col_i[p - _optc_k0, _optc_ty + 0], _optc_B_col_j[p - _optc_k0, _optc_tx + 16])
-            if j_01 < j_hi and i_01 < i_hi:
-                s_01 += _optc_mul(_optc_A_col_i[p - _optc_k0, _optc_ty + 16], _optc_B_col_j[p - _optc_k0, _optc_tx + 0])
-            if j_11 < j_hi and i_11 < i_hi:
-                s_11 += _optc_mul(_optc_A_col_i[p - _optc_k0, _optc_ty + 16], _optc_B_col_j[p - _optc_k0, _optc_tx + 16])
-        cuda.syncthreads()
-    if j_00 < j_hi and i_00 < i_hi:
-        C[i_00, j_00] = s_00
-    if j_10 < j_hi and i_10 < i_hi:
-        C[i_10, j_10] = s_10
-    if j_01 < j_hi and i_01 < i_hi:
-        C[i_01, j_01] = s_01
-    if j_11 < j_hi and i_11 < i_hi:
-        C[i_11, j_11] = s_11
-
-
-def _gemm_tn_gpu(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    _optc_check(A, 'float64', 2)
-    _optc_check(B, 'float64', 2)
-    k, n = A.shape
-    m = B.shape[1]
-    C = np.zeros((n, m))
-    A_dev = _optc_to_device(A)
-    B_dev = _optc_to_device(B)
-    C_dev = _optc_device_like(C, 0)
-    i_lo, i_hi = 0, n
-    if i_hi > i_lo:
-        j_lo, j_hi = 0, m
-        if j_hi > j_lo:
-            _gemm_tn_gpu_nest0[(_optc_blocks(j_hi - j_lo, 32), _optc_blocks(i_hi - i_lo, 32)), (16, 16)](A_dev, B_dev, C_dev, k, j_lo, j_hi, i_lo, i_hi)
-    _optc_to_host(C_dev, C)
-    return C
-
-
 def gemm_tn(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     if (
         isinstance(A, np.ndarray)
@@ -157,8 +34,6 @@ def gemm_tn(A: np.ndarray, B: np.ndarray) -> np.ndarray:
         and B.ndim == 2
         and A.shape[0] - 1 < B.shape[0]
     ):
-        if max(A.size, B.size) >= 547600 and cuda.is_available():
-            return _gemm_tn_gpu(A, B)
         return _gemm_tn_v1(A, B)
     return _gemm_tn_original(A, B)
 

@@ -7,37 +7,27 @@ import numba
 SIZES = (48, 400, 1600, 4000)  # n; A is n×n
 
 
-# optc: gemver, target njit-parallel, 5 rewrite(s):
-#   - prange: no iteration reads or writes an element another iteration writes
-#   - elementwise loop -> slice assignment: the same operation on every element, no element reads another's result
-#   - y[i] += A[i, j] * x[j] over whole extents -> y += A @ x (BLAS gemv; sums reordered)
-#   - unroll-and-jam: the unrolled loop may be interchanged inward (no dependence changes direction)
-#   - loop interchange: no dependence changes direction, each element's updates keep their order
+# optc: gemver, target njit, no rewrite(s):
+#   - none: the original body, compiled
 #   shapes that would make the original index out of bounds go to it (it raises IndexError).
 #   verified for A: float64 2-D array, u1: float64 1-D array, v1: float64 1-D array, u2: float64 1-D array, v2: float64 1-D array, y: float64 1-D array, z: float64 1-D array, alpha: float, beta: float: matched on 13 input sets.
 #   numba signature (optc warm compiles it ahead): (float64[:, ::1], float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], float64[::1], float64, float64)
-#   vs plain numba.njit of the original: predicted 10.7x (analytic model).
-@numba.njit(cache=True, parallel=True)
+#   vs plain numba.njit of the original: predicted 1.0x (analytic model).
+@numba.njit(cache=True)
 def _gemver_v1(A: np.ndarray, u1: np.ndarray, v1: np.ndarray, u2: np.ndarray, v2: np.ndarray, y: np.ndarray, z: np.ndarray, alpha: float, beta: float):
     n = A.shape[0]
     B = np.empty((n, n))
-    for i in numba.prange(n):
-        if 0 < n:
-            B[i, :n] = A[i, :n] + u1[i] * v1[:n] + u2[i] * v2[:n]
+    for i in range(n):
+        for j in range(n):
+            B[i, j] = A[i, j] + u1[i] * v1[j] + u2[i] * v2[j]
     x = np.zeros(n)
-    for j in range(0, max(0, n - n % 4), 4):
-        for i in range(n):
+    for i in range(n):
+        for j in range(n):
             x[i] = x[i] + beta * B[j, i] * y[j]
-            x[i] = x[i] + beta * B[j + 1, i] * y[j + 1]
-            x[i] = x[i] + beta * B[j + 2, i] * y[j + 2]
-            x[i] = x[i] + beta * B[j + 3, i] * y[j + 3]
-    for j in range(max(0, n - n % 4), n):
-        if 0 < n:
-            x[:n] = x[:n] + beta * B[j, :n] * y[j]
     for i in range(n):
         x[i] = x[i] + z[i]
     w = np.zeros(n)
-    for i in numba.prange(n):
+    for i in range(n):
         for j in range(n):
             w[i] = w[i] + alpha * B[i, j] * x[j]
     return B, x, w

@@ -7,17 +7,17 @@ import numba
 SIZES = (48, 400, 1600, 4000)  # n; A and B are n×n
 
 
-# optc: gesummv, target njit-parallel, 1 rewrite(s):
-#   - prange: no iteration reads or writes an element another iteration writes
+# optc: gesummv, target njit, no rewrite(s):
+#   - none: the original body, compiled
 #   shapes that would make the original index out of bounds go to it (it raises IndexError).
 #   verified for A: float64 2-D array, B: float64 2-D array, x: float64 1-D array, alpha: float, beta: float: matched on 13 input sets.
 #   numba signature (optc warm compiles it ahead): (float64[:, ::1], float64[:, ::1], float64[::1], float64, float64)
-#   vs plain numba.njit of the original: predicted 8.3x (analytic model).
-@numba.njit(cache=True, parallel=True)
+#   vs plain numba.njit of the original: predicted 1.0x (analytic model).
+@numba.njit(cache=True)
 def _gesummv_v1(A: np.ndarray, B: np.ndarray, x: np.ndarray, alpha: float, beta: float):
     n = A.shape[0]
     y = np.zeros(n)
-    for i in numba.prange(n):
+    for i in range(n):
         t = 0.0
         u = 0.0
         for j in range(n):

@@ -2,10 +2,7 @@
 """Explicit time stepping of the 1-D heat equation: `steps` Jacobi sweeps, fixed end values."""
 
 import numpy as np
-import math
 import numba
-import numpy
-from numba import cuda
 
 SIZES = (1_000, 30_000, 1_000_000, 16_000_000)  # grid points
 STEPS = 20
@@ -30,72 +27,6 @@ def _heat1d_v1(u: np.ndarray, steps: int, alpha: float):
     return a
 
 
-# optc: heat1d on the GPU, called when a GPU is present and the problem size is >= 2101200; else the CPU path below.
-#   numba-cuda, launch configuration 16x16 (of 3 ranked by the GPU model); verified on the CUDA simulator, matched on 9 input sets; taken from a problem size of 2101200 (elements of the largest array x steps), where the NVIDIA H100 model predicts it 2x faster than original @ njit.
-def _optc_check(array, dtype, ndim):
-    """The kernels were lowered (and verified) for this dtype and rank only: numba-cuda would
-    compile others too, with its own promotion rules (float32 sums in float64, say)."""
-    if not isinstance(array, numpy.ndarray) or array.dtype != numpy.dtype(dtype) or array.ndim != ndim:
-        raise TypeError(f"lowered for {dtype} arrays of {ndim} dimensions, got {getattr(array, 'dtype', type(array))}")
-
-
-if hasattr(cuda, "libdevice"):
-    # A product rounds on its own: libNVVM would otherwise fuse `a * b + c` into one FMA,
-    # which rounds once and so differs from CPython.
-    _optc_mul = cuda.libdevice.dmul_rn
-else:  # the CUDA simulator runs kernels as Python, which never fuses
-
-    def _optc_mul(a, b):
-        return a * b
-
-
-def _optc_blocks(extent, size):
-    return (extent + size - 1) // size
-
-
-def _optc_to_device(host):
-    return cuda.to_device(numpy.ascontiguousarray(host))
-
-
-def _optc_to_host(device, host):
-    if host.flags.c_contiguous:
-        device.copy_to_host(host)
-    else:
-        host[...] = device.copy_to_host()
-
-
-@cuda.jit
-def _heat1d_gpu_nest0(a, b, alpha, i_lo, i_hi):
-    i = i_lo + cuda.grid(1)
-    if i < i_hi:
-        b[i] = a[i] + _optc_mul(alpha, a[i - 1] - _optc_mul(2.0, a[i]) + a[i + 1])
-
-
-@cuda.jit
-def _heat1d_gpu_nest1(a, b, i_lo_2, i_hi_2):
-    i = i_lo_2 + cuda.grid(1)
-    if i < i_hi_2:
-        a[i] = b[i]
-
-
-def _heat1d_gpu(u: np.ndarray, steps: int, alpha: float) -> np.ndarray:
-    _optc_check(u, 'float64', 1)
-    n = u.shape[0]
-    a = u.copy()
-    b = u.copy()
-    a_dev = _optc_to_device(a)
-    b_dev = _optc_to_device(b)
-    for _ in range(steps):
-        i_lo, i_hi = 1, n - 1
-        if i_hi > i_lo:
-            _heat1d_gpu_nest0[_optc_blocks(i_hi - i_lo, 128), 128](a_dev, b_dev, alpha, i_lo, i_hi)
-        i_lo_2, i_hi_2 = 1, n - 1
-        if i_hi_2 > i_lo_2:
-            _heat1d_gpu_nest1[_optc_blocks(i_hi_2 - i_lo_2, 128), 128](a_dev, b_dev, i_lo_2, i_hi_2)
-    _optc_to_host(a_dev, a)
-    return a
-
-
 def heat1d(u: np.ndarray, steps: int, alpha: float) -> np.ndarray:
     if (
         isinstance(u, np.ndarray)
@@ -104,8 +35,6 @@ def heat1d(u: np.ndarray, steps: int, alpha: float) -> np.ndarray:
         and isinstance(steps, (int, np.integer)) and not isinstance(steps, bool)
         and isinstance(alpha, float)
     ):
-        if u.size * steps >= 2101200 and cuda.is_available():
-            return _heat1d_gpu(u, steps, alpha)
         return _heat1d_v1(u, steps, alpha)
     return _heat1d_original(u, steps, alpha)
 

@@ -3,10 +3,7 @@
 
 import numpy as np
 import numpy.typing as npt
-import math
 import numba
-import numpy
-from numba import cuda
 
 SIZES = (32, 256, 1024, 4096)  # n for an n×n grid
 STEPS = 5
@@ -33,78 +30,6 @@ def _heat2d32_v1(u: npt.NDArray[np.float32], steps: int, alpha: float):
     return a
 
 
-# optc: heat2d32 on the GPU, called when a GPU is present and the problem size is >= 4140500; else the CPU path below.
-#   numba-cuda, launch configuration 16x16 (of 6 ranked by the GPU model); verified on the CUDA simulator, matched on 9 input sets; taken from a problem size of 4140500 (elements of the largest array x steps), where the NVIDIA H100 model predicts it 2x faster than original @ njit.
-def _optc_check(array, dtype, ndim):
-    """The kernels were lowered (and verified) for this dtype and rank only: numba-cuda would
-    compile others too, with its own promotion rules (float32 sums in float64, say)."""
-    if not isinstance(array, numpy.ndarray) or array.dtype != numpy.dtype(dtype) or array.ndim != ndim:
-        raise TypeError(f"lowered for {dtype} arrays of {ndim} dimensions, got {getattr(array, 'dtype', type(array))}")
-
-
-if hasattr(cuda, "libdevice"):
-    # A product rounds on its own: libNVVM would otherwise fuse `a * b + c` into one FMA,
-    # which rounds once and so differs from CPython.
-    _optc_mul = cuda.libdevice.dmul_rn
-else:  # the CUDA simulator runs kernels as Python, which never fuses
-
-    def _optc_mul(a, b):
-        return a * b
-
-
-def _optc_blocks(extent, size):
-    return (extent + size - 1) // size
-
-
-def _optc_to_device(host):
-    return cuda.to_device(numpy.ascontiguousarray(host))
-
-
-def _optc_to_host(device, host):
-    if host.flags.c_contiguous:
-        device.copy_to_host(host)
-    else:
-        host[...] = device.copy_to_host()
-
-
-@cuda.jit
-def _heat2d32_gpu_nest0(a, b, alpha, j_lo, j_hi, i_lo, i_hi):
-    j = j_lo + cuda.grid(2)[0]
-    i = i_lo + cuda.grid(2)[1]
-    if i < i_hi and j < j_hi:
-        b[i, j] = numpy.float32(numpy.float64(a[i, j]) + numpy.float64(numpy.float32(_optc_mul(numpy.float64(numpy.float32(alpha)), numpy.float64(numpy.float32(numpy.float64(numpy.float32(numpy.float64(numpy.float32(numpy.float64(numpy.float32(numpy.float64(a[i - 1, j]) + numpy.float64(a[i + 1, j]))) + numpy.float64(a[i, j - 1]))) + numpy.float64(a[i, j + 1]))) - numpy.float64(numpy.float32(_optc_mul(numpy.float64(numpy.float32(4.0)), numpy.float64(a[i, j]))))))))))
-
-
-@cuda.jit
-def _heat2d32_gpu_nest1(a, b, j_lo_2, j_hi_2, i_lo_2, i_hi_2):
-    j = j_lo_2 + cuda.grid(2)[0]
-    i = i_lo_2 + cuda.grid(2)[1]
-    if i < i_hi_2 and j < j_hi_2:
-        a[i, j] = b[i, j]
-
-
-def _heat2d32_gpu(u: npt.NDArray[np.float32], steps: int, alpha: float) -> npt.NDArray[np.float32]:
-    _optc_check(u, 'float32', 2)
-    n, m = u.shape
-    a = u.copy()
-    b = u.copy()
-    a_dev = _optc_to_device(a)
-    b_dev = _optc_to_device(b)
-    for _ in range(steps):
-        i_lo, i_hi = 1, n - 1
-        if i_hi > i_lo:
-            j_lo, j_hi = 1, m - 1
-            if j_hi > j_lo:
-                _heat2d32_gpu_nest0[(_optc_blocks(j_hi - j_lo, 16), _optc_blocks(i_hi - i_lo, 16)), (16, 16)](a_dev, b_dev, alpha, j_lo, j_hi, i_lo, i_hi)
-        i_lo_2, i_hi_2 = 1, n - 1
-        if i_hi_2 > i_lo_2:
-            j_lo_2, j_hi_2 = 1, m - 1
-            if j_hi_2 > j_lo_2:
-                _heat2d32_gpu_nest1[(_optc_blocks(j_hi_2 - j_lo_2, 16), _optc_blocks(i_hi_2 - i_lo_2, 16)), (16, 16)](a_dev, b_dev, j_lo_2, j_hi_2, i_lo_2, i_hi_2)
-    _optc_to_host(a_dev, a)
-    return a
-
-
 def heat2d32(u: npt.NDArray[np.float32], steps: int, alpha: float) -> npt.NDArray[np.float32]:
     if (
         isinstance(u, np.ndarray)
@@ -113,8 +38,6 @@ def heat2d32(u: npt.NDArray[np.float32], steps: int, alpha: float) -> npt.NDArra
         and isinstance(steps, (int, np.integer)) and not isinstance(steps, bool)
         and isinstance(alpha, float)
     ):
-        if u.size * steps >= 4140500 and type(steps) is int and type(alpha) is float and cuda.is_available():
-            return _heat2d32_gpu(u, steps, alpha)
         return _heat2d32_v1(u, steps, alpha)
     return _heat2d32_original(u, steps, alpha)
 

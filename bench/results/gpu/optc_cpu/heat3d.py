@@ -2,10 +2,7 @@
 """Time-stepped 3-D heat equation, 7-point stencil, two buffers swapped after each step (Dirichlet faces)."""
 
 import numpy as np
-import math
 import numba
-import numpy
-from numba import cuda
 
 SIZES = (12, 48, 128, 320)  # n for an n×n×n grid
 STEPS = 4
@@ -32,70 +29,6 @@ def _heat3d_v1(u: np.ndarray, steps: int, alpha: float):
     return a
 
 
-# optc: heat3d on the GPU, called when a GPU is present and the problem size is >= 629856; else the CPU path below.
-#   numba-cuda, launch configuration 16x16 (of 3 ranked by the GPU model); verified on the CUDA simulator, matched on 9 input sets; taken from a problem size of 629856 (elements of the largest array x steps), where the NVIDIA H100 model predicts it 2x faster than original @ njit.
-def _optc_check(array, dtype, ndim):
-    """The kernels were lowered (and verified) for this dtype and rank only: numba-cuda would
-    compile others too, with its own promotion rules (float32 sums in float64, say)."""
-    if not isinstance(array, numpy.ndarray) or array.dtype != numpy.dtype(dtype) or array.ndim != ndim:
-        raise TypeError(f"lowered for {dtype} arrays of {ndim} dimensions, got {getattr(array, 'dtype', type(array))}")
-
-
-if hasattr(cuda, "libdevice"):
-    # A product rounds on its own: libNVVM would otherwise fuse `a * b + c` into one FMA,
-    # which rounds once and so differs from CPython.
-    _optc_mul = cuda.libdevice.dmul_rn
-else:  # the CUDA simulator runs kernels as Python, which never fuses
-
-    def _optc_mul(a, b):
-        return a * b
-
-
-def _optc_blocks(extent, size):
-    return (extent + size - 1) // size
-
-
-def _optc_to_device(host):
-    return cuda.to_device(numpy.ascontiguousarray(host))
-
-
-def _optc_to_host(device, host):
-    if host.flags.c_contiguous:
-        device.copy_to_host(host)
-    else:
-        host[...] = device.copy_to_host()
-
-
-@cuda.jit
-def _heat3d_gpu_nest0(a, b, alpha, k_lo, k_hi, j_lo, j_hi, i_lo, i_hi):
-    k = k_lo + cuda.grid(3)[0]
-    j = j_lo + cuda.grid(3)[1]
-    i = i_lo + cuda.grid(3)[2]
-    if i < i_hi and j < j_hi and k < k_hi:
-        b[i, j, k] = a[i, j, k] + _optc_mul(alpha, a[i - 1, j, k] + a[i + 1, j, k] + a[i, j - 1, k] + a[i, j + 1, k] + a[i, j, k - 1] + a[i, j, k + 1] - _optc_mul(6.0, a[i, j, k]))
-
-
-def _heat3d_gpu(u: np.ndarray, steps: int, alpha: float) -> np.ndarray:
-    _optc_check(u, 'float64', 3)
-    nx, ny, nz = u.shape
-    a = u.copy()
-    b = u.copy()
-    a_dev = _optc_to_device(a)
-    b_dev = _optc_to_device(b)
-    for _ in range(steps):
-        i_lo, i_hi = 1, nx - 1
-        if i_hi > i_lo:
-            j_lo, j_hi = 1, ny - 1
-            if j_hi > j_lo:
-                k_lo, k_hi = 1, nz - 1
-                if k_hi > k_lo:
-                    _heat3d_gpu_nest0[(_optc_blocks(k_hi - k_lo, 16), _optc_blocks(j_hi - j_lo, 4), _optc_blocks(i_hi - i_lo, 4)), (16, 4, 4)](a_dev, b_dev, alpha, k_lo, k_hi, j_lo, j_hi, i_lo, i_hi)
-        a, b = b, a
-        a_dev, b_dev = b_dev, a_dev
-    _optc_to_host(a_dev, a)
-    return a
-
-
 def heat3d(u: np.ndarray, steps: int, alpha: float) -> np.ndarray:
     if (
         isinstance(u, np.ndarray)
@@ -104,8 +37,6 @@ def heat3d(u: np.ndarray, steps: int, alpha: float) -> np.ndarray:
         and isinstance(steps, (int, np.integer)) and not isinstance(steps, bool)
         and isinstance(alpha, float)
     ):
-        if u.size * steps >= 629856 and cuda.is_available():
-            return _heat3d_gpu(u, steps, alpha)
         return _heat3d_v1(u, steps, alpha)
     return _heat3d_original(u, steps, alpha)
 

@@ -2,10 +2,7 @@
 """Evaluate a polynomial (coefficients highest degree first, as np.polyval) at many points by Horner's rule."""
 
 import numpy as np
-import math
 import numba
-import numpy
-from numba import cuda
 
 SIZES = (1_000, 30_000, 1_000_000, 16_000_000)  # points; degree 12
 DEGREE = 12
@@ -30,81 +27,6 @@ def _horner_v1(coeffs: np.ndarray, x: np.ndarray):
     return out
 
 
-# optc: horner on the GPU, called when a GPU is present and the problem size is >= 828174; else the CPU path below.
-#   numba-cuda, launch configuration 16x16 (of 3 ranked by the GPU model); verified on the CUDA simulator, matched on 9 input sets; taken from a problem size of 828174 (elements of the largest array), where the NVIDIA H100 model predicts it 2x faster than original @ njit.
-def _optc_check(array, dtype, ndim):
-    """The kernels were lowered (and verified) for this dtype and rank only: numba-cuda would
-    compile others too, with its own promotion rules (float32 sums in float64, say)."""
-    if not isinstance(array, numpy.ndarray) or array.dtype != numpy.dtype(dtype) or array.ndim != ndim:
-        raise TypeError(f"lowered for {dtype} arrays of {ndim} dimensions, got {getattr(array, 'dtype', type(array))}")
-
-
-if hasattr(cuda, "libdevice"):
-    # A product rounds on its own: libNVVM would otherwise fuse `a * b + c` into one FMA,
-    # which rounds once and so differs from CPython.
-    _optc_mul = cuda.libdevice.dmul_rn
-else:  # the CUDA simulator runs kernels as Python, which never fuses
-
-    def _optc_mul(a, b):
-        return a * b
-
-
-def _optc_blocks(extent, size):
-    return (extent + size - 1) // size
-
-
-def _optc_to_device(host):
-    return cuda.to_device(numpy.ascontiguousarray(host))
-
-
-def _optc_to_host(device, host):
-    if host.flags.c_contiguous:
-        device.copy_to_host(host)
-    else:
-        host[...] = device.copy_to_host()
-
-
-@cuda.jit
-def _optc_fill(flat, value):
-    k = cuda.grid(1)
-    if k < flat.shape[0]:
-        flat[k] = value
-
-
-def _optc_device_like(host, fill):
-    """A device array of `host`'s shape and dtype, every element `fill` (None: unset, like np.empty)."""
-    device = cuda.device_array(host.shape, host.dtype)
-    if fill is not None and device.size > 0:
-        _optc_fill[_optc_blocks(device.size, 256), 256](device.reshape(device.size), fill)
-    return device
-
-
-@cuda.jit
-def _horner_gpu_nest0(coeffs, out, x, d, i_lo, i_hi):
-    i = i_lo + cuda.grid(1)
-    if i < i_hi:
-        p = coeffs[0]
-        for k in range(1, d):
-            p = _optc_mul(p, x[i]) + coeffs[k]
-        out[i] = p
-
-
-def _horner_gpu(coeffs: np.ndarray, x: np.ndarray) -> np.ndarray:
-    _optc_check(coeffs, 'float64', 1)
-    _optc_check(x, 'float64', 1)
-    n = len(x)
-    d = len(coeffs)
-    out = np.empty(n)
-    coeffs_dev = _optc_to_device(coeffs)
-    out_dev = _optc_device_like(out, None)
-    x_dev = _optc_to_device(x)
-    i_lo, i_hi = 0, n
-    if i_hi > i_lo:
-        _horner_gpu_nest0[_optc_blocks(i_hi - i_lo, 128), 128](coeffs_dev, out_dev, x_dev, d, i_lo, i_hi)
-    _optc_to_host(out_dev, out)
-    return out
-
-
 def horner(coeffs: np.ndarray, x: np.ndarray) -> np.ndarray:
     if (
         isinstance(coeffs, np.ndarray)
@@ -115,8 +37,6 @@ def horner(coeffs: np.ndarray, x: np.ndarray) -> np.ndarray:
         and x.ndim == 1
         and 0 < coeffs.shape[0]
     ):
-        if max(coeffs.size, x.size) >= 828174 and cuda.is_available():
-            return _horner_gpu(coeffs, x)
         return _horner_v1(coeffs, x)
     return _horner_original(coeffs, x)
 

@@ -9,17 +9,17 @@ SIZES = (8, 64, 512, 4096)  # channels of 2000 samples each
 SAMPLES_PER_CHANNEL = 2_000
 
 
-# optc: iir_biquad, target njit-parallel, 1 rewrite(s):
-#   - prange: no iteration reads or writes an element another iteration writes
+# optc: iir_biquad, target njit, no rewrite(s):
+#   - none: the original body, compiled
 #   shapes that would make the original index out of bounds go to it (it raises IndexError).
 #   verified for b: float64 1-D array, a: float64 1-D array, x: float64 2-D array: matched on 8 input sets; 1 skipped because the original rejected them (case '_=1,channels=1,n=1': IndexError: index 1 is out of bounds for axis 0 with size 1).
 #   numba signature (optc warm compiles it ahead): (float64[::1], float64[::1], float64[:, ::1])
-#   vs plain numba.njit of the original: predicted 9.5x (analytic model).
-@numba.njit(cache=True, parallel=True)
+#   vs plain numba.njit of the original: predicted 1.0x (analytic model).
+@numba.njit(cache=True)
 def _iir_biquad_v1(b: np.ndarray, a: np.ndarray, x: np.ndarray):
     channels, n = x.shape
     y = np.zeros((channels, n))
-    for c in numba.prange(channels):
+    for c in range(channels):
         x1 = 0.0
         x2 = 0.0
         y1 = 0.0

@@ -2,10 +2,7 @@
 """Temperature of the International Standard Atmosphere by geopotential altitude (km): a piecewise law."""
 
 import numpy as np
-import math
 import numba
-import numpy
-from numba import cuda
 
 SIZES = (1_000, 30_000, 1_000_000, 30_000_000)  # altitudes
 
@@ -38,97 +35,12 @@ def _isa_temperature_v1(h: np.ndarray):
     return T
 
 
-# optc: isa_temperature on the GPU, called when a GPU is present and the problem size is >= 14910107; else the CPU path below.
-#   numba-cuda, launch configuration 16x16 (of 3 ranked by the GPU model); verified on the CUDA simulator, matched on 9 input sets; taken from a problem size of 14910107 (elements of the largest array), where the NVIDIA H100 model predicts it 2x faster than original @ njit.
-def _optc_check(array, dtype, ndim):
-    """The kernels were lowered (and verified) for this dtype and rank only: numba-cuda would
-    compile others too, with its own promotion rules (float32 sums in float64, say)."""
-    if not isinstance(array, numpy.ndarray) or array.dtype != numpy.dtype(dtype) or array.ndim != ndim:
-        raise TypeError(f"lowered for {dtype} arrays of {ndim} dimensions, got {getattr(array, 'dtype', type(array))}")
-
-
-if hasattr(cuda, "libdevice"):
-    # A product rounds on its own: libNVVM would otherwise fuse `a * b + c` into one FMA,
-    # which rounds once and so differs from CPython.
-    _optc_mul = cuda.libdevice.dmul_rn
-else:  # the CUDA simulator runs kernels as Python, which never fuses
-
-    def _optc_mul(a, b):
-        return a * b
-
-
-def _optc_blocks(extent, size):
-    return (extent + size - 1) // size
-
-
-def _optc_to_device(host):
-    return cuda.to_device(numpy.ascontiguousarray(host))
-
-
-def _optc_to_host(device, host):
-    if host.flags.c_contiguous:
-        device.copy_to_host(host)
-    else:
-        host[...] = device.copy_to_host()
-
-
-@cuda.jit
-def _optc_fill(flat, value):
-    k = cuda.grid(1)
-    if k < flat.shape[0]:
-        flat[k] = value
-
-
-def _optc_device_like(host, fill):
-    """A device array of `host`'s shape and dtype, every element `fill` (None: unset, like np.empty)."""
-    device = cuda.device_array(host.shape, host.dtype)
-    if fill is not None and device.size > 0:
-        _optc_fill[_optc_blocks(device.size, 256), 256](device.reshape(device.size), fill)
-    return device
-
-
-@cuda.jit
-def _isa_temperature_gpu_nest0(T, h, i_lo, i_hi):
-    i = i_lo + cuda.grid(1)
-    if i < i_hi:
-        z = h[i]
-        if z < 11.0:
-            T[i] = 288.15 - _optc_mul(6.5, z)
-        elif z < 20.0:
-            T[i] = 216.65
-        elif z < 32.0:
-            T[i] = 216.65 + _optc_mul(1.0, z - 20.0)
-        elif z < 47.0:
-            T[i] = 228.65 + _optc_mul(2.8, z - 32.0)
-        elif z < 51.0:
-            T[i] = 270.65
-        elif z < 71.0:
-            T[i] = 270.65 - _optc_mul(2.8, z - 51.0)
-        else:
-            T[i] = 214.65 - _optc_mul(2.0, z - 71.0)
-
-
-def _isa_temperature_gpu(h: np.ndarray) -> np.ndarray:
-    _optc_check(h, 'float64', 1)
-    n = len(h)
-    T = np.empty(n)
-    T_dev = _optc_device_like(T, None)
-    h_dev = _optc_to_device(h)
-    i_lo, i_hi = 0, n
-    if i_hi > i_lo:
-        _isa_temperature_gpu_nest0[_optc_blocks(i_hi - i_lo, 128), 128](T_dev, h_dev, i_lo, i_hi)
-    _optc_to_host(T_dev, T)
-    return T
-
-
 def isa_temperature(h: np.ndarray) -> np.ndarray:
     if (
         isinstance(h, np.ndarray)
         and h.dtype == np.float64
         and h.ndim == 1
     ):
-        if h.size >= 14910107 and cuda.is_available():
-            return _isa_temperature_gpu(h)
         return _isa_temperature_v1(h)
     return _isa_temperature_original(h)
 

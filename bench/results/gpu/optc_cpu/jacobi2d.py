@@ -2,10 +2,7 @@
 """One Jacobi sweep of the 2-D Laplace equation, written column-first; the boundary stays fixed."""
 
 import numpy as np
-import math
 import numba
-import numpy
-from numba import cuda
 
 SIZES = (32, 256, 1024, 4096)  # n for an n×n grid
 
@@ -25,71 +22,12 @@ def _jacobi2d_v1(u: np.ndarray):
     return out
 
 
-# optc: jacobi2d on the GPU, called when a GPU is present and the problem size is >= 4318084; else the CPU path below.
-#   numba-cuda, launch configuration 16x16 (of 6 ranked by the GPU model); verified on the CUDA simulator, matched on 9 input sets; taken from a problem size of 4318084 (elements of the largest array), where the NVIDIA H100 model predicts it 2x faster than loops.interchange @ njit.
-def _optc_check(array, dtype, ndim):
-    """The kernels were lowered (and verified) for this dtype and rank only: numba-cuda would
-    compile others too, with its own promotion rules (float32 sums in float64, say)."""
-    if not isinstance(array, numpy.ndarray) or array.dtype != numpy.dtype(dtype) or array.ndim != ndim:
-        raise TypeError(f"lowered for {dtype} arrays of {ndim} dimensions, got {getattr(array, 'dtype', type(array))}")
-
-
-if hasattr(cuda, "libdevice"):
-    # A product rounds on its own: libNVVM would otherwise fuse `a * b + c` into one FMA,
-    # which rounds once and so differs from CPython.
-    _optc_mul = cuda.libdevice.dmul_rn
-else:  # the CUDA simulator runs kernels as Python, which never fuses
-
-    def _optc_mul(a, b):
-        return a * b
-
-
-def _optc_blocks(extent, size):
-    return (extent + size - 1) // size
-
-
-def _optc_to_device(host):
-    return cuda.to_device(numpy.ascontiguousarray(host))
-
-
-def _optc_to_host(device, host):
-    if host.flags.c_contiguous:
-        device.copy_to_host(host)
-    else:
-        host[...] = device.copy_to_host()
-
-
-@cuda.jit
-def _jacobi2d_gpu_nest0(out, u, j_lo, j_hi, i_lo, i_hi):
-    j = j_lo + cuda.grid(2)[0]
-    i = i_lo + cuda.grid(2)[1]
-    if j < j_hi and i < i_hi:
-        out[i, j] = _optc_mul(0.25, u[i - 1, j] + u[i + 1, j] + u[i, j - 1] + u[i, j + 1])
-
-
-def _jacobi2d_gpu(u: np.ndarray) -> np.ndarray:
-    _optc_check(u, 'float64', 2)
-    n, m = u.shape
-    out = u.copy()
-    out_dev = _optc_to_device(out)
-    u_dev = _optc_to_device(u)
-    j_lo, j_hi = 1, m - 1
-    if j_hi > j_lo:
-        i_lo, i_hi = 1, n - 1
-        if i_hi > i_lo:
-            _jacobi2d_gpu_nest0[(_optc_blocks(j_hi - j_lo, 16), _optc_blocks(i_hi - i_lo, 16)), (16, 16)](out_dev, u_dev, j_lo, j_hi, i_lo, i_hi)
-    _optc_to_host(out_dev, out)
-    return out
-
-
 def jacobi2d(u: np.ndarray) -> np.ndarray:
     if (
         isinstance(u, np.ndarray)
         and u.dtype == np.float64
         and u.ndim == 2
     ):
-        if u.size >= 4318084 and cuda.is_available():
-            return _jacobi2d_gpu(u)
         return _jacobi2d_v1(u)
     return _jacobi2d_original(u)
 

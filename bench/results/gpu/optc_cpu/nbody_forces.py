@@ -5,8 +5,6 @@ import math
 
 import numpy as np
 import numba
-import numpy
-from numba import cuda
 
 SIZES = (32, 256, 1024, 4096)  # bodies
 SOFTENING = 0.01
@@ -51,92 +49,6 @@ def _nbody_forces_v1(pos: np.ndarray, mass: np.ndarray, eps: float):
     return acc
 
 
-# optc: nbody_forces on the GPU, called when a GPU is present and the problem size is >= 2802; else the CPU path below.
-#   numba-cuda, launch configuration 16x16 (of 6 ranked by the GPU model); verified on the CUDA simulator, matched on 8 input sets; 1 skipped because the original rejected them (case 'n=1,_=1': IndexError: index 1 is out of bounds for axis 1 with size 1); taken from a problem size of 2802 (elements of the largest array), where the NVIDIA H100 model predicts it 2x faster than original @ njit.
-def _optc_check(array, dtype, ndim):
-    """The kernels were lowered (and verified) for this dtype and rank only: numba-cuda would
-    compile others too, with its own promotion rules (float32 sums in float64, say)."""
-    if not isinstance(array, numpy.ndarray) or array.dtype != numpy.dtype(dtype) or array.ndim != ndim:
-        raise TypeError(f"lowered for {dtype} arrays of {ndim} dimensions, got {getattr(array, 'dtype', type(array))}")
-
-
-if hasattr(cuda, "libdevice"):
-    # A product rounds on its own: libNVVM would otherwise fuse `a * b + c` into one FMA,
-    # which rounds once and so differs from CPython.
-    _optc_mul = cuda.libdevice.dmul_rn
-else:  # the CUDA simulator runs kernels as Python, which never fuses
-
-    def _optc_mul(a, b):
-        return a * b
-
-
-def _optc_blocks(extent, size):
-    return (extent + size - 1) // size
-
-
-def _optc_to_device(host):
-    return cuda.to_device(numpy.ascontiguousarray(host))
-
-
-def _optc_to_host(device, host):
-    if host.flags.c_contiguous:
-        device.copy_to_host(host)
-    else:
-        host[...] = device.copy_to_host()
-
-
-@cuda.jit
-def _optc_fill(flat, value):
-    k = cuda.grid(1)
-    if k < flat.shape[0]:
-        flat[k] = value
-
-
-def _optc_device_like(host, fill):
-    """A device array of `host`'s shape and dtype, every element `fill` (None: unset, like np.empty)."""
-    device = cuda.device_array(host.shape, host.dtype)
-    if fill is not None and device.size > 0:
-        _optc_fill[_optc_blocks(device.size, 256), 256](device.reshape(device.size), fill)
-    return device
-
-
-@cuda.jit
-def _nbody_forces_gpu_nest0(acc, mass, pos, eps2, n, i_lo, i_hi):
-    i = i_lo + cuda.grid(1)
-    if i < i_hi:
-        ax = 0.0
-        ay = 0.0
-        az = 0.0
-        for j in range(n):
-            dx = pos[j, 0] - pos[i, 0]
-            dy = pos[j, 1] - pos[i, 1]
-            dz = pos[j, 2] - pos[i, 2]
-            r2 = _optc_mul(dx, dx) + _optc_mul(dy, dy) + _optc_mul(dz, dz) + eps2
-            inv_r3 = mass[j] / _optc_mul(r2, math.sqrt(r2))
-            ax += _optc_mul(dx, inv_r3)
-            ay += _optc_mul(dy, inv_r3)
-            az += _optc_mul(dz, inv_r3)
-        acc[i, 0] = ax
-        acc[i, 1] = ay
-        acc[i, 2] = az
-
-
-def _nbody_forces_gpu(pos: np.ndarray, mass: np.ndarray, eps: float) -> np.ndarray:
-    _optc_check(pos, 'float64', 2)
-    _optc_check(mass, 'float64', 1)
-    n = pos.shape[0]
-    acc = np.zeros((n, 3))
-    eps2 = eps * eps
-    acc_dev = _optc_device_like(acc, 0)
-    mass_dev = _optc_to_device(mass)
-    pos_dev = _optc_to_device(pos)
-    i_lo, i_hi = 0, n
-    if i_hi > i_lo:
-        _nbody_forces_gpu_nest0[_optc_blocks(i_hi - i_lo, 128), 128](acc_dev, mass_dev, pos_dev, eps2, n, i_lo, i_hi)
-    _optc_to_host(acc_dev, acc)
-    return acc
-
-
 def nbody_forces(pos: np.ndarray, mass: np.ndarray, eps: float) -> np.ndarray:
     if (
         isinstance(pos, np.ndarray)
@@ -149,8 +61,6 @@ def nbody_forces(pos: np.ndarray, mass: np.ndarray, eps: float) -> np.ndarray:
         and 2 < pos.shape[1]
         and pos.shape[0] - 1 < mass.shape[0]
     ):
-        if max(pos.size, mass.size) >= 2802 and cuda.is_available():
-            return _nbody_forces_gpu(pos, mass, eps)
         try:
             return _nbody_forces_v1(pos, mass, eps)
         except ZeroDivisionError:  # Numba raises on any division by zero, CPython not for NumPy scalars

@@ -5,8 +5,6 @@ import math
 
 import numpy as np
 import numba
-import numpy
-from numba import cuda
 
 SIZES = (48, 400, 1600, 6000)  # bodies
 
@@ -41,103 +39,6 @@ def _potential_energy_v1(x: np.ndarray, y: np.ndarray, z: np.ndarray, m: np.ndar
     return energy
 
 
-# optc: potential_energy on the GPU, called when a GPU is present and the problem size is >= 5835; else the CPU path below.
-#   numba-cuda, launch configuration 16x16 (of 3 ranked by the GPU model); verified on the CUDA simulator, matched on 7 input sets; 2 skipped because the original rejected them (case '_=5,n=7': IndexError: index 5 is out of bounds for axis 0 with size 5); taken from a problem size of 5835 (elements of the largest array), where the NVIDIA H100 model predicts it 2x faster than parallel.prange-reduction+loops.licm @ njit-parallel.
-def _optc_check(array, dtype, ndim):
-    """The kernels were lowered (and verified) for this dtype and rank only: numba-cuda would
-    compile others too, with its own promotion rules (float32 sums in float64, say)."""
-    if not isinstance(array, numpy.ndarray) or array.dtype != numpy.dtype(dtype) or array.ndim != ndim:
-        raise TypeError(f"lowered for {dtype} arrays of {ndim} dimensions, got {getattr(array, 'dtype', type(array))}")
-
-
-if hasattr(cuda, "libdevice"):
-    # A product rounds on its own: libNVVM would otherwise fuse `a * b + c` into one FMA,
-    # which rounds once and so differs from CPython.
-    _optc_mul = cuda.libdevice.dmul_rn
-else:  # the CUDA simulator runs kernels as Python, which never fuses
-
-    def _optc_mul(a, b):
-        return a * b
-
-
-def _optc_blocks(extent, size):
-    return (extent + size - 1) // size
-
-
-def _optc_to_device(host):
-    return cuda.to_device(numpy.ascontiguousarray(host))
-
-
-def _optc_new_sum(dtype):
-    return cuda.to_device(numpy.zeros(1, dtype))
-
-
-def _optc_sum_of(total):
-    return total.copy_to_host()[0].item()
-
-
-def _optc_sum32_of(total):
-    return total.copy_to_host()[0]  # a numpy.float32, as CPython's own float32 sum would be
-
-
-@cuda.jit
-def _potential_energy_gpu_nest0(m, x, y, z, eps, n, energy_sum, i_lo, i_hi):
-    i = i_lo + cuda.grid(1)
-    energy_acc = 0.0
-    if i < i_hi:
-        for j in range(i + 1, n):
-            dx = x[i] - x[j]
-            dy = y[i] - y[j]
-            dz = z[i] - z[j]
-            energy_acc -= _optc_mul(m[i], m[j]) / math.sqrt(_optc_mul(dx, dx) + _optc_mul(dy, dy) + _optc_mul(dz, dz) + _optc_mul(eps, eps))
-    _optc_t = cuda.threadIdx.x
-    energy_part = cuda.shared.array(128, numba.float64)
-    energy_part[_optc_t] = energy_acc
-    cuda.syncthreads()
-    if _optc_t < 64:
-        energy_part[_optc_t] += energy_part[_optc_t + 64]
-    cuda.syncthreads()
-    if _optc_t < 32:
-        energy_part[_optc_t] += energy_part[_optc_t + 32]
-    cuda.syncthreads()
-    if _optc_t < 16:
-        energy_part[_optc_t] += energy_part[_optc_t + 16]
-    cuda.syncthreads()
-    if _optc_t < 8:
-        energy_part[_optc_t] += energy_part[_optc_t + 8]
-    cuda.syncthreads()
-    if _optc_t < 4:
-        energy_part[_optc_t] += energy_part[_optc_t + 4]
-    cuda.syncthreads()
-    if _optc_t < 2:
-        energy_part[_optc_t] += energy_part[_optc_t + 2]
-    cuda.syncthreads()
-    if _optc_t < 1:
-        energy_part[_optc_t] += energy_part[_optc_t + 1]
-    cuda.syncthreads()
-    if _optc_t == 0:
-        cuda.atomic.add(energy_sum, 0, energy_part[0])
-
-
-def _potential_energy_gpu(x: np.ndarray, y: np.ndarray, z: np.ndarray, m: np.ndarray, eps: float) -> float:
-    _optc_check(x, 'float64', 1)
-    _optc_check(y, 'float64', 1)
-    _optc_check(z, 'float64', 1)
-    _optc_check(m, 'float64', 1)
-    n = len(m)
-    energy = 0.0
-    m_dev = _optc_to_device(m)
-    x_dev = _optc_to_device(x)
-    y_dev = _optc_to_device(y)
-    z_dev = _optc_to_device(z)
-    i_lo, i_hi = 0, n - 1
-    if i_hi > i_lo:
-        energy_sum = _optc_new_sum(numpy.float64)
-        _potential_energy_gpu_nest0[_optc_blocks(i_hi - i_lo, 128), 128](m_dev, x_dev, y_dev, z_dev, eps, n, energy_sum, i_lo, i_hi)
-        energy = energy + _optc_sum_of(energy_sum)
-    return energy
-
-
 def potential_energy(x: np.ndarray, y: np.ndarray, z: np.ndarray, m: np.ndarray, eps: float) -> float:
     if (
         isinstance(x, np.ndarray)
@@ -157,8 +58,6 @@ def potential_energy(x: np.ndarray, y: np.ndarray, z: np.ndarray, m: np.ndarray,
         and m.shape[0] - 1 < y.shape[0]
         and m.shape[0] - 1 < z.shape[0]
     ):
-        if max(x.size, y.size, z.size, m.size) >= 5835 and cuda.is_available():
-            return _potential_energy_gpu(x, y, z, m, eps)
         try:
             return _potential_energy_v1(x, y, z, m, eps)
         except ZeroDivisionError:  # Numba raises on any division by zero, CPython not for NumPy scalars

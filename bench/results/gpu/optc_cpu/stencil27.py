@@ -2,10 +2,7 @@
 """27-point box average over each interior cell of a 3-D grid, the neighbourhood walked by offset loops."""
 
 import numpy as np
-import math
 import numba
-import numpy
-from numba import cuda
 
 SIZES = (10, 40, 112, 256)  # n for an n×n×n grid
 
@@ -31,84 +28,12 @@ def _stencil27_v1(u: np.ndarray):
     return out
 
 
-# optc: stencil27 on the GPU, called when a GPU is present and the problem size is >= 238328; else the CPU path below.
-#   numba-cuda, launch configuration 16x16 (of 3 ranked by the GPU model); verified on the CUDA simulator, matched on 9 input sets; taken from a problem size of 238328 (elements of the largest array), where the NVIDIA H100 model predicts it 2x faster than original @ njit.
-def _optc_check(array, dtype, ndim):
-    """The kernels were lowered (and verified) for this dtype and rank only: numba-cuda would
-    compile others too, with its own promotion rules (float32 sums in float64, say)."""
-    if not isinstance(array, numpy.ndarray) or array.dtype != numpy.dtype(dtype) or array.ndim != ndim:
-        raise TypeError(f"lowered for {dtype} arrays of {ndim} dimensions, got {getattr(array, 'dtype', type(array))}")
-
-
-def _optc_blocks(extent, size):
-    return (extent + size - 1) // size
-
-
-def _optc_to_device(host):
-    return cuda.to_device(numpy.ascontiguousarray(host))
-
-
-def _optc_to_host(device, host):
-    if host.flags.c_contiguous:
-        device.copy_to_host(host)
-    else:
-        host[...] = device.copy_to_host()
-
-
-@cuda.jit
-def _optc_fill(flat, value):
-    k = cuda.grid(1)
-    if k < flat.shape[0]:
-        flat[k] = value
-
-
-def _optc_device_like(host, fill):
-    """A device array of `host`'s shape and dtype, every element `fill` (None: unset, like np.empty)."""
-    device = cuda.device_array(host.shape, host.dtype)
-    if fill is not None and device.size > 0:
-        _optc_fill[_optc_blocks(device.size, 256), 256](device.reshape(device.size), fill)
-    return device
-
-
-@cuda.jit
-def _stencil27_gpu_nest0(out, u, k_lo, k_hi, j_lo, j_hi, i_lo, i_hi):
-    k = k_lo + cuda.grid(3)[0]
-    j = j_lo + cuda.grid(3)[1]
-    i = i_lo + cuda.grid(3)[2]
-    if i < i_hi and j < j_hi and k < k_hi:
-        s = 0.0
-        for di in range(-1, 2):
-            for dj in range(-1, 2):
-                for dk in range(-1, 2):
-                    s += u[i + di, j + dj, k + dk]
-        out[i, j, k] = s / 27.0
-
-
-def _stencil27_gpu(u: np.ndarray) -> np.ndarray:
-    _optc_check(u, 'float64', 3)
-    nx, ny, nz = u.shape
-    out = np.zeros((nx, ny, nz))
-    out_dev = _optc_device_like(out, 0)
-    u_dev = _optc_to_device(u)
-    i_lo, i_hi = 1, nx - 1
-    if i_hi > i_lo:
-        j_lo, j_hi = 1, ny - 1
-        if j_hi > j_lo:
-            k_lo, k_hi = 1, nz - 1
-            if k_hi > k_lo:
-                _stencil27_gpu_nest0[(_optc_blocks(k_hi - k_lo, 16), _optc_blocks(j_hi - j_lo, 4), _optc_blocks(i_hi - i_lo, 4)), (16, 4, 4)](out_dev, u_dev, k_lo, k_hi, j_lo, j_hi, i_lo, i_hi)
-    _optc_to_host(out_dev, out)
-    return out
-
-
 def stencil27(u: np.ndarray) -> np.ndarray:
     if (
         isinstance(u, np.ndarray)
         and u.dtype == np.float64
         and u.ndim == 3
     ):
-        if u.size >= 238328 and cuda.is_available():
-            return _stencil27_gpu(u)
         try:
             return _stencil27_v1(u)
         except ZeroDivisionError:  # Numba raises on any division by zero, CPython not for NumPy scalars

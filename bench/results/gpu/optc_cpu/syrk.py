@@ -2,10 +2,7 @@
 """Symmetric rank-k update, lower triangle only: C[i, j] = A[i, :] · A[j, :] for j <= i (a triangular nest)."""
 
 import numpy as np
-import math
 import numba
-import numpy
-from numba import cuda
 
 SIZES = (32, 160, 512, 1280)  # n; A is n×n
 
@@ -28,87 +25,12 @@ def _syrk_v1(A: np.ndarray):
     return C
 
 
-# optc: syrk on the GPU, called when a GPU is present and the problem size is >= 30276; else the CPU path below.
-#   numba-cuda, launch configuration 16x16 (of 6 ranked by the GPU model); verified on the CUDA simulator, matched on 9 input sets; taken from a problem size of 30276 (elements of the largest array), where the NVIDIA H100 model predicts it 2x faster than original @ njit.
-def _optc_check(array, dtype, ndim):
-    """The kernels were lowered (and verified) for this dtype and rank only: numba-cuda would
-    compile others too, with its own promotion rules (float32 sums in float64, say)."""
-    if not isinstance(array, numpy.ndarray) or array.dtype != numpy.dtype(dtype) or array.ndim != ndim:
-        raise TypeError(f"lowered for {dtype} arrays of {ndim} dimensions, got {getattr(array, 'dtype', type(array))}")
-
-
-if hasattr(cuda, "libdevice"):
-    # A product rounds on its own: libNVVM would otherwise fuse `a * b + c` into one FMA,
-    # which rounds once and so differs from CPython.
-    _optc_mul = cuda.libdevice.dmul_rn
-else:  # the CUDA simulator runs kernels as Python, which never fuses
-
-    def _optc_mul(a, b):
-        return a * b
-
-
-def _optc_blocks(extent, size):
-    return (extent + size - 1) // size
-
-
-def _optc_to_device(host):
-    return cuda.to_device(numpy.ascontiguousarray(host))
-
-
-def _optc_to_host(device, host):
-    if host.flags.c_contiguous:
-        device.copy_to_host(host)
-    else:
-        host[...] = device.copy_to_host()
-
-
-@cuda.jit
-def _optc_fill(flat, value):
-    k = cuda.grid(1)
-    if k < flat.shape[0]:
-        flat[k] = value
-
-
-def _optc_device_like(host, fill):
-    """A device array of `host`'s shape and dtype, every element `fill` (None: unset, like np.empty)."""
-    device = cuda.device_array(host.shape, host.dtype)
-    if fill is not None and device.size > 0:
-        _optc_fill[_optc_blocks(device.size, 256), 256](device.reshape(device.size), fill)
-    return device
-
-
-@cuda.jit
-def _syrk_gpu_nest0(A, C, k, i_lo, i_hi):
-    i = i_lo + cuda.grid(1)
-    if i < i_hi:
-        for j in range(i + 1):
-            s = 0.0
-            for p in range(k):
-                s += _optc_mul(A[i, p], A[j, p])
-            C[i, j] = s
-
-
-def _syrk_gpu(A: np.ndarray) -> np.ndarray:
-    _optc_check(A, 'float64', 2)
-    n, k = A.shape
-    C = np.zeros((n, n))
-    A_dev = _optc_to_device(A)
-    C_dev = _optc_device_like(C, 0)
-    i_lo, i_hi = 0, n
-    if i_hi > i_lo:
-        _syrk_gpu_nest0[_optc_blocks(i_hi - i_lo, 128), 128](A_dev, C_dev, k, i_lo, i_hi)
-    _optc_to_host(C_dev, C)
-    return C
-
-
 def syrk(A: np.ndarray) -> np.ndarray:
     if (
         isinstance(A, np.ndarray)
         and A.dtype == np.float64
         and A.ndim == 2
     ):
-        if A.size >= 30276 and cuda.is_available():
-            return _syrk_gpu(A)
         return _syrk_v1(A)
     return _syrk_original(A)
 

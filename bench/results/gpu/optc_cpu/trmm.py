@@ -2,10 +2,7 @@
 """Triangular matrix product B = alpha (I + L^T) B, L the strict lower triangle of A, in place."""
 
 import numpy as np
-import math
 import numba
-import numpy
-from numba import cuda
 
 SIZES = (32, 128, 400, 1000)  # n; A and B are n×n
 MUTATES = ("B",)  # the documented contract: B is overwritten with the product
@@ -30,62 +27,6 @@ def _trmm_v1(A: np.ndarray, B: np.ndarray, alpha: float):
             B[i, j] = alpha * B[i, j]
 
 
-# optc: trmm on the GPU, called when a GPU is present and the problem size is >= 14907321; else the CPU path below.
-#   numba-cuda, launch configuration 16x16 (of 6 ranked by the GPU model); verified on the CUDA simulator, matched on 7 input sets; 2 skipped because the original rejected them (case '_=5,m=7,n=3': IndexError: index 5 is out of bounds for axis 0 with size 5); taken from a problem size of 14907321 (elements of the largest array), where the NVIDIA H100 model predicts it 2x faster than loops.distribute+loops.interchange @ njit.
-def _optc_check(array, dtype, ndim):
-    """The kernels were lowered (and verified) for this dtype and rank only: numba-cuda would
-    compile others too, with its own promotion rules (float32 sums in float64, say)."""
-    if not isinstance(array, numpy.ndarray) or array.dtype != numpy.dtype(dtype) or array.ndim != ndim:
-        raise TypeError(f"lowered for {dtype} arrays of {ndim} dimensions, got {getattr(array, 'dtype', type(array))}")
-
-
-if hasattr(cuda, "libdevice"):
-    # A product rounds on its own: libNVVM would otherwise fuse `a * b + c` into one FMA,
-    # which rounds once and so differs from CPython.
-    _optc_mul = cuda.libdevice.dmul_rn
-else:  # the CUDA simulator runs kernels as Python, which never fuses
-
-    def _optc_mul(a, b):
-        return a * b
-
-
-def _optc_blocks(extent, size):
-    return (extent + size - 1) // size
-
-
-def _optc_to_device(host):
-    return cuda.to_device(numpy.ascontiguousarray(host))
-
-
-def _optc_to_host(device, host):
-    if host.flags.c_contiguous:
-        device.copy_to_host(host)
-    else:
-        host[...] = device.copy_to_host()
-
-
-@cuda.jit
-def _trmm_gpu_nest0(A, B, alpha, i, m, j_lo, j_hi):
-    j = j_lo + cuda.grid(1)
-    if j < j_hi:
-        for k in range(i + 1, m):
-            B[i, j] += _optc_mul(A[k, i], B[k, j])
-        B[i, j] = _optc_mul(alpha, B[i, j])
-
-
-def _trmm_gpu(A: np.ndarray, B: np.ndarray, alpha: float) -> None:
-    _optc_check(A, 'float64', 2)
-    _optc_check(B, 'float64', 2)
-    m, n = B.shape
-    A_dev = _optc_to_device(A)
-    B_dev = _optc_to_device(B)
-    for i in range(m):
-        j_lo, j_hi = 0, n
-        if j_hi > j_lo:
-            _trmm_gpu_nest0[_optc_blocks(j_hi - j_lo, 128), 128](A_dev, B_dev, alpha, i, m, j_lo, j_hi)
-    _optc_to_host(B_dev, B)
-
-
 def trmm(A: np.ndarray, B: np.ndarray, alpha: float) -> None:
     if (
         isinstance(A, np.ndarray)
@@ -99,8 +40,6 @@ def trmm(A: np.ndarray, B: np.ndarray, alpha: float) -> None:
         and B.shape[0] - 1 < A.shape[0]
         and B.shape[0] - 2 < A.shape[1]
     ):
-        if max(A.size, B.size) >= 14907321 and cuda.is_available():
-            return _trmm_gpu(A, B, alpha)
         return _trmm_v1(A, B, alpha)
     return _trmm_original(A, B, alpha)
 
