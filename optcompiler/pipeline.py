@@ -1009,10 +1009,22 @@ def rank(
                 hardware,
                 config.default_size,
             )
-            key = rank_key(seconds, variant.body, len(variant.derivation))
+            key = rank_key(seconds, variant.body, len(variant.derivation), text=False)
             scored.append((key, Candidate(variant, target), seconds))
     scored.sort(key=lambda s: s[0])
-    return [(c, s) for _, c, s in scored]
+    # the text decides only among candidates equal on everything else: made only for those
+    ranked: list[tuple[Candidate, float]] = []
+    start = 0
+    while start < len(scored):
+        end = start + 1
+        while end < len(scored) and scored[end][0] == scored[start][0]:
+            end += 1
+        tied = scored[start:end]
+        if len(tied) > 1:
+            tied.sort(key=lambda s: repr(s[1].variant.body))
+        ranked += [(c, s) for _, c, s in tied]
+        start = end
+    return ranked
 
 
 def predict_seconds(
@@ -1064,11 +1076,16 @@ def predict_with(
 NUMPY_CALL_SECONDS = 1e-6  # a Python call and its dispatcher, before any NumPy work
 
 
-def rank_key(seconds: float, body: Term, rewrites: int) -> tuple[int, float, int, str]:
+def rank_key(
+    seconds: float, body: Term, rewrites: int, text: bool = True
+) -> tuple[int, float, int, str] | tuple[int, float, int]:
     """Predicted time in 1% buckets; then less work in inner loops (hoisted code wins a tie the
     model cannot see, e.g. when stores might alias a load); then fewer rewrites, so code that
-    gains nothing keeps the user's form; then text, for determinism."""
+    gains nothing keeps the user's form; then text, for determinism (`text=False` leaves it to
+    the caller, which `rank` makes only for ties)."""
     bucket = round(math.log(max(seconds, 1e-12)) / math.log(1.01))
+    if not text:
+        return (bucket, weighted_size(body), rewrites)
     return (bucket, weighted_size(body), rewrites, repr(body))
 
 
@@ -1104,14 +1121,32 @@ def loop_weighted_cost(node: ENode, child_costs: tuple[float, ...]) -> float:
 
 
 def weighted_size(term: Term, depth: int = 0) -> float:
-    """Static size where code at loop depth d weighs 4**d: it runs (roughly) that much more often."""
-    own = _OP_COST.get(term.op, 1.0) * 4.0**depth
+    """Static size where code at loop depth d weighs 4**d: it runs (roughly) that much more often.
+
+    The size at depth d is 4**d times the size at depth 0, exactly (a power of two scales every
+    term of the sum without rounding), so the depth-0 size is remembered per subterm: variants
+    share most of their statements."""
+    return 4.0**depth * _weighted_size_0(term)
+
+
+_WEIGHTED_SIZES: dict[Term, float] = {}
+
+
+def _weighted_size_0(term: Term) -> float:
+    found = _WEIGHTED_SIZES.get(term)
+    if found is not None:
+        return found
+    own = _OP_COST.get(term.op, 1.0)
     if term.op == "for":
-        inner = sum(weighted_size(a, depth) for a in term.args[:4]) + weighted_size(term.args[4], depth + 1)
-        return own + inner
-    if term.op == "while":
-        return own + weighted_size(term.args[0], depth + 1) + weighted_size(term.args[1], depth + 1)
-    return own + sum(weighted_size(a, depth) for a in term.args)
+        size = own + sum(_weighted_size_0(a) for a in term.args[:4]) + 4.0 * _weighted_size_0(term.args[4])
+    elif term.op == "while":
+        size = own + 4.0 * _weighted_size_0(term.args[0]) + 4.0 * _weighted_size_0(term.args[1])
+    else:
+        size = own + sum(_weighted_size_0(a) for a in term.args)
+    if len(_WEIGHTED_SIZES) > 100_000:
+        _WEIGHTED_SIZES.clear()
+    _WEIGHTED_SIZES[term] = size
+    return size
 
 
 def normalize(term: Term) -> Term:

@@ -12,7 +12,24 @@ import pytest
 from optcompiler import strictmath
 from optcompiler.ir import Term, const, var
 
-EDGES = (-math.inf, -710.0, -2.0, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 2.0, 710.0, 1e308, math.inf, math.nan, 3, -3)
+EDGES = (
+    -math.inf,
+    -710.0,
+    -2.0,
+    -1.0,
+    -0.5,
+    -0.0,
+    0.0,
+    0.5,
+    1.0,
+    2.0,
+    710.0,
+    1e308,
+    math.inf,
+    math.nan,
+    3,
+    -3,
+)
 
 
 def _outcome(func, x):

@@ -248,7 +248,9 @@ def roots(A):
         stop_at_first=False,
     )
     assert not results[0].ok
-    assert results[0].reason.startswith("returned a value on case 'n=5', where the original raises ValueError")
+    assert results[0].reason.startswith(
+        "returned a value on case 'n=5', where the original raises ValueError"
+    )
     assert results[1].ok, results[1].reason
     assert "raised as the original did on" in results[1].reason
 
