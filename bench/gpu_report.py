@@ -43,7 +43,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -384,12 +384,10 @@ def score(picks: Sequence[tuple[bool, Row]]) -> dict[str, float]:
     }
 
 
-def held_out(rows: Sequence[Row]) -> dict[str, float]:
-    """The model rule with MARGIN chosen on the other kernels' records (leave one kernel out)."""
-
-    def picks(margin: float, subset: Sequence[Row]) -> list[tuple[bool, Row]]:
-        return [(r.predicted_gpu_seconds * margin <= r.cpu_seconds, r) for r in subset]
-
+def _leave_one_kernel_out(
+    rows: Sequence[Row], picks: Callable[[float, Sequence[Row]], list[tuple[bool, Row]]]
+) -> dict[str, float]:
+    """`score` of `picks` with the margin chosen, per kernel, on the other kernels' rows only."""
     out: list[tuple[bool, Row]] = []
     for kernel in sorted({r.kernel for r in rows}):
         others = [r for r in rows if r.kernel != kernel]
@@ -399,6 +397,15 @@ def held_out(rows: Sequence[Row]) -> dict[str, float]:
         )
         out += picks(best, [r for r in rows if r.kernel == kernel])
     return score(out)
+
+
+def held_out(rows: Sequence[Row]) -> dict[str, float]:
+    """The model rule with MARGIN chosen on the other kernels' records (leave one kernel out)."""
+
+    def picks(margin: float, subset: Sequence[Row]) -> list[tuple[bool, Row]]:
+        return [(r.predicted_gpu_seconds * margin <= r.cpu_seconds, r) for r in subset]
+
+    return _leave_one_kernel_out(rows, picks)
 
 
 def dispatch_held_out(rows: Sequence[Row]) -> dict[str, float]:
@@ -412,15 +419,7 @@ def dispatch_held_out(rows: Sequence[Row]) -> dict[str, float]:
             out.append((at is not None and r.problem_size >= at, r))
         return out
 
-    out: list[tuple[bool, Row]] = []
-    for kernel in sorted({r.kernel for r in rows}):
-        others = [r for r in rows if r.kernel != kernel]
-        best = max(
-            MARGINS,
-            key=lambda m: (score(picks(m, others))["right"], -score(picks(m, others))["geomean_regret"]),
-        )
-        out += picks(best, [r for r in rows if r.kernel == kernel])
-    return score(out)
+    return _leave_one_kernel_out(rows, picks)
 
 
 def cpu_errors(rows: Sequence[Row]) -> dict[str, float]:
