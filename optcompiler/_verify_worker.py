@@ -757,6 +757,25 @@ def _alias_words(want: frozenset[int], have: frozenset[int], names: Sequence[str
     return f"shares memory with {listed(have)} where the original's shares memory with {listed(want)}"
 
 
+def guard_rejects(spec: dict[str, Any], reference: Reference) -> str:
+    """The first accepted case the dispatcher's shape guard (`spec["guard"]`, conditions on the
+    arguments) would send to the original, as "case 'label': condition"; "" when it takes them all.
+
+    The original ran on every accepted case without an IndexError, so a guard that refuses one is
+    stricter than it needs to be: every such call would run as CPython."""
+    conditions: list[str] = spec.get("guard") or []
+    for expected in reference.accepted:
+        names = dict(zip(spec["arg_names"], fresh_inputs(expected.case), strict=True))
+        for condition in conditions:
+            try:
+                holds = bool(eval(condition, {"__builtins__": {}, "np": np, "numpy": np}, names))
+            except Exception:
+                holds = False
+            if not holds:
+                return f"case '{expected.case.label}': {condition}"
+    return ""
+
+
 def pass_reason(reference: Reference) -> str:
     reason = f"matched on {len(reference.accepted)} input sets"
     if reference.rejected:
@@ -811,7 +830,7 @@ def main(argv: Sequence[str]) -> int:
     if isinstance(reference, str):
         emit(event="reference_failed", reason=reference)
         return 0
-    emit(event="ready", cases=len(reference.accepted))
+    emit(event="ready", cases=len(reference.accepted), guard_rejects=guard_rejects(spec, reference))
     original = None
     if any(c.get("retry_original") for c in spec["candidates"]):
         original = load_function(spec["original_path"], "_optc_original", spec["original_name"], plain=True)

@@ -21,6 +21,7 @@ import libcst as cst
 from optcompiler import __version__, emit, frontend, outline, strictmath, verify
 from optcompiler.analysis import (
     ANON_DIM,
+    BoundsGuard,
     KernelFacts,
     alias_guard_pairs,
     all_names,
@@ -446,8 +447,14 @@ def optimize_kernel(
         measure=sizes,
         examples=examples,
         measure_original=python_at,
+        guard=guard.conditions,
     )
     lap("verify+measure")
+    rejects = next((r.guard_rejects for r in results if r.guard_rejects), "")
+    if rejects:
+        # A shape guard that refuses inputs the original indexes in range on would send such calls
+        # to CPython: the variant checks its own bounds instead (the same code plus the checks).
+        guard = BoundsGuard((), False)
     passed = [(c, s, r) for (c, s), r in zip(contenders, results, strict=False) if r.ok]
     if not passed:
         first = results[0].reason if results else "no candidate"
@@ -482,9 +489,13 @@ def optimize_kernel(
     measured_baseline = next(
         (r.measured for c, _, r in passed if not c.variant.derivation and c.target.name == "njit"), None
     )
-    chosen = replace(
-        emitted(candidate, seconds, result.reason), compile_seconds=result.seconds, payback=payback
-    )
+    verified = result.reason
+    if rejects:
+        verified += (
+            f"; the shape guard would have refused {rejects} although the original indexes in range"
+            " there: compiled with boundscheck instead"
+        )
+    chosen = replace(emitted(candidate, seconds, verified), compile_seconds=result.seconds, payback=payback)
     if measured_baseline is not None and result.measured:
         shape = sizes_text(sizes)
         chosen = replace(chosen, measured_speedup=measured_baseline / result.measured, measured_at=shape)

@@ -94,6 +94,8 @@ class VerifyResult:
     original_measured: float | None = None
     # Numba's one-time start in a process (its first compile of anything), measured with the original
     numba_start: float | None = None
+    # the first accepted case `guard` (the dispatcher's shape conditions) refuses, "" for none
+    guard_rejects: str = ""
 
 
 def verify_candidates(
@@ -111,6 +113,7 @@ def verify_candidates(
     repeats: int = 5,
     env: Mapping[str, str] | None = None,
     measure_original: Mapping[str, int] | None = None,
+    guard: Sequence[str] = (),
 ) -> list[VerifyResult]:
     """Check candidates (best first) against the original; one result per candidate tried.
 
@@ -124,6 +127,8 @@ def verify_candidates(
     `env` adds variables to the worker's environment (`NUMBA_ENABLE_CUDASIM=1` for CUDA lowerings).
     With `measure_original` (sizes), the original is timed under CPython on one input set of those
     sizes (`original_measured`), so compile time can be weighed against the time a call saves.
+    `guard` (the dispatcher's shape conditions, source text over the arguments) is evaluated on
+    every input set the original accepted: `guard_rejects` names the first it refuses.
     """
     specs = _arg_specs(args)
     _check_call(candidates, specs, examples, timeout)
@@ -145,12 +150,18 @@ def verify_candidates(
             dict(measure) if measure is not None else None,
             repeats,
             dict(measure_original) if measure_original is not None else None,
+            guard,
         )
         found: dict[str, float] = {}
-        results = _run_workers(folder, spec_path, candidates, timeout, stop_at_first, threads, env, found)
+        rejects: list[str] = []
+        results = _run_workers(
+            folder, spec_path, candidates, timeout, stop_at_first, threads, env, found, rejects
+        )
         if "original" in found:
             start = found.get("numba_start")
             results = [replace(r, original_measured=found["original"], numba_start=start) for r in results]
+        if rejects and rejects[0]:
+            results = [replace(r, guard_rejects=rejects[0]) for r in results]
         return results
 
 
@@ -219,6 +230,7 @@ def _write_spec(
     measure: dict[str, int] | None = None,
     repeats: int = 5,
     measure_original: dict[str, int] | None = None,
+    guard: Sequence[str] = (),
 ) -> Path:
     """One module file per function, each prelude + `def`: `njit(cache=True)` needs a real file,
     and a candidate that does not even import then fails alone (and may reuse the original's name)."""
@@ -251,6 +263,7 @@ def _write_spec(
         "stop_at_first": stop_at_first,
         "measure": measure,
         "measure_original": measure_original,
+        "guard": list(guard),
         "repeats": repeats,
         "reference_path": str(folder / "reference.pkl"),
         "sys_path": [p or os.getcwd() for p in sys.path],
@@ -392,10 +405,11 @@ def _run_workers(
     threads: int | None = None,
     env: Mapping[str, str] | None = None,
     found: dict[str, float] | None = None,
+    rejects: list[str] | None = None,
 ) -> list[VerifyResult]:
     """Run workers until every candidate has a verdict, or one passes under `stop_at_first`;
     `found["original"]` gets the original's time when a worker reports it (and `found["numba_start"]`
-    Numba's one-time start)."""
+    Numba's one-time start); `rejects` the first worker's `guard_rejects`."""
     results: list[VerifyResult] = []
 
     def fail_rest(reason: str) -> list[VerifyResult]:
@@ -415,6 +429,8 @@ def _run_workers(
             assert isinstance(event, dict)
             if event["event"] == "reference_failed":
                 return fail_rest(str(event["reason"]))
+            if rejects is not None and not rejects:
+                rejects.append(str(event.get("guard_rejects") or ""))
             running: int | None = None
             began = time.monotonic()
             while True:

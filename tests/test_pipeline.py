@@ -357,3 +357,22 @@ def test_traced_call_counts_weigh_compile_time_unless_the_settings_name_the_kern
     assert traced_calls(Config(calls=1000), kernel).calls_for("smooth") == 40
     told = Config(calls=1000, kernel_calls=(("smooth", 7),))
     assert traced_calls(told, kernel).calls_for("smooth") == 7  # [tool.optc] calls wins
+
+
+def test_a_shape_guard_that_refuses_inputs_the_original_accepts_gives_way_to_boundscheck(monkeypatch) -> None:
+    """Were the analysis ever to prove a guard stricter than the original needs (autocorrelation's
+    asked maxlag < 1), every real call would run as CPython: verification evaluates the guard on
+    the inputs the original accepted, and the variant then checks its own bounds instead."""
+    from optcompiler import pipeline
+    from optcompiler.analysis import BoundsGuard
+
+    monkeypatch.setattr(
+        pipeline, "bounds_guard", lambda body, params, facts: BoundsGuard(("x.shape[0] < 2",), True)
+    )
+    out = optimize_source(SUMSQ, "sumsq.py", Config(sizes=(("n", 1000),), default_size=1000))
+    (result,) = out.kernels
+    assert isinstance(result, Emitted), describe(out)
+    assert result.boundscheck and result.bounds == ()
+    assert "the shape guard would have refused case '_=5': x.shape[0] < 2" in result.verified
+    conditions = [line.strip() for line in out.output.splitlines() if not line.lstrip().startswith("#")]
+    assert "and x.shape[0] < 2" not in conditions and "boundscheck=True" in out.output

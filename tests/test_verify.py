@@ -471,3 +471,17 @@ def spread(A):
     retried = CandidateSource("spread_v", compiled, "spread_v", retry_original=("ZeroDivisionError",))
     results = verify_candidates(PRELUDE, original, "spread", [retried], TOTAL_ARGS)
     assert results[0].ok, results[0].reason
+
+
+def test_a_shape_guard_is_checked_on_the_inputs_the_original_accepts() -> None:
+    """The dispatcher's bounds guard must take the inputs the original indexes in range on; one
+    that refuses them would send every such call to CPython (`guard_rejects` names the case)."""
+    plain = "@numba.njit\n" + TOTAL.strip().replace("def total", "def total_v")
+    strict = verify_candidates(
+        PRELUDE, TOTAL, "total", [candidate(plain)], TOTAL_ARGS, guard=("A.shape[0] < 2",)
+    )
+    assert strict[0].ok and strict[0].guard_rejects == "case 'n=5': A.shape[0] < 2"
+    fitting = verify_candidates(
+        PRELUDE, TOTAL, "total", [candidate(plain)], TOTAL_ARGS, guard=("A.shape[0] >= 0",)
+    )
+    assert fitting[0].ok and fitting[0].guard_rejects == ""
