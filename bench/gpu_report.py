@@ -56,9 +56,9 @@ HOST = "aab01f153ef2"  # the GPU host's hardware id (costmodel/data/README.md: t
 MARGINS = (1.0, 1.25, 1.5, 2.0, 3.0, 4.0)  # the held-out rescoring picks MARGIN among these
 MARGIN_OF_MODEL = 1.25  # costmodel.gpu.MARGIN (not imported at module level: optc loads lazily here)
 COMMANDS = (
-    "bash bench/gpu_device.sh --all   # on the GPU host, .whl/ present (../shared/GPU.md): bench/results/gpu",
-    "bash bench/gpu_device.sh         # the same host: what changed since, into bench/results/gpu/focus",
-    "python bench/gpu_report.py [--records bench/results/gpu/gpu_corpus.jsonl bench/results/gpu/focus/gpu_corpus.jsonl]",
+    "FRESH=1 bash bench/gpu_device.sh --all   # on the GPU host, .whl/ present (../shared/GPU.md): bench/results/gpu",
+    "bash bench/gpu_device.sh --all           # the same host again: the kernels and sizes a budget left out",
+    "python bench/gpu_report.py --records bench/results/gpu/gpu_corpus.jsonl",
 )
 
 
