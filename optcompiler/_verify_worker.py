@@ -451,6 +451,13 @@ class Reference:
 MUST_RAISE = (ArithmeticError, ValueError)
 
 
+def _builtin_error(exc: BaseException) -> str:
+    """The name of `exc`'s nearest builtin class (np.linalg.LinAlgError and a user's own
+    `class BadInput(ValueError)` give ValueError): what a candidate must raise there, by a name
+    `builtins` resolves in any worker, where the original's own class may not be importable."""
+    return next(c.__name__ for c in type(exc).__mro__ if getattr(builtins, c.__name__, None) is c)
+
+
 class _OriginalTimeout(BaseException):
     """Raised by the alarm in the original; a BaseException so `except Exception` cannot swallow it."""
 
@@ -551,7 +558,7 @@ def compute_reference(spec: dict[str, Any]) -> Reference | str:
             except Exception as exc:
                 skipped.append((case.label, first_line(exc)))
                 if isinstance(exc, MUST_RAISE):
-                    rejected.append((case, type(exc).__name__))
+                    rejected.append((case, _builtin_error(exc)))
                 continue
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
@@ -632,25 +639,12 @@ def check_candidate(
             continue
         except BaseException as exc:
             if _is_numba_error(exc):
-                return (
-                    False,
-                    f"numba compile error: {first_line(exc, candidate['def_line'])}",
-                    len(reference.accepted),
-                    None,
-                )
-            got = first_line(exc)
-            return (
-                False,
-                f"raised {got} on case '{case.label}', where the original raises {error}",
-                len(reference.accepted),
-                None,
-            )
-        return (
-            False,
-            f"returned a value on case '{case.label}', where the original raises {error}",
-            len(reference.accepted),
-            None,
-        )
+                reason = f"numba compile error: {first_line(exc, candidate['def_line'])}"
+            else:
+                reason = f"raised {first_line(exc)} on case '{case.label}', where the original raises {error}"
+        else:
+            reason = f"returned a value on case '{case.label}', where the original raises {error}"
+        return False, reason, len(reference.accepted), None
     return True, pass_reason(reference), len(reference.accepted), compiled
 
 
@@ -783,11 +777,8 @@ def pass_reason(reference: Reference) -> str:
         error = dict(reference.skipped)[label]
         reason += f", and raised as the original did on {len(reference.rejected)} (case '{label}': {error})"
     if len(reference.skipped) > len(reference.rejected):
-        label, error = next(
-            (label, error)
-            for label, error in reference.skipped
-            if label not in {case.label for case, _ in reference.rejected}
-        )
+        raised = {case.label for case, _ in reference.rejected}
+        label, error = next((label, error) for label, error in reference.skipped if label not in raised)
         left = len(reference.skipped) - len(reference.rejected)
         reason += f"; {left} skipped because the original rejected them (case '{label}': {error})"
     return reason

@@ -1476,45 +1476,20 @@ def _subscript_bound(expr: Term, facts: KernelFacts, lower: bool) -> dict[Term |
     return eliminated if len(other) < len(symbols) else plain
 
 
-def _linear_form(expr: Term) -> dict[Term | None, int] | None:
-    """`expr` as constant + Σ coeff·symbol (variables and shapes are symbols), or None."""
-    value = _const_int(expr)
-    if value is not None:
-        return {None: value}
-    if expr.op == "var" or _shape_source(expr) is not None:
-        return {expr: 1}
-    if expr.op in ("add", "sub"):
-        a, b = _linear_form(expr.args[0]), _linear_form(expr.args[1])
-        if a is None or b is None:
-            return None
-        sign = 1 if expr.op == "add" else -1
-        out = dict(a)
-        for k, c in b.items():
-            out[k] = out.get(k, 0) + sign * c
-        return {k: c for k, c in out.items() if c or k is None}
-    if expr.op == "neg":
-        a = _linear_form(expr.args[0])
-        return None if a is None else {k: -c for k, c in a.items()}
-    if expr.op == "mul":
-        for x, y in ((expr.args[0], expr.args[1]), (expr.args[1], expr.args[0])):
-            k = _const_int(x)
-            if k is not None:
-                inner = _linear_form(y)
-                return (
-                    None
-                    if inner is None
-                    else {key: k * c for key, c in inner.items() if k * c or key is None}
-                )
-    return None
-
-
 def _eliminated(expr: Term, facts: KernelFacts, lower: bool) -> dict[Term | None, int] | None:
     """A bound of linear `expr` found by replacing its loop variables one at a time, innermost
     first, by the matching end of their range, kept symbolic (Fourier-Motzkin on one side): in
     `i + lag` with `i in range(n - lag)`, `i <= n - lag - 1` makes it `n - 1`, where bounding
     each variable on its own gives `n - 1 + maxlag`. Each step is sound: the replaced variable
     lies within that end for every value of the variables its range reads."""
-    form = _linear_form(expr)
+    # `_bound` with no range or order to resolve a variable by: the expression itself, linear
+    symbolic = replace(facts, loop_bounds={}, ordered=())
+
+    def linear(term: Term) -> dict[Term | None, int] | None:
+        form = _bound(term, symbolic, True, 0)
+        return None if form is None else {k: c for k, c in form.items() if c or k is None}
+
+    form = linear(expr)
     if form is None:
         return None
     for _ in range(16):
@@ -1534,10 +1509,10 @@ def _eliminated(expr: Term, facts: KernelFacts, lower: bool) -> dict[Term | None
         coeff = form[v]
         want_low = lower if coeff > 0 else not lower  # which end of v bounds c·v on this side
         if (step_value > 0) == want_low:  # the first value of an ascending range, or of a descending one
-            end = _linear_form(start)
+            end = linear(start)
             shift = 0
         else:  # one short of `stop`
-            end = _linear_form(stop)
+            end = linear(stop)
             shift = -1 if step_value > 0 else 1
         if end is None:
             return None

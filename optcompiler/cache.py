@@ -223,9 +223,8 @@ class Entry:
     guard: str = ""  # the module's function to call
     alias_pairs: tuple[tuple[str, str], ...] = ()  # arguments that must not overlap (else: the original)
     bounds: tuple[str, ...] = ()  # shape conditions for the original to index in range (else: the original)
-    retry_original: tuple[
-        str, ...
-    ] = ()  # errors on which the original runs instead (`pipeline.retry_errors`)
+    # errors on which the original runs instead (`pipeline.retry_errors`)
+    retry_original: tuple[str, ...] = ()
     target: str = ""
     derivation: tuple[str, ...] = ()
     why: tuple[str, ...] = ()  # one legality line per derivation step

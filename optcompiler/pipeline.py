@@ -10,6 +10,7 @@ takes down its file.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -1025,16 +1026,11 @@ def rank(
     scored.sort(key=lambda s: s[0])
     # the text decides only among candidates equal on everything else: made only for those
     ranked: list[tuple[Candidate, float]] = []
-    start = 0
-    while start < len(scored):
-        end = start + 1
-        while end < len(scored) and scored[end][0] == scored[start][0]:
-            end += 1
-        tied = scored[start:end]
+    for _, group in itertools.groupby(scored, key=lambda s: s[0]):
+        tied = list(group)
         if len(tied) > 1:
             tied.sort(key=lambda s: repr(s[1].variant.body))
         ranked += [(c, s) for _, c, s in tied]
-        start = end
     return ranked
 
 

@@ -485,3 +485,26 @@ def test_a_shape_guard_is_checked_on_the_inputs_the_original_accepts() -> None:
         PRELUDE, TOTAL, "total", [candidate(plain)], TOTAL_ARGS, guard=("A.shape[0] >= 0",)
     )
     assert fitting[0].ok and fitting[0].guard_rejects == ""
+
+
+def test_an_original_raising_its_own_subclass_of_valueerror_needs_a_valueerror() -> None:
+    """The original's error class may be its own (or NumPy's LinAlgError): the candidate must
+    raise the nearest builtin class of it, looked up by name in the worker."""
+    original = """
+class BadInput(ValueError):
+    pass
+
+
+def checked(A):
+    if A[0] < 0:
+        raise BadInput("negative first sample")
+    return A.sum()
+"""
+    raising = "def checked_v(A):\n    if A[0] < 0:\n        raise ValueError('no')\n    return A.sum()\n"
+    silent = "def checked_w(A):\n    return A.sum()\n"
+    results = verify_candidates(
+        PRELUDE, original, "checked", [candidate(raising), candidate(silent)], TOTAL_ARGS, stop_at_first=False
+    )
+    assert results[0].ok, results[0].reason
+    assert not results[1].ok
+    assert "where the original raises ValueError" in results[1].reason
