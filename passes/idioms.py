@@ -18,7 +18,18 @@ What
     `idioms.max`: `m = max(m, x[i])`, `m = max(x[i], m)` or `if x[i] > m: m = x[i]` (`>=`,
     `m < x[i]`) becomes `if n > 0: m = max(m, x.max())`; `idioms.min` likewise with `min`. A
     single loop may start at a constant, `range(1, n)`, and then reads the suffix `x[1:]`.
-    Each rule replaces the whole nest by that one statement.
+    Each of these rules replaces the whole nest by that one statement.
+    `idioms.gram` keeps the nest and replaces one loop inside it: a loop `for p in range(k)`,
+    anywhere in the body, whose only statement is `s += X[a, p] * Y[b, p]` (p in either position
+    of each operand; `s = s + ...`, `-=`, either factor order and scalar factors as above), with a
+    and b variables of loops of the matched nest, becomes `s += G[a, b]`, and `G = X @ Y.T` (`.T`
+    where the subscripts fall the other way) is computed once before the nest. A triangular
+    rank-k update `for i: for j in range(i + 1): s = 0.0; for p: s += A[i, p] * A[j, p]` becomes
+    `A_AT = A @ A.T` and `s += A_AT[i, j]`; a covariance's `for a: for b in range(a, m): ...
+    s += D[r, a] * D[r, b]` reads `DT_D = D.T @ D`. Everything else stays as written: triangular
+    bounds, statements around the loop, what the nest does with s. Each such loop gets a product
+    (identical ones share it), named after it (`_` appended while that clashes with a name of
+    the kernel), so two rewrites that pick one name compute one value.
 Why faster
     Numba lowers `@` on float arrays to BLAS (gemm, gemv, dot through scipy's cython_blas):
     blocked for the caches, vectorized with FMA, multithreaded. A compiled triple loop reaches a
@@ -29,6 +40,10 @@ Why faster
     with j outer strides down columns: 10.3 ms vs 3.85 ms for `A.sum()` of a C-ordered
     2000x2000), and they give the ranking an array form to weigh; the pipeline's measured pick
     keeps the loop where they do not pay.
+    `idioms.gram` takes the same gemm into nests that are not a product: the triangle of a
+    symmetric result, or a product read through other statements. Computing the whole product
+    when the nest uses a triangle costs up to twice the flops, still far less time than the loop
+    at BLAS speed; the ranking weighs it.
 Legal when
     Every loop is `range(0, N, 1)` with N a bare size (a name, `A.shape[d]` or `len(x)`) that
     does not change in the nest. Subscripts are exactly the loop variables, in the pattern's
@@ -62,6 +77,25 @@ Legal when
     the nest reads one (`n > 0`, `n > c`). With those, `max(m, x.max())` is the nest's result
     exactly, type included: Python's `max(a, b)` keeps `a` unless `b > a`, as the loop keeps
     `m` unless `x[i] > m`, and an integer maximum does not depend on the order it is found in.
+    `idioms.gram`: the inner loop is `range(0, k, 1)` with k a bare size the nest does not assign,
+    and its variable is not read after it. The operands are 2-D float64 parameters or fresh
+    arrays that the nest neither writes nor rebinds nor hands to a call that is not pure math,
+    and no array it writes may share memory with them (a fresh array, or two parameters under
+    the pipeline's overlap guard): the product computed before the nest is then what every
+    iteration would read. s is a float (`facts.kind`, or every binding of it in the kernel stores
+    a float, given the allocations' dtypes); a scale is an int or float no iteration of the inner
+    loop changes. a and b are two different variables of loops of the matched nest, not assigned
+    in their loops' bodies. The product is computed whether or not the nest reaches the loop, so
+    it may neither raise nor be read out of range: on the summed dimension each operand is proved
+    to be k long (as above), or its access is covered by the dispatcher's bounds guard, which
+    then ensures k <= that length, and it is read through `[:k]` (at least one proved, or k
+    proved non-negative: `X[:k]` with k < 0 is not empty). This refines `_slices`: a matmul may
+    slice an unguarded operand because its product runs only when the nest runs, which a hoisted
+    product cannot know. On the other dimension a (b) is proved to index it in range on every
+    loop over a (`KernelFacts.in_bounds`: `range(m)` with m the declared size), or the access is
+    covered (a triangular `range(a, m)` against a shape): then `G[a, b]`, whose dimensions are
+    exactly the operands' other ones, is in range wherever the original element is, even when
+    k is 0 and the original reads no element; so no `if k > 0` guard is needed.
 Refuses when
     A loop covers part of an extent (`range(1, n - 1)`, `range(n - 1)`), bounds are triangular
     (`range(i)`), a result dimension of an operand is not proved (an int parameter `n`), the
@@ -75,12 +109,24 @@ Refuses when
     (`x[i + 1]`, `x[0]`, `x[i] * 2.0`), an unproved extent, a float32 or integer sum, a float
     extremum, an `if` with an `else` or that stores anything but the element it tested, and
     `max` of three arguments or without the accumulator.
+    `idioms.gram` refuses a partial or stepped inner range (`range(1, k)`), another statement in
+    the inner loop or a term that is not two elements times scalars (`X[i, p] * X[j, p] + 1.0`),
+    an operand the nest writes (or might through an alias: a local view, a non-math call), an
+    extent the nest assigns, integer, float32 or mixed dtypes, a subscript that is not p or a
+    variable of a loop of the matched nest (one bound outside is left to the rewrite of the loop
+    that binds it), `X[i, p] * Y[i, p]` (a diagonal: the rest of the product would be wasted), an
+    accumulator not shown to be a float, and a row or column of the product neither proved nor
+    guarded (a loop over an int parameter `range(n)` whose dot runs under an `if`).
 Float safety
     BLAS sums the products in another order (blocked, pairwise within SIMD lanes, FMA-contracted)
     and adds the finished sum to the target instead of accumulating into it (a scale multiplies
     the sum once instead of each product, `alpha * (a*b + c*d)` for `alpha*a*b + alpha*c*d`): a reassociation,
     tagged `reassoc`, allowed by the default float policy (verified norm-wise within rtol 1e-9
-    for float64, 1e-4 for float32) and refused under `--strict-fp`. `idioms.sum` likewise: the
+    for float64, 1e-4 for float32) and refused under `--strict-fp`. `idioms.gram` likewise:
+    `s = 0.0; s += G[a, b]` adds the finished sum to s, `s -= 2.0 * G[i, j]` scales it once, and
+    with k = 0 s gains 0.0 (-0.0 becomes 0.0, as with `C += A @ B`); a Gram matrix X @ X.T need
+    not come out exactly symmetric, but each read names the entry its own loop order would have
+    summed. `idioms.sum` likewise: the
     loop adds each element to s, `s += x.sum()` adds the elements first (pairwise in NumPy, in
     order in Numba), then s. `idioms.max` and `idioms.min` are `exact`: they only take integer
     arrays, because a float extremum is a NaN question, not a reassociation one: `x[i] > m` is
@@ -118,6 +164,7 @@ and `.T` of a C-ordered array is a Fortran-ordered view, which BLAS reads with a
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -125,15 +172,20 @@ from optcompiler.analysis import (
     LIKE_ALLOCATORS,
     NUMPY_MODULES,
     KernelFacts,
+    arrays_written,
     base_array,
     call_name,
+    expr_kind,
     index_parts,
+    is_pure_call,
     loop_nest,
     loop_var,
+    names_assigned,
     names_read,
+    nonnegative,
     replace_subterm,
 )
-from optcompiler.ir import NONE, Term, const, seq, var
+from optcompiler.ir import NONE, ArgType, Term, const, seq, var
 from optcompiler.passes import PassContext
 from optcompiler.passes.egraph import Applier, EGraph, Id, Rewrite, rule
 from optcompiler.passes.vectorize import slice_form, unconditional_covered_accesses
@@ -144,6 +196,8 @@ WHY = {
     "idioms.matmul": "C[i, j] += A[i, k] * B[k, j] over whole extents -> C += A @ B (BLAS gemm; sums reordered)",
     "idioms.matvec": "y[i] += A[i, j] * x[j] over whole extents -> y += A @ x (BLAS gemv; sums reordered)",
     "idioms.dot": "s += x[i] * y[i] over the whole extent -> s += x @ y (BLAS dot; sum reordered)",
+    "idioms.gram": "s += X[a, p] * Y[b, p] over the whole extent inside any nest -> "
+    "s += G[a, b] with G = X @ Y.T computed once before it (BLAS gemm; sums reordered)",
     "idioms.sum": "s += x[i] over every element of a float64 array -> s += x.sum() (sum reordered)",
     "idioms.max": "m = max(m, x[i]) over every element of an integer array -> m = max(m, x.max()) if any",
     "idioms.min": "m = min(m, x[i]) over every element of an integer array -> m = min(m, x.min()) if any",
@@ -188,11 +242,18 @@ def rules(ctx: PassContext) -> list[Rewrite]:
 
         return applier
 
+    def gram(egraph: EGraph, id: Id, subst: dict[str, Id]) -> Term | None:
+        parts = tuple(egraph.extract_term(subst[n]) for n in ("v", "lo", "hi", "st", "body"))
+        taken = ctx.names | {array for array, _, _ in ctx.facts.expansions.values()}
+        loop = Term("for", parts, "range")
+        return gram_form(loop, ctx.facts, dtypes(egraph), accesses(), taken, ctx.body)
+
     lhs = "(for:range ?v ?lo ?hi ?st ?body)"
     return [
         rule("idioms.matmul", lhs, rewrite("matmul"), safety="reassoc"),
         rule("idioms.matvec", lhs, rewrite("matvec"), safety="reassoc"),
         rule("idioms.dot", lhs, rewrite("dot"), safety="reassoc"),
+        rule("idioms.gram", lhs, gram, safety="reassoc"),
         rule("idioms.sum", lhs, reduce("sum"), safety="reassoc"),
         rule("idioms.max", lhs, reduce("max"), safety="exact"),
         rule("idioms.min", lhs, reduce("min"), safety="exact"),
@@ -690,6 +751,217 @@ def _operand(name: str, sliced: Mapping[int, Term], rank: int) -> Term:
         parts.pop()  # `B[:m]`, not `B[:m, :]`: Numba keeps a row prefix C-contiguous
     index = parts[0] if len(parts) == 1 else Term("tuple", tuple(parts))
     return Term("index", (var(name), index))
+
+
+# ---- products of whole contractions inside any nest: idioms.gram ---------------------------------
+
+
+@dataclass(frozen=True)
+class _Operand:
+    """One factor `X[a, p]` / `X[p, a]` of a contraction over p, as a side of `left @ right`."""
+
+    name: str
+    access: Term  # the element as written
+    summed: int  # the dimension p subscripts
+    other: str  # the enclosing loop variable that subscripts the other dimension
+
+
+def gram_form(
+    loop: Term,
+    facts: KernelFacts,
+    dtypes: Mapping[str, str],
+    covered: frozenset[Term] = frozenset(),
+    taken: frozenset[str] = frozenset(),
+    kernel: Term | None = None,
+) -> Term | None:
+    """`loop` with each whole contraction inside it read from one product computed before it.
+
+    In `for i: for j in range(i + 1): s = 0.0; for p in range(k): s += A[i, p] * A[j, p]; ...`
+    the inner loop sums row i of A times row j of A: element (i, j) of `A @ A.T`. The result is
+    `A_AT = A @ A.T` followed by the nest with that loop replaced by `s += A_AT[i, j]`; the rest of
+    the body (triangular bounds, other statements, the store of s) stays as written. Each such
+    inner loop gets a product (identical ones share it); None when there is none (see *Legal when*).
+    `taken`: names the product's name must avoid (the kernel's); `kernel`: the body as written,
+    where an accumulator that `facts` cannot type (`s += T[i, a] * T[i, b]` over a local T) is
+    shown to be a float.
+    """
+    if loop.op != "for" or loop.args[4].op != "seq":
+        return None
+    written = arrays_written(loop)
+    assigned = names_assigned(loop)
+    calls = [t for t in loop.walk() if t.op == "call" and not is_pure_call(t)]
+    products: dict[str, Term] = {}
+
+    def contraction(inner: Term, enclosing: Mapping[str, Term]) -> Term | None:
+        """The lookup that replaces `inner`, when it is a whole contraction over the nest's vars."""
+        body = inner.args[4]
+        extent = inner.args[2]
+        if inner.value != "range" or not _plain_range(inner) or body.op != "seq" or len(body.args) != 1:
+            return None  # a partial or stepped range, or another statement beside the sum
+        p = loop_var(inner)
+        if not _bare_size(extent) or names_read(extent) & assigned or p in enclosing:
+            return None  # `range(k - 1)`, or an extent the nest changes
+        if p in facts.escaping.get(p, frozenset()):
+            return None  # p's last value is read after the loop, which the lookup does not bind
+        update = _accumulation(body.args[0])
+        if update is None or update.target.op != "var":
+            return None
+        if not _float_scalar(str(update.target.value), kernel, facts, dtypes):
+            return None
+        s = str(update.target.value)
+        if update.scale is not None and (
+            names_read(update.scale) & {s, p}
+            or any(facts.kind(n) not in ("int", "float") for n in names_read(update.scale))
+        ):
+            return None
+        left = _contraction_operand(update.left, p, enclosing)
+        right = _contraction_operand(update.right, p, enclosing)
+        if left is None or right is None or left.other == right.other:
+            return None  # `X[i, p] * Y[i, p]` is a diagonal: the full product would waste its rest
+        for operand in (left, right):
+            if not _gram_operand_ok(operand, facts, dtypes, written, assigned, calls):
+                return None
+        extents = _contraction_extents((left, right), p, extent, facts, covered)
+        if extents is None:
+            return None
+        sides = []
+        for operand, side in zip((left, right), ("left", "right"), strict=True):
+            term = _operand(operand.name, {operand.summed: extent} if operand.name in extents else {}, 2)
+            # left @ right: the left's rows and the right's columns are the free dimensions
+            flip = operand.summed == (0 if side == "left" else 1)
+            sides.append((Term("attr", (term,), "T") if flip else term, flip))
+        product = Term("matmul", (sides[0][0], sides[1][0]))
+        name = _product_name(left.name, right.name, sides[0][1], sides[1][1], extent if extents else None)
+        while name in taken or products.get(name, product) != product:
+            name += "_"
+        products[name] = product
+        lookup: Term = Term("index", (var(name), Term("tuple", (var(left.other), var(right.other)))))
+        if update.scale is not None:
+            lookup = Term("mul", (update.scale, lookup))
+        return Term("augassign", (update.target, lookup), update.op)
+
+    def visit(term: Term, enclosing: Mapping[str, Term]) -> Term:
+        if term.op == "for":
+            lookup = contraction(term, enclosing)
+            if lookup is not None:
+                return lookup
+            inside = {**enclosing, loop_var(term): term}
+            return Term("for", (*term.args[:4], visit(term.args[4], inside)), term.value)
+        if term.op not in ("seq", "if", "while"):
+            return term  # a statement or an expression: no loop inside
+        return Term(term.op, tuple(visit(child, enclosing) for child in term.args), term.value)
+
+    rewritten = visit(loop, {})
+    if not products:
+        return None
+    return seq(*(Term("assign", (var(name), product)) for name, product in products.items()), rewritten)
+
+
+def _float_scalar(name: str, kernel: Term | None, facts: KernelFacts, dtypes: Mapping[str, str]) -> bool:
+    """Is `name` a float scalar wherever it is read?
+
+    `facts.kind` types fresh arrays' elements as unknown, so an accumulator of their products is
+    unknown there. Here those elements take their allocation's dtype (`array_dtypes`), and the
+    name is a float when every binding of it in the kernel stores a float given that it is one:
+    a local is bound before it is read, so by induction it is never anything else.
+    """
+    kind = facts.kind(name)
+    if kind == "float":
+        return True
+    if kind != "unknown" or kernel is None or name in facts.arg_types:
+        return False
+    arrays = {**facts.arg_types}
+    for array, dtype in dtypes.items():
+        if array in facts.fresh_arrays and array not in arrays:
+            arrays[array] = ArgType("array", dtype, len(facts.array_dims.get(array, ())))
+    kinds = {**facts.local_kinds, name: "float"}
+    for node in kernel.walk():
+        if node.op == "for" and loop_var(node) == name:
+            return False
+        if node.op not in ("assign", "augassign"):
+            continue
+        target = node.args[0]
+        if target.op == "tuple" and var(name) in tuple(target.walk()):
+            return False  # `s, t = ...`: what it unpacks is not typed here
+        if target != var(name):
+            continue
+        value = node.args[1] if node.op == "assign" else Term(str(node.value), (target, node.args[1]))
+        if expr_kind(value, arrays, kinds) != "float":
+            return False
+    return True
+
+
+def _contraction_operand(element: Term, p: str, enclosing: Mapping[str, Term]) -> _Operand | None:
+    """`X[a, p]` or `X[p, a]` with a the variable of an enclosing loop of the nest that nothing
+    else in that loop assigns (so it holds one value per iteration, the one the loop gave it)."""
+    found = _subscripts(element)
+    if found is None or len(found[1]) != 2 or found[1].count(p) != 1:
+        return None
+    name, subscripts = found
+    summed = subscripts.index(p)
+    other = subscripts[1 - summed]
+    if other not in enclosing or other in names_assigned(enclosing[other].args[4]):
+        return None
+    return _Operand(name, element, summed, other)
+
+
+def _gram_operand_ok(
+    operand: _Operand,
+    facts: KernelFacts,
+    dtypes: Mapping[str, str],
+    written: set[str],
+    assigned: set[str],
+    calls: list[Term],
+) -> bool:
+    """A 2-D float64 parameter or fresh array that the nest neither writes, rebinds, hands to a
+    call, nor may write through another name."""
+    name = operand.name
+    if len(facts.array_dims.get(name, ())) != 2 or dtypes.get(name) != "float64":
+        return False
+    if name not in facts.arg_types and name not in facts.fresh_arrays:
+        return False  # a local view: what it shares memory with is unknown
+    if name in written or name in assigned or any(name in names_read(call) for call in calls):
+        return False
+    return not any(facts.may_alias(name, other) and not _guarded(name, other, facts) for other in written)
+
+
+def _contraction_extents(
+    operands: tuple[_Operand, _Operand],
+    p: str,
+    extent: Term,
+    facts: KernelFacts,
+    covered: frozenset[Term],
+) -> set[str] | None:
+    """The operands to slice to `extent` on the summed dimension; None when an extent is not
+    established (see *Legal when*): the product is computed before the nest, whether or not the
+    nest reaches the contraction, so no operand may be short and no lookup out of its range."""
+    sliced: set[str] = set()
+    proved_once = False
+    for operand in operands:
+        guarded = operand.access in covered  # the dispatcher's bounds guard holds for every subscript
+        if _proved(p, extent, operand.name, operand.summed, facts):
+            proved_once = True
+        elif guarded:
+            sliced.add(operand.name)  # k <= X.shape[d] under the guard: X[:k] has exactly k rows
+        else:
+            return None
+        if not guarded and (operand.other, operand.name, 1 - operand.summed) not in facts.in_bounds:
+            return None  # a row of the product that may not exist
+    if sliced and not proved_once and not nonnegative(extent, facts):
+        return None  # `X[:k]` with k < 0 is not empty
+    return sliced
+
+
+def _product_name(left: str, right: str, left_t: bool, right_t: bool, extent: Term | None) -> str:
+    """`A_AT` for `A @ A.T`, `XT_Y` for `X.T @ Y`, with the sliced extent (`A_AT_k`): names that
+    depend on the product only, so two rewrites of one kernel that pick one name compute one value."""
+    name = f"{left}{'T' if left_t else ''}_{right}{'T' if right_t else ''}"
+    if extent is not None:
+        text = (
+            str(extent.value) if extent.op == "var" else hashlib.sha1(repr(extent).encode()).hexdigest()[:6]
+        )
+        name += f"_{text}"
+    return name
 
 
 # ---- arrays: ranks, dtypes, aliasing ------------------------------------------------------------

@@ -5,7 +5,10 @@ def matmul_nt(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     n, k = A.shape
     m = B.shape[0]
     C = np.empty((n, m))
-    C[:n, :m] = 0.0
-    if n > 0 and m > 0:
-        C += A @ B[:, :k].T
+    A_BT_k = A @ B[:, :k].T
+    for i in range(n):
+        for j in range(m):
+            acc = 0.0
+            acc += A_BT_k[i, j]
+            C[i, j] = acc
     return C
