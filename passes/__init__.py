@@ -76,9 +76,9 @@ class Pass(Protocol):
 
 
 def _registry() -> tuple[ModuleType, ...]:
-    from optcompiler.passes import algebra, idioms, loops, parallel, vectorize
+    from optcompiler.passes import algebra, fresh, idioms, loops, parallel, vectorize
 
-    return (algebra, idioms, loops, parallel, vectorize)
+    return (algebra, idioms, fresh, loops, parallel, vectorize)
 
 
 REGISTRY: tuple[ModuleType, ...] = _registry()

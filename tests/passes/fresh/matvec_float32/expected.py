@@ -1,0 +1,8 @@
+import numpy as np
+import numpy.typing as npt
+
+
+def gemv32(A: npt.NDArray[np.float32], x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    n, m = A.shape
+    y = A @ x
+    return y
