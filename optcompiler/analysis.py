@@ -535,9 +535,11 @@ def _expansion_candidates(
     left out, where t might be a float32), a loop `range(0, n)` with n a size (so `np.empty(n)` has
     a non-negative length and each element is written once), and a split point of its body; a
     scalar found in more than one loop gets no array (one name, one allocation). The rule that
-    splits the loop checks the conditions again on the loop it splits. Both parts hold a loop: the
-    expansion pays when it separates two nests (which may then be interchanged, parallelised or
-    become a library call); splitting straight-line statements only adds a store and a load."""
+    splits the loop checks the conditions again on the loop it splits. The first part holds a
+    loop: the expansion pays when it separates a nest from what follows (both may then be
+    interchanged, parallelised or become a library call: `t = A[i] . x` then `y[i] = a * t`
+    is a matrix-vector product and a vector statement); splitting straight-line statements only
+    adds a store and a load."""
     if any(at.kind == "array" and at.dtype in ("float32", "float16") for at in arg_types.values()) or any(
         (t.op == "attr" and t.value in ("float32", "float16", "single", "half"))
         or (t.op == "const" and isinstance(t.value, str))
@@ -567,7 +569,7 @@ def _expansion_candidates(
         here: set[str] = set()
         for p in range(1, len(inner.args)):
             first, rest = _seq_of(inner.args[:p]), _seq_of(inner.args[p:])
-            if not (contains_loop(first) and contains_loop(rest)):
+            if not contains_loop(first):
                 continue
             here |= (names_assigned(first) & names_read(rest)) - names_assigned(rest) - exposed
         for t in sorted(here):

@@ -294,22 +294,29 @@ def blas_form(
     # through `C[:n, :p]` when the dispatcher's bounds guard covers its subscript: the guard sends
     # a C too small for the nest to the original, and a larger C has only that block updated.
     target_guarded = update.target.op == "index" and update.target in covered
-    sliced = _slices(pattern, extents, facts, target_guarded)
+    guarded = frozenset(base_array(e) or "" for e in (update.left, update.right) if e in covered)
+    sliced = _slices(pattern, extents, facts, target_guarded, guarded)
     if sliced is None:
         return None
-    left = _operand(pattern.left, sliced.get(pattern.left, {}), pattern.rank(pattern.left))
-    right = _operand(pattern.right, sliced.get(pattern.right, {}), pattern.rank(pattern.right))
-    left, right = (
-        Term("attr", (term,), "T") if flip else term
-        for term, flip in zip((left, right), pattern.transposed, strict=True)
-    )
-    product = Term("matmul", (left, right))
-    if update.scale is not None:  # alpha * (A @ B): the scale multiplies the sums, not each term
-        product = Term("mul", (update.scale, product))
-    target = var(pattern.target)
-    if sliced.get(pattern.target):
-        target = _operand(pattern.target, sliced[pattern.target], pattern.rank(pattern.target))
-    statement = Term("augassign", (target, product), update.op)
+    statement = _product_update(pattern, update, sliced)
+    # A column slice of an operand (`A[:, :n]`) is a strided view, which Numba's `@` copies to a
+    # contiguous temporary before calling BLAS: as much traffic as a matrix-vector product itself.
+    # Where the slice turns out to cover the whole dimension, the unsliced operand runs instead.
+    strided = {
+        (a, d): sliced[a][d]
+        for a in (pattern.left, pattern.right)
+        for d in sliced.get(a, {})
+        if d > 0 and a != pattern.target
+    }
+    if strided:
+        whole_dims = {
+            a: {d: e for d, e in dims.items() if (a, d) not in strided} for a, dims in sliced.items()
+        }
+        conditions = [Term("eq", (_shape(a, d), extent)) for (a, d), extent in sorted(strided.items())]
+        test = conditions[0]
+        for condition in conditions[1:]:
+            test = Term("and", (test, condition))
+        statement = Term("if", (test, seq(_product_update(pattern, update, whole_dims)), seq(statement)))
     if sliced and pattern.kind != "dot":
         statement = Term("if", (_nonempty(pattern, extents), seq(statement), seq()))
     return BlasForm(pattern.kind, statement)
@@ -700,30 +707,37 @@ def _proved(v: str, extent: Term, array: str, dim: int, facts: KernelFacts) -> b
 
 
 def _slices(
-    pattern: _Pattern, extents: Mapping[str, Term], facts: KernelFacts, target_guarded: bool = False
+    pattern: _Pattern,
+    extents: Mapping[str, Term],
+    facts: KernelFacts,
+    target_guarded: bool = False,
+    guarded: frozenset[str] = frozenset(),
 ) -> dict[str, dict[int, Term]] | None:
     """Dimensions to read (or, for a guarded target, update) through `[:extent]`; None when an
     extent is not established.
 
     Result dimensions must be proved, or be the target's under the dispatcher's guard; on the
     summed one a proved operand fixes the length that `@` checks the other against, so the other
-    may be a slice of unknown length.
+    may be a slice of unknown length. An operand whose element the dispatcher's bounds guard covers
+    (`guarded`) fixes it too: an input where it is shorter than the extent goes to the original,
+    so under the guard its slice has exactly the extent's length. The same holds for its result
+    dimensions, which are then sliced as well (`B[:n, :m]`: exactly n rows, nothing to broadcast).
     """
     proved = {(a, d): _proved(v, extents[v], a, d, facts) for a, d, v in pattern.subscripts}
     for (a, d), ok in proved.items():
         if ok or (a != pattern.target and _summed(pattern, a, d)):
             continue
-        if not (a == pattern.target and target_guarded):
+        if not (a == pattern.target and target_guarded) and a not in guarded:
             return None
     summed = [(a, d) for a, d, v in pattern.subscripts if v == pattern.summed]
-    if not any(proved[s] for s in summed):
-        return None
+    if not any(proved[s] or s[0] in guarded for s in summed):
+        return None  # no operand fixes the summed length: slices of two short operands would agree
     sliced: dict[str, dict[int, Term]] = {}
     for a, d in summed:
         if not proved[(a, d)]:
             sliced.setdefault(a, {})[d] = extents[pattern.summed]
     for a, d, v in pattern.subscripts:
-        if a == pattern.target and not proved[(a, d)]:
+        if (a == pattern.target or a in guarded) and not proved[(a, d)]:
             sliced.setdefault(a, {})[d] = extents[v]
     return sliced
 
@@ -739,6 +753,27 @@ def _nonempty(pattern: _Pattern, extents: Mapping[str, Term]) -> Term:
 
 def _summed(pattern: _Pattern, array: str, dim: int) -> bool:
     return any(a == array and d == dim and v == pattern.summed for a, d, v in pattern.subscripts)
+
+
+def _product_update(pattern: _Pattern, update: _Update, sliced: Mapping[str, Mapping[int, Term]]) -> Term:
+    """`C += A @ B` for the pattern, its operands and target cut as `sliced` says."""
+    left = _operand(pattern.left, sliced.get(pattern.left, {}), pattern.rank(pattern.left))
+    right = _operand(pattern.right, sliced.get(pattern.right, {}), pattern.rank(pattern.right))
+    left, right = (
+        Term("attr", (term,), "T") if flip else term
+        for term, flip in zip((left, right), pattern.transposed, strict=True)
+    )
+    product = Term("matmul", (left, right))
+    if update.scale is not None:  # alpha * (A @ B): the scale multiplies the sums, not each term
+        product = Term("mul", (update.scale, product))
+    target = var(pattern.target)
+    if sliced.get(pattern.target):
+        target = _operand(pattern.target, sliced[pattern.target], pattern.rank(pattern.target))
+    return Term("augassign", (target, product), update.op)
+
+
+def _shape(array: str, dim: int) -> Term:
+    return Term("index", (Term("attr", (var(array),), "shape"), const(dim)))
 
 
 def _operand(name: str, sliced: Mapping[int, Term], rank: int) -> Term:

@@ -13,8 +13,10 @@ What
     `for i in range(lo + s, hi): B1; B2[i - s]`, then the last s iterations of the second.
     `loops.distribute` splits a loop whose body is several statements into two loops over the
     same range (applied again, into one loop a statement group); a float scalar one part's nest
-    sets and the next part's nest reads is expanded into an array at the split (`t_i = np.empty(n)`,
-    `t_i[i] = t` after the first part, `t_i[i]` read in the second). `loops.peel` runs the
+    sets and the next part reads is expanded into an array at the split (`t_i = np.empty(n)`,
+    `t_i[i] = t` after the first part, `t_i[i]` read in the second). Scalars set to a literal
+    at the top of the body (`t = 0.0; u = 0.0`) are first moved down to their first use when that
+    passes a loop, so each accumulator's start can go with its own (distributed) inner loop. `loops.peel` runs the
     first or last iteration of a loop on its own when an `if` tests the loop variable against
     that boundary (`i == 0`, `i > 0`, `i == n - 1`, `i < n - 1`), so the remaining loop has no
     branch. `loops.unroll-jam` unrolls the outer loop of a 2-deep nest, or the middle loop of a
@@ -60,7 +62,9 @@ Legal when
     step 1; the loop variable is not read after the loops (it ends s iterations later). Scalar expansion: the
     loop is `range(0, n)` with n a size, the scalar a float local of a kernel with no float32
     data, planned by `analysis._expansion_candidates`, set on every iteration before any read,
-    and not assigned by the second part (which then reads exactly the value stored). Peeling: step 1, the
+    and not assigned by the second part (which then reads exactly the value stored). Moving a
+    start `u = c` down: c is a literal (evaluating it later cannot raise or read a changed name),
+    the statements passed neither read nor assign u and cannot leave the body early. Peeling: step 1, the
     test is `v OP e` with v's coefficient +-1 and e - bound a known constant, constant on every
     iteration but the peeled one; the loop variable is not read after the loop and the body
     assigns neither it nor a name in the bounds; the peeled copy is guarded by `lo < hi`.
@@ -129,7 +133,7 @@ from optcompiler.analysis import (
 )
 from optcompiler.ir import Term, const, seq, var
 from optcompiler.passes import PassContext
-from optcompiler.passes.egraph import EGraph, Id, Rewrite, rule
+from optcompiler.passes.egraph import EGraph, ENode, Id, Rewrite, rule
 
 NAME = "loops"
 PREVIEW = False
@@ -266,6 +270,8 @@ def rules(ctx: PassContext) -> list[Rewrite]:
         bodies += [
             Term("seq", tuple(egraph.extract_term(c) for c in n.children)) for n in blocks[:_MAX_BLOCKS]
         ]
+        spliced = [body for n in blocks[:_MAX_BLOCKS] for body in _spliced(egraph, n)]
+        bodies += [sunk for sunk in map(sink_scalar_inits, bodies + spliced) if sunk is not None]
         out: list[Term] = []
         for body in dict.fromkeys(bodies):
             loop = Term("for", (*first.args[:4], body), first.value)
@@ -788,6 +794,66 @@ def distribute(loop: Term, facts: KernelFacts) -> list[Term]:
     return out
 
 
+def _spliced(egraph: EGraph, block: ENode) -> list[Term]:
+    """`block` with one statement replaced by a block of several that its class also holds (an
+    inner loop distributed into two loops), flattened: an outer loop can only be distributed
+    between statements of its own body, so the inner split must be part of that body."""
+    statements = [egraph.extract_term(c) for c in block.children]
+    out = []
+    for k, child in enumerate(block.children):
+        inner = next((n for n in egraph.nodes(child) if n.op == "seq" and len(n.children) >= 2), None)
+        if inner is not None:
+            parts = [egraph.extract_term(c) for c in inner.children]
+            out.append(seq(*statements[:k], *parts, *statements[k + 1 :]))
+    return out
+
+
+def sink_scalar_inits(body: Term) -> Term | None:
+    """`body` with each scalar set to a constant (`u = 0.0`) moved down to just before the first
+    statement that uses it, when that passes a loop (which distribution could then split off;
+    passing straight-line statements only reorders them); None when nothing moves.
+
+    Accumulators are often all set at the top of a body (`t = 0.0; u = 0.0`) and used by loops
+    that distribution could separate only if each part held its own start. Moving `u = c` past
+    statements that neither read nor assign u changes nothing they compute (they do not see u),
+    nor what any later statement reads (u holds c when the first one using it runs, as before).
+    The value is a literal, so evaluating it later cannot raise or read something changed; no
+    statement passed may leave the body early (break, continue, return), which could skip it."""
+    if body.op != "seq" or len(body.args) < 3:
+        return None
+    statements = list(body.args)
+    moved = False
+    for k in range(len(statements) - 2, -1, -1):
+        stmt = statements[k]
+        if not _literal_start(stmt):
+            continue
+        name = str(stmt.args[0].value)
+        m = k + 1
+        while m < len(statements) and not _uses(statements[m], name) and not _has_exit(statements[m]):
+            m += 1
+        passed = statements[k + 1 : m]
+        if m < len(statements) and any(map(contains_loop, passed)):  # onto a use, past a loop
+            statements.insert(m - 1, statements.pop(k))
+            moved = True
+    return seq(*statements) if moved else None
+
+
+def _literal_start(stmt: Term) -> bool:
+    """`u = 0.0`: a plain name set to a literal."""
+    return stmt.op == "assign" and stmt.args[0].op == "var" and _literal(stmt.args[1])
+
+
+def _literal(term: Term) -> bool:
+    """A number, possibly negated: evaluating it has no effect and reads nothing."""
+    if term.op == "neg":
+        return _literal(term.args[0])
+    return term.op == "const" and isinstance(term.value, int | float) and not isinstance(term.value, bool)
+
+
+def _uses(statement: Term, name: str) -> bool:
+    return name in names_read(statement) or name in names_assigned(statement)
+
+
 def expand_scalars(
     loop: Term, first: Term, second: Term, facts: KernelFacts
 ) -> tuple[tuple[Term, ...], Term, Term] | None:
@@ -807,8 +873,8 @@ def expand_scalars(
     flowing = sorted((names_assigned(first) & names_read(second)) - names_assigned(second))
     if not flowing or not (lo == const(0) and step == const(1)):
         return None
-    if not (contains_loop(first) and contains_loop(second)):
-        return None  # only nests are worth separating (see `analysis._expansion_candidates`)
+    if not contains_loop(first):
+        return None  # only a nest is worth separating (see `analysis._expansion_candidates`)
     exposed = upward_exposed(body)
     names = all_names(loop)
     allocations, stores = [], []

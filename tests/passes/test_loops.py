@@ -24,6 +24,7 @@ from optcompiler.passes.loops import (
     hoist_invariants,
     peel,
     replace_scalars,
+    sink_scalar_inits,
     tile,
     unroll_and_jam,
     unroll_and_jam_middle,
@@ -501,6 +502,91 @@ def test_distribution_refuses_scalars_it_cannot_expand(change: tuple[str, str]) 
     )
     k = _kernel(source.replace(*change))
     assert not any("t_i" in _text(out) for out in distribute(_loop(k, (2,)), _ctx(k).facts))
+
+
+TWO_ACCUMULATORS = """
+    import numpy as np
+    def two_products(P, Q, v, a, b):
+        n = P.shape[0]
+        out = np.zeros(n)
+        for r in range(n):
+            s1 = 0.0
+            s2 = 0.0
+            for c in range(n):
+                s1 += P[r, c] * v[c]
+                s2 += Q[r, c] * v[c]
+            out[r] = a * s1 + b * s2
+        return out
+"""
+
+
+def _split_inner(k: Kernel) -> Term:
+    """The row loop's body with its inner loop distributed (the first step the e-graph takes)."""
+    body = _loop(k, (2,)).args[4]
+    (inner,) = distribute(body.args[2], _ctx(k).facts)
+    return seq(body.args[0], body.args[1], inner, body.args[3])
+
+
+def test_sinking_moves_a_constant_start_down_to_its_first_use() -> None:
+    k = _kernel(TWO_ACCUMULATORS)
+    assert _text(sink_scalar_inits(_split_inner(k))) == textwrap.dedent(
+        """\
+        s1 = 0.0
+        for c in range(n):
+            s1 += P[r, c] * v[c]
+        s2 = 0.0
+        for c in range(n):
+            s2 += Q[r, c] * v[c]
+        out[r] = a * s1 + b * s2"""
+    )
+    assert sink_scalar_inits(_loop(k, (2,)).args[4]) is None  # the fused loop uses both at once
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("s2 = 0.0", "s2 = a"),  # not a literal: a name could change on the way
+        ("s2 += Q[r, c] * v[c]", "s2 += Q[r, c] * v[c] * s1"),  # nothing to pass: the first loop...
+    ],
+)
+def test_sinking_leaves_starts_it_cannot_move(change: tuple[str, str]) -> None:
+    k = _kernel(TWO_ACCUMULATORS.replace(*change))
+    body = _loop(k, (2,)).args[4]
+    split = distribute(body.args[2], _ctx(k).facts)
+    stmts = (body.args[0], body.args[1], *(split[0].args if split else (body.args[2],)), body.args[3])
+    assert sink_scalar_inits(seq(*stmts)) is None
+
+
+def test_sinking_stops_at_an_exit() -> None:
+    body = _kernel(
+        "def f(x, n):\n    for i in range(n):\n        t = 0.0\n        if x[i] < 0.0:\n            break\n"
+        "        t += x[i]\n        x[i] = t\n"
+    )
+    assert sink_scalar_inits(_loop(body, (0,)).args[4]) is None
+
+
+def test_distribution_after_sinking_gives_each_accumulator_its_own_nest() -> None:
+    k = _kernel(TWO_ACCUMULATORS)
+    row = _loop(k, (2,))
+    sunk = Term("for", (*row.args[:4], sink_scalar_inits(_split_inner(k))), "range")
+    out = distribute(sunk, _ctx(k).facts)
+    assert _text(out[0]) == textwrap.dedent(
+        """\
+        s1_r = np.empty(n)
+        for r in range(n):
+            s1 = 0.0
+            for c in range(n):
+                s1 += P[r, c] * v[c]
+            s1_r[r] = s1
+        for r in range(n):
+            s2 = 0.0
+            for c in range(n):
+                s2 += Q[r, c] * v[c]
+            out[r] = a * s1_r[r] + b * s2"""
+    )
+    args = lambda rng, n: [rng.random((n, n)), rng.random((n, n)), rng.random(n), 1.5, -0.5]  # noqa: E731
+    for variant in out:
+        _same_results(k, _with_stmt(k, 2, variant), args, (0, 1, 5))
 
 
 SWEEPS = """
