@@ -772,3 +772,110 @@ def nest3_kernels(draw: st.DrawFn) -> str:
     body.append(pick(("return C", "return s", "return C, s")))
     signature = f"def {KERNEL_NAME}(A: np.ndarray, B: np.ndarray, C: np.ndarray):"
     return "\n".join(["import numpy as np", "", "", signature, *("    " + line for line in body)]) + "\n"
+
+
+# ---- whole contractions inside other nests (idioms.gram) -------------------------------------------
+
+# Ranges of the two outer loops ({S} their size, {O} the outer loop's variable) and of the inner
+# contraction ({K} its size): mostly what the rule takes, the rest near misses of it.
+GRAM_OUTER = (
+    "range({S})",
+    "range({S})",
+    "range({O} + 1)",
+    "range({O}, {S})",
+    "range({O} + 1, {S})",
+    "range({O})",
+)
+GRAM_OUTER_MISSES = ("range({S} - 1)", "range(1, {S})", "range(w)")
+GRAM_INNER = ("range({K})", "range({K})", "range(0, {K})", "range(0, {K}, 1)")
+GRAM_INNER_MISSES = ("range(1, {K})", "range({K} - 1)", "range(0, {K}, 2)", "range({O})", "range(w)")
+
+
+@st.composite
+def gram_kernels(draw: st.DrawFn) -> str:
+    """An i-j nest around `s = init; for p in range(k): s += X[i, p] * Y[j, p]` and stores of s,
+    shaped like syrk, a covariance or a correlation: one operand array or two, each contracted over
+    its rows or its columns; full and triangular outer ranges; statements before and after the
+    inner loop; and near misses: partial inner ranges, a term that is not a product, a diagonal,
+    the nest writing an operand, the inner variable read after its loop, int arrays,
+    a dot under an `if`."""
+
+    def pick(options: Sequence[T]) -> T:
+        return draw(st.sampled_from(list(options)))
+
+    def chance(percent: int) -> bool:
+        return draw(st.integers(0, 99)) >= 100 - percent
+
+    # no float32: a float32 sum stored into a float64 G errs at float32's precision in any other
+    # order (parallel.prange-reduction's too), beyond the float64 tolerance; tests/passes covers
+    # that idioms.gram refuses float32
+    dtype = "float64" if not chance(10) else "int64"
+    annotation = "np.ndarray" if dtype == "float64" and chance(50) else f"npt.NDArray[np.{dtype}]"
+    two = chance(40)
+    x_rows = chance(50)  # X[p, i] (a covariance's columns) or X[i, p] (syrk's rows)
+    y_rows = x_rows if not two or chance(60) else not x_rows
+    params = [f"X: {annotation}"] + ([f"Y: {annotation}"] if two else [])
+    has_w = chance(8)
+    if has_w:
+        params.append("w: int")
+    body = ["k, n = X.shape" if x_rows else "n, k = X.shape"]
+    m = "n"
+    if two:
+        body.append(f"m = Y.shape[{1 if y_rows else 0}]")
+        m = "m"  # Y's summed extent is never declared: it is read through a guarded slice
+    y = "Y" if two else "X"
+    body.append(f"G = np.zeros((n, {m}))")
+
+    def header(v: str, size: str, outer: str) -> str:
+        misses = GRAM_OUTER_MISSES if v != "p" else GRAM_INNER_MISSES
+        text = pick(misses) if chance(10) else pick(GRAM_OUTER if v != "p" else GRAM_INNER)
+        if ("{O}" in text and not outer) or ("w" in text and not has_w):
+            text = "range({S})" if v != "p" else "range({K})"
+        return text.format(S=size, K=size, O=outer)
+
+    def element(array: str, rows: bool, free: str) -> str:
+        return f"{array}[p, {free}]" if rows else f"{array}[{free}, p]"
+
+    a, b = ("i", "j") if not chance(15) else ("j", "i")
+    if chance(6):
+        b = a  # a diagonal
+    left, right = element("X", x_rows, a), element(y, y_rows, b)
+    product = f"{left} * {right}" if not chance(25) else f"{right} * {left}"
+    statement = pick(
+        (
+            f"s += {product}",
+            f"s += {product}",
+            f"s = s + {product}",
+            f"s -= {product}",
+            f"s += 2.0 * {product}",
+        )
+    )
+    if chance(6):
+        statement = f"s += {product} + 1.0"
+    init = pick(("s = 0.0", "s = 0.0", "s = 1.5", "s = G[i, j]", "s = 0"))
+    # `G[i, 0] += s`: no other read of the original bounds j, only the dot's own, none when k = 0
+    store = pick(("G[i, j] = s", "G[i, j] = s", "G[i, j] = s / 2.0", "G[i, j] = max(s, 0.0)", "G[i, 0] += s"))
+    body.append(f"for i in {header('i', 'n', '')}:")
+    if chance(25):
+        body.append(
+            f"    G[i, {pick(('i', '0'))}] = 1.0"
+        )  # before the inner nest, as a correlation's diagonal
+    body.append(f"    for j in {header('j', m, 'i')}:")
+    pad = "        "
+    if chance(15):  # a conditional dot: its reads are not covered by the dispatcher's guard
+        body.append(f"{pad}if {pick(('i != j', 'G[i, 0] >= 0.0'))}:")
+        pad += "    "
+    body.append(f"{pad}{init}")
+    body.append(f"{pad}for p in {header('p', 'k', 'j')}:")
+    body.append(f"{pad}    {statement}")
+    body.append(f"{pad}{store}")
+    if not two and chance(20):
+        body.append("        G[j, i] = G[i, j]")
+    if chance(6):
+        body.append("        X[i, 0] = X[i, 0] * 0.5" if not x_rows else "        X[0, i] = X[0, i] * 0.5")
+    if chance(6):
+        body.append("        G[i, j] += p")
+    body.append("return G")
+    header_lines = ["import numpy as np", "import numpy.typing as npt"]
+    signature = f"def {KERNEL_NAME}({', '.join(params)}):"
+    return "\n".join([*header_lines, "", "", signature, *("    " + line for line in body)]) + "\n"
