@@ -139,7 +139,12 @@ def rules(ctx: PassContext) -> list[Rewrite]:
 
 
 def forwarded_blocks(egraph: EGraph, block: ENode, env: Env) -> list[Term]:
-    """The block with one allocation forwarded into its update, for each allocation that can be."""
+    """The block with one allocation forwarded into its update, for each allocation that can be.
+
+    A statement whose class holds a block of several (`loops.distribute` makes two loops of one,
+    `idioms` a fill and an update of a nest) is read as those statements when it mentions X: the
+    forwarded block splices them in, which is what running that block in place does.
+    """
     children = [egraph.find(c) for c in block.children]
     out: list[Term] = []
     for a, child in enumerate(children):
@@ -147,30 +152,55 @@ def forwarded_blocks(egraph: EGraph, block: ENode, env: Env) -> list[Term]:
             (found for n in egraph.nodes(child) if (found := _allocation_node(egraph, n, env)) is not None),
             None,
         )
-        if allocation is None:
+        x = egraph.lookup(ENode("var", allocation.name)) if allocation is not None else None
+        if allocation is None or x is None:
             continue
-        x = egraph.lookup(ENode("var", allocation.name))
-        if x is None:
-            continue
-        dropped = [a]
-        for b in range(a + 1, len(children)):
-            c = children[b]
-            if any(_whole_fill(egraph, n, allocation, env) for n in egraph.nodes(c)):
-                dropped.append(b)
-                continue
-            update = (
-                _update(egraph, c, allocation, x, env) if (allocation.zeroed or len(dropped) > 1) else None
-            )
-            if update is not None:
-                stmts = [egraph.extract_term(k) for k in children]
-                stmts[b] = update
-                out.append(seq(*(s for i, s in enumerate(stmts) if i not in dropped)))
-                break
-            if _mentions(egraph, c, x) or _exits(egraph.extract_term(c)):
-                break
-            if names_assigned(egraph.extract_term(c)) & names_read(allocation.zeros):
-                break  # the `else` would allocate with other sizes (never for proved sizes)
+        found = _scan(egraph, allocation, x, env, children[a + 1 :], [], False, [0])
+        if found is not None:
+            scanned, update, rest = found
+            terms = [egraph.extract_term(k) for k in (*children[:a], *scanned)]
+            out.append(seq(*terms, update, *(egraph.extract_term(k) for k in rest)))
     return out
+
+
+_MAX_SCANS = 64  # statement groups tried per allocation: distribution offers a few per loop
+
+
+def _scan(
+    egraph: EGraph,
+    allocation: Allocation,
+    x: Id,
+    env: Env,
+    pending: list[Id],
+    scanned: list[Id],
+    filled: bool,
+    budget: list[int],
+) -> tuple[list[Id], Term, list[Id]] | None:
+    """(statements kept before the update, the update as an assignment, statements after it)."""
+    budget[0] += 1
+    if budget[0] > _MAX_SCANS:
+        return None
+    pending, scanned = list(pending), list(scanned)
+    while pending:
+        c = pending.pop(0)
+        if any(_whole_fill(egraph, n, allocation, env) for n in egraph.nodes(c)):
+            filled = True
+            continue
+        update = _update(egraph, c, allocation, x, env) if allocation.zeroed or filled else None
+        if update is not None:
+            return scanned, update, pending
+        if _mentions(egraph, c, x):
+            for group in (n for n in egraph.nodes(c) if n.op == "seq" and n.children):
+                inner = [egraph.find(k) for k in group.children]
+                found = _scan(egraph, allocation, x, env, inner + pending, scanned, filled, budget)
+                if found is not None:
+                    return found
+            return None
+        term = egraph.extract_term(c)
+        if _exits(term) or names_assigned(term) & names_read(allocation.zeros):
+            return None  # may skip the update; would make the `else` allocate with other sizes
+        scanned.append(c)
+    return None
 
 
 def _update(egraph: EGraph, cls: Id, allocation: Allocation, x: Id, env: Env) -> Term | None:
