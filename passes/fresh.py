@@ -12,7 +12,10 @@ What
     zeros the original returns when the guard is false. The update may also store through a
     slice that covers the whole array (`X[:n, :p] += E`). It is the statement form idioms
     produces for `C = np.zeros((n, p)); for i, j, k: C[i, j] += A[i, k] * B[k, j]`, so gemm
-    becomes `C = A @ B`.
+    becomes `C = A @ B`. A statement whose e-class holds a group of statements (idioms' fill and
+    update of the accumulator form, the loops `loops.distribute` makes of one) is read as that
+    group when it mentions X, and spliced into the block: gemv's accumulator nest becomes
+    `y = A @ x[:m]`, bicg's distributed nest `q = A @ p[:m]`.
 Why faster
     `X += E` writes E into a temporary (Numba's `@` always returns a new array), then reads X and
     the temporary and writes X: besides the product it costs a zero fill of X and a pass of three
@@ -38,9 +41,12 @@ Legal when
     float64 for a scaled product of float64 operands by an int or float scalar (a scaled
     float32 product may be float64 in Numba, so it refuses). Layout: Numba's `@` and the
     scaled product return new C-contiguous arrays, as `np.zeros` does, so X's Numba type (and
-    with it the `if`/`else` join) is unchanged. A fill covers the array: every subscript is a
-    slice `:stop` whose stop is proved to be that dimension's size (or absent), with a constant
-    zero value.
+    with it the `if`/`else` join) is unchanged; NumPy's matmul also returns C-ordered results
+    for Fortran-ordered and strided operands (checked), so the plain-NumPy target keeps the
+    layout too. A fill covers the array: every subscript is a slice `:stop` whose stop is
+    proved to be that dimension's size (or absent), with a constant zero value. Under an `if`,
+    the `else` allocates again with the allocation's own sizes, which no statement between
+    rebinds.
 Refuses when
     X is read or written between the allocation and the update (`Y = X` included), E or the
     guard reads X, the update is `-=` (or any other operator), a shape cannot be proved (an int
@@ -54,9 +60,11 @@ Float safety
     -0.0 (a row of zeros times negative numbers) where the original stores +0.0. Both compare
     equal and differ only in the sign of a zero; the rule is tagged `reassoc` (verified within
     the default float policy's tolerance, refused under `--strict-fp`) like the `idioms.matmul`
-    that produces its input. NaN and infinities pass through `0.0 + x` unchanged. A fill with
-    -0.0 would even be exact. `X -= E` is not rewritten: `0.0 - x` is `-x` only up to the sign
-    of zero as well, but it needs a negation pass that `X = -E` would not save.
+    that produces its input. NaN and infinities pass through `0.0 + x` unchanged; a fill with
+    -0.0 (accepted too) makes the rewrite exact, as -0.0 + x is x. `X -= E` is not rewritten:
+    `0.0 - x` is `-x` only up to the sign of zero as well, but `X = -E` keeps a pass over the
+    result (a negation instead of the subtraction); folding the sign into a scale is another
+    rewrite, not made here.
 """
 
 from __future__ import annotations
