@@ -411,6 +411,9 @@ def clear_analysis_cache() -> None:
     """Forget every memoized analysis and statement (benchmarks time predictions from scratch)."""
     _analyze_memo.cache_clear()
     _STATEMENT_MEMOS.clear()
+    _FORMS.clear()
+    _TERM_FACTS.clear()
+    _TEXTS.clear()
 
 
 def classify_stride(index: Term, loop_var: str) -> Stride:
@@ -553,6 +556,60 @@ def _linear_form(
         return _opaque(*(form(a) for a in t.args))
 
     return form(term)
+
+
+# `_Builder._linear`'s memo: an index expression's form by what it reads of the builder's state.
+_FORMS: dict[tuple[object, ...], _Form] = {}
+_FORMS_MAX = 50_000
+_LOOP_VARIABLE = ("loop variable",)  # a name's reading in a `_FORMS` key when it is a loop variable
+
+
+@dataclass(frozen=True)
+class _TermFacts:
+    """What the builder asks of a term's syntax alone, found in one walk of it."""
+
+    names: tuple[str, ...]  # variables, first occurrence first
+    array_calls: bool  # a product, or a call that may reduce or multiply arrays (`_has_array_call`)
+    assigned: frozenset[str]  # names assigned anywhere inside (`_assigned_scalars`)
+
+
+# Per term object (a term's id, the term kept alive beside its facts): the candidates of a kernel
+# hold many of their statements as the same objects.
+_TERM_FACTS: dict[int, tuple[Term, _TermFacts]] = {}
+_TERM_FACTS_MAX = 50_000
+_ARRAY_CALLS = REDUCTIONS | {"dot", "matmul", "vdot", "inner", "norm"}
+
+
+def _term_facts(t: Term) -> _TermFacts:
+    hit = _TERM_FACTS.get(id(t))
+    if hit is not None and hit[0] is t:
+        return hit[1]
+    names: dict[str, None] = {}
+    array_calls = False
+    assigned: set[str] = set()
+    for sub in t.walk():
+        op = sub.op
+        if op == "var":
+            names[sub.value] = None  # type: ignore[index]
+        elif op == "matmul" or (op == "call" and _call_name(sub) in _ARRAY_CALLS):
+            array_calls = True
+        elif op in ("assign", "augassign"):
+            targets = sub.args[0].args if sub.args[0].op == "tuple" else (sub.args[0],)
+            assigned.update(str(x.value) for x in targets if x.op == "var")
+    facts = _TermFacts(tuple(names), array_calls, frozenset(assigned))
+    if len(_TERM_FACTS) >= _TERM_FACTS_MAX:
+        _TERM_FACTS.clear()
+    _TERM_FACTS[id(t)] = (t, facts)
+    return facts
+
+
+def _var_names(t: Term) -> tuple[str, ...]:
+    """The variables `t` reads, in order of first occurrence."""
+    if t.op == "var":
+        return (t.value,)  # type: ignore[return-value]
+    if not t.args:
+        return ()
+    return _term_facts(t).names
 
 
 def _stride(forms: Sequence[_Form], ivars: frozenset[str]) -> Stride:
@@ -740,21 +797,7 @@ class _Builder:
             v = t.value
             return float(v) if isinstance(v, (int, float)) else None
         if op == "var":
-            name = t.value
-            if name in self.env:
-                return self.env[name]
-            if name in self.symbols:
-                form = self.symbols[name]
-                if isinstance(form, _Affine) and all(v in self.env for v, _ in form.coeffs):
-                    return form.const + sum(c * self.env[v] for v, c in form.coeffs)
-                return None
-            if name in self.arrays:
-                return None
-            if name in self.sizes:
-                return float(self.sizes[name])
-            if name in self.size_symbols:
-                return float(self.default)
-            return None
+            return self._evaluate_name(t.value)  # type: ignore[arg-type]
         if op == "index" and t.args[0].op == "attr" and t.args[0].value == "shape":
             array = self._array_of(t.args[0].args[0])
             d = self.evaluate(t.args[1])
@@ -1117,7 +1160,7 @@ class _Builder:
             self.arrays[name] = self.arrays[value.value]
             return
         loop_vars = self._loop_vars(node)
-        form = _linear_form(value, loop_vars, self.symbols, self.evaluate)
+        form = self._linear(value, loop_vars)
         if form.variables() & loop_vars:
             self.symbols[name] = form
             return
@@ -1228,7 +1271,7 @@ class _Builder:
         self, name: str, positions: Sequence[Term], node: _Node, weight: float, store: bool
     ) -> _Access:
         array = self.arrays.get(name) or _Array((float(self.default),) * len(positions), 8)
-        text = f"{name}[{', '.join(_source(p) for p in positions)}]"
+        text = _access_text(name, positions)
         shape = array.shape
         if array.mapping:
             views = iter(positions)
@@ -1238,10 +1281,54 @@ class _Builder:
             ] + list(views)
             shape = self.arrays[array.base].shape if array.base in self.arrays else shape
         loop_vars = self._loop_vars(node)
-        forms = tuple(_linear_form(p, loop_vars, self.symbols, self.evaluate) for p in positions)
+        forms = tuple(self._linear(p, loop_vars) for p in positions)
         if array.transposed:
             forms, shape = forms[::-1], shape[::-1]
         return _Access(array.base or name, forms, store, weight, array.itemsize, shape, text)
+
+    def _linear(self, t: Term, loop_vars: frozenset[str]) -> _Form:
+        """`_linear_form` of `t` here, memoized (`_FORMS`) by what it reads of this state: per name in
+        `t`, whether it is a loop variable, its affine symbol, or else its value (`evaluate`, the sign
+        of a zero included). Candidates share most of their index expressions and loop contexts."""
+        names = _var_names(t)
+        if not names:
+            key: tuple[object, ...] = (t,)
+        else:
+            parts: list[object] = [t]
+            symbols = self.symbols
+            for name in names:
+                if name in loop_vars:
+                    parts.append(_LOOP_VARIABLE)
+                elif name in symbols:
+                    parts.append(symbols[name])
+                else:
+                    value = self._evaluate_name(name)
+                    parts.append(value if value is None else (value, math.copysign(1.0, value)))
+            key = tuple(parts)
+        found = _FORMS.get(key)
+        if found is None:
+            found = _linear_form(t, loop_vars, self.symbols, self.evaluate)
+            if len(_FORMS) >= _FORMS_MAX:
+                _FORMS.clear()
+            _FORMS[key] = found
+        return found
+
+    def _evaluate_name(self, name: str) -> float | None:
+        """`evaluate` of the variable `name` (without making its term)."""
+        if name in self.env:
+            return self.env[name]
+        if name in self.symbols:
+            form = self.symbols[name]
+            if isinstance(form, _Affine) and all(v in self.env for v, _ in form.coeffs):
+                return form.const + sum(c * self.env[v] for v, c in form.coeffs)
+            return None
+        if name in self.arrays:
+            return None
+        if name in self.sizes:
+            return float(self.sizes[name])
+        if name in self.size_symbols:
+            return float(self.default)
+        return None
 
     def _fresh(self, stem: str) -> str:
         self.fresh += 1
@@ -2089,6 +2176,8 @@ def _is_none(t: Term) -> bool:
 
 def _has_array_call(t: Term, builder: _Builder) -> bool:
     """Whether `t` holds a reduction or product over arrays (which lowers to loops or BLAS)."""
+    if not _term_facts(t).array_calls:
+        return False  # no product, nor a call that could reduce or multiply arrays
     for sub in t.walk():
         if sub.op == "matmul":
             return True
@@ -2127,6 +2216,7 @@ def _matmul_shape(a: tuple[float, ...] | None, b: tuple[float, ...] | None) -> t
     return (*a[:-1], b[-1])
 
 
+@functools.lru_cache(maxsize=64)
 def _itemsize(dtype: str) -> int:
     try:
         return int(np.dtype(dtype).itemsize)
@@ -2179,12 +2269,22 @@ def _chain_latency(value: Term, is_source: Callable[[Term], bool]) -> float:
 
 
 def _assigned_scalars(body: Term) -> set[str]:
-    names: set[str] = set()
-    for t in body.walk():
-        if t.op in ("assign", "augassign"):
-            targets = t.args[0].args if t.args[0].op == "tuple" else (t.args[0],)
-            names.update(str(x.value) for x in targets if x.op == "var")
-    return names
+    return set(_term_facts(body).assigned)
+
+
+_TEXTS: dict[tuple[str, tuple[Term, ...]], str] = {}
+
+
+def _access_text(name: str, positions: tuple[Term, ...]) -> str:
+    """`name[positions]` as `_source` writes it, remembered (it names carried array elements only)."""
+    key = (name, positions)
+    found = _TEXTS.get(key)
+    if found is None:
+        found = f"{name}[{', '.join(_source(p) for p in positions)}]"
+        if len(_TEXTS) >= _TERM_FACTS_MAX:
+            _TEXTS.clear()
+        _TEXTS[key] = found
+    return found
 
 
 def _source(t: Term) -> str:

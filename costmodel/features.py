@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import math
-import operator
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -320,11 +319,45 @@ _REDUCTIONS = ("sum", "product", "minmax")
 # Per subterm: op counts (`_OP_KEYS`), accumulations (`_REDUCTIONS`) and their loop depths below it,
 # term size, prange. Summed from the subterms' own, so a body built of statements another candidate
 # of the kernel has (most of them) costs a lookup per shared statement instead of a walk of it.
-_SubtermSyntax = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], int, bool]
+# The counters of a group are packed into one integer, `_FIELD` bits each (no count of a term comes
+# near 2**32), so summing a subterm's counters is one integer addition.
+_FIELD = 32
+_FIELD_MASK = (1 << _FIELD) - 1
+_SubtermSyntax = tuple[int, int, int, int, bool]
 _SUBTERMS: dict[frozenset[str], dict[Term, _SubtermSyntax]] = {}  # per kernel's arrays, latest last
 _SUBTERMS_KERNELS = 8
 _SUBTERMS_MAX = 50_000
-_LEAF: _SubtermSyntax = ((0,) * len(_OP_KEYS), (0, 0, 0), (0, 0, 0), 1, False)  # a name, a constant
+_LEAF: _SubtermSyntax = (0, 0, 0, 1, False)  # a name, a constant
+
+
+def _unit(keys: tuple[str, ...], key: str) -> int:
+    return 1 << (_FIELD * keys.index(key))
+
+
+def _unpack(packed: int, keys: tuple[str, ...]) -> dict[str, int]:
+    return {k: (packed >> (_FIELD * i)) & _FIELD_MASK for i, k in enumerate(keys)}
+
+
+_ADD, _MUL, _DIV = _unit(_OP_KEYS, "add"), _unit(_OP_KEYS, "mul"), _unit(_OP_KEYS, "div")
+_MATH, _TEMPORARY = _unit(_OP_KEYS, "math"), _unit(_OP_KEYS, "temporaries")
+# `_count_op`'s first count of an op (one kind at most); augmented assignments by their operator
+_OWN_OP = {
+    **dict.fromkeys(("add", "sub"), _ADD),
+    "mul": _MUL,
+    **dict.fromkeys(("truediv", "floordiv", "mod"), _DIV),
+    "pow": _unit(_OP_KEYS, "pow"),
+    **dict.fromkeys(("lt", "le", "gt", "ge", "eq", "ne"), _unit(_OP_KEYS, "compare")),
+    **dict.fromkeys(("if", "ifexp"), _unit(_OP_KEYS, "branch")),
+    "while": _unit(_OP_KEYS, "while"),
+    **dict.fromkeys(("break", "continue"), _unit(_OP_KEYS, "early_exit")),
+    "index": _unit(_OP_KEYS, "index"),
+}
+_AUGMENTED_OP = {
+    **dict.fromkeys(("add", "sub"), _ADD),
+    "mul": _MUL,
+    **dict.fromkeys(("truediv", "floordiv", "mod"), _DIV),
+}
+_REDUCTION_UNIT = {k: _unit(_REDUCTIONS, k) for k in _REDUCTIONS}
 
 
 @functools.lru_cache(maxsize=1024)
@@ -341,12 +374,8 @@ def _syntax(body: Term, arrays: frozenset[str]) -> _Syntax:
         del _SUBTERMS[next(iter(_SUBTERMS))]
     ops, _, depths, size, prange = _subterm_syntax(body, arrays, memo)
     # a statement `depth` loop bodies below the body counts `depth` times (`_reduction_kinds`)
-    reductions = {
-        "ir_reduction_sum": float(depths[0]),
-        "ir_reduction_product": float(depths[1]),
-        "ir_reduction_minmax": float(depths[2]),
-    }
-    return _Syntax(reductions, _op_columns(Counter(dict(zip(_OP_KEYS, ops, strict=True)))), size, prange)
+    reductions = {f"ir_reduction_{k}": float(v) for k, v in _unpack(depths, _REDUCTIONS).items()}
+    return _Syntax(reductions, _op_columns(Counter(_unpack(ops, _OP_KEYS))), size, prange)
 
 
 def _subterm_syntax(t: Term, arrays: frozenset[str], memo: dict[Term, _SubtermSyntax]) -> _SubtermSyntax:
@@ -358,29 +387,45 @@ def _subterm_syntax(t: Term, arrays: frozenset[str], memo: dict[Term, _SubtermSy
     found = memo.get(t)
     if found is not None:
         return found
-    c: Counter[str] = Counter()
-    _count_op(t, arrays, c)
-    ops = [c[k] for k in _OP_KEYS]
-    counts = [0, 0, 0]
-    depths = [0, 0, 0]
-    if t.op in ("augassign", "assign", "if"):
+    op = t.op
+    ops = _own_ops(t, arrays)
+    counts = depths = 0
+    if op in ("augassign", "assign", "if"):
         own = _reduction_of(t)
-        counts = [int(own[k]) for k in _REDUCTIONS]
+        counts = sum(n * _REDUCTION_UNIT[k] for k, n in own.items() if k in _REDUCTION_UNIT)
     size = 1
-    prange = t.op == "for" and t.value == "prange"
-    body = 4 if t.op == "for" else 1 if t.op == "while" else -1  # the argument one loop body deeper
+    prange = op == "for" and t.value == "prange"
+    body = 4 if op == "for" else 1 if op == "while" else -1  # the argument one loop body deeper
     for position, a in enumerate(t.args):
-        a_ops, a_counts, a_depths, a_size, a_prange = _subterm_syntax(a, arrays, memo)
-        ops = list(map(operator.add, ops, a_ops))
-        deeper = position == body
-        for k in range(3):
-            counts[k] += a_counts[k]
-            depths[k] += a_depths[k] + (a_counts[k] if deeper else 0)
+        a_ops, a_counts, a_depths, a_size, a_prange = (
+            _LEAF if not a.args and a.op in ("var", "const") else _subterm_syntax(a, arrays, memo)
+        )
+        ops += a_ops
+        counts += a_counts
+        depths += a_depths + a_counts if position == body else a_depths
         size += a_size
         prange = prange or a_prange
-    result = (tuple(ops), tuple(counts), tuple(depths), size, prange)
+    result = (ops, counts, depths, size, prange)
     memo[t] = result
     return result
+
+
+def _own_ops(t: Term, arrays: frozenset[str]) -> int:
+    """`_count_op` of one term, packed."""
+    op = t.op
+    if op == "augassign":
+        n = _AUGMENTED_OP.get(t.value, 0)  # type: ignore[arg-type]
+    else:
+        n = _OWN_OP.get(op, 0)
+    if op == "call":
+        name = _call_name(t)
+        if name in _MATH_CALLS:
+            n += _MATH
+        if name in _ALLOCATORS:
+            n += _TEMPORARY
+    elif op == "assign" and t.args[0].op == "var" and _is_array_expression(t.args[1], arrays):
+        n += _TEMPORARY
+    return n
 
 
 def _reduction_of(stmt: Term) -> Counter[str]:

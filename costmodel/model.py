@@ -69,6 +69,12 @@ class Tree:
             )
         )
         object.__setattr__(self, "_nodes", nodes)
+        # A tree whose splits all have missing type None (what LightGBM writes for features that had
+        # no NaN in training) reads a NaN as 0.0 and compares every value with `<=`: it is walked on
+        # the row with its NaNs made 0.0 (`TreeModel.predict_row`), (feature, threshold, left, right)
+        # a node.
+        plain = all(n[4] == 0 for n in nodes)
+        object.__setattr__(self, "_plain", tuple(n[:4] for n in nodes) if plain else None)
 
     def value(self, row: Sequence[float]) -> float:
         """LightGBM's rules: a NaN goes the missing way when the node's missing type is NaN, else
@@ -112,8 +118,24 @@ class TreeModel:
         return any(c in LLVM_COLUMNS for c in self.columns)
 
     def predict_row(self, row: Sequence[float]) -> float:
-        """`row` in `self.columns` order."""
-        raw = sum(t.value(row) for t in self.trees)
+        """`row` in `self.columns` order. The trees' values are summed in their order, as before: the
+        walk of each is inlined here, on the row with NaN as 0.0 where the tree's splits allow it."""
+        zeroed = [0.0 if x != x else x for x in row]
+        values = []
+        for tree in self.trees:
+            nodes = tree._plain  # type: ignore[attr-defined]
+            if nodes is None:
+                values.append(tree.value(row))
+                continue
+            if not nodes:
+                values.append(tree.leaf[0])
+                continue
+            node = 0
+            while node >= 0:
+                feature, threshold, left, right = nodes[node]
+                node = left if zeroed[feature] <= threshold else right
+            values.append(tree.leaf[~node])
+        raw = sum(values)
         if self.objective == "residual":
             analytic = row[self.columns.index("analytic_log_seconds")]
             return raw + (analytic if math.isfinite(analytic) else 0.0)
