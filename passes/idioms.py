@@ -19,8 +19,8 @@ What
     `m < x[i]`) becomes `if n > 0: m = max(m, x.max())`; `idioms.min` likewise with `min`. A
     single loop may start at a constant, `range(1, n)`, and then reads the suffix `x[1:]`.
     Each of these rules replaces the whole nest by that one statement.
-    `idioms.gram` keeps the nest and replaces one loop inside it: a loop `for p in range(k)`,
-    anywhere in the body, whose only statement is `s += X[a, p] * Y[b, p]` (p in either position
+    `idioms.gram` keeps the nest and replaces loops inside it: a loop `for p in range(k)`,
+    anywhere in the body, whose statements are sums `s += X[a, p] * Y[b, p]` (p in either position
     of each operand; `s = s + ...`, `-=`, either factor order and scalar factors as above), with a
     and b variables of loops of the matched nest, becomes `s += G[a, b]`, and `G = X @ Y.T` (`.T`
     where the subscripts fall the other way) is computed once before the nest. A triangular
@@ -78,7 +78,9 @@ Legal when
     exactly, type included: Python's `max(a, b)` keeps `a` unless `b > a`, as the loop keeps
     `m` unless `x[i] > m`, and an integer maximum does not depend on the order it is found in.
     `idioms.gram`: the inner loop is `range(0, k, 1)` with k a bare size the nest does not assign,
-    and its variable is not read after it. The operands are 2-D float64 parameters or fresh
+    and its variable is not read after it. Its statements are sums into different accumulators,
+    no term or scale of which reads one of them: each accumulator then ends as its start plus its
+    own terms, whatever the others do. The operands are 2-D float64 parameters or fresh
     arrays that the nest neither writes nor rebinds nor hands to a call that is not pure math,
     and no array it writes may share memory with them (a fresh array, or two parameters under
     the pipeline's overlap guard): the product computed before the nest is then what every
@@ -95,7 +97,9 @@ Legal when
     loop over a (`KernelFacts.in_bounds`: `range(m)` with m the declared size), or the access is
     covered (a triangular `range(a, m)` against a shape): then `G[a, b]`, whose dimensions are
     exactly the operands' other ones, is in range wherever the original element is, even when
-    k is 0 and the original reads no element; so no `if k > 0` guard is needed.
+    k is 0 and the original reads no element; so no `if k > 0` guard is needed. A column prefix
+    `X[:, :k]` is a strided view, which Numba's `@` copies to a temporary first: the product runs
+    on the whole X when `X.shape[1] == k`, tested where it is computed.
 Refuses when
     A loop covers part of an extent (`range(1, n - 1)`, `range(n - 1)`), bounds are triangular
     (`range(i)`), a result dimension of an operand is not proved (an int parameter `n`), the
@@ -109,8 +113,11 @@ Refuses when
     (`x[i + 1]`, `x[0]`, `x[i] * 2.0`), an unproved extent, a float32 or integer sum, a float
     extremum, an `if` with an `else` or that stores anything but the element it tested, and
     `max` of three arguments or without the accumulator.
-    `idioms.gram` refuses a partial or stepped inner range (`range(1, k)`), another statement in
-    the inner loop or a term that is not two elements times scalars (`X[i, p] * X[j, p] + 1.0`),
+    `idioms.gram` refuses a partial or stepped inner range (`range(1, k)`), a statement in the
+    inner loop that is not such a sum, a term that is not two elements times scalars
+    (`X[i, p] * X[j, p] + 1.0`), one accumulator summed twice or read by another's term, a
+    vector factor `y[p]` (matrix-vector sums of a row loop are loops.distribute's and
+    idioms.matvec's, through an expanded scalar),
     an operand the nest writes (or might through an alias: a local view, a non-math call), an
     extent the nest assigns, integer, float32 or mixed dtypes, a subscript that is not p or a
     variable of a loop of the matched nest (one bound outside is left to the rewrite of the loop
@@ -793,7 +800,7 @@ def _operand(name: str, sliced: Mapping[int, Term], rank: int) -> Term:
 
 @dataclass(frozen=True)
 class _Operand:
-    """One factor `X[a, p]` / `X[p, a]` of a contraction over p, as a side of `left @ right`."""
+    """One factor `X[a, p]` or `X[p, a]` of a contraction over p, a side of `left @ right`."""
 
     name: str
     access: Term  # the element as written
@@ -814,8 +821,9 @@ def gram_form(
     In `for i: for j in range(i + 1): s = 0.0; for p in range(k): s += A[i, p] * A[j, p]; ...`
     the inner loop sums row i of A times row j of A: element (i, j) of `A @ A.T`. The result is
     `A_AT = A @ A.T` followed by the nest with that loop replaced by `s += A_AT[i, j]`; the rest of
-    the body (triangular bounds, other statements, the store of s) stays as written. Each such
-    inner loop gets a product (identical ones share it); None when there is none (see *Legal when*).
+    the body (triangular bounds, other statements, the store of s) stays as written. Each sum of
+    such an inner loop gets a product (identical ones share it); None when there is none (see
+    *Legal when*).
     `taken`: names the product's name must avoid (the kernel's); `kernel`: the body as written,
     where an accumulator that `facts` cannot type (`s += T[i, a] * T[i, b]` over a local T) is
     shown to be a float.
@@ -825,27 +833,47 @@ def gram_form(
     written = arrays_written(loop)
     assigned = names_assigned(loop)
     calls = [t for t in loop.walk() if t.op == "call" and not is_pure_call(t)]
-    products: dict[str, Term] = {}
+    products: dict[str, Term] = {}  # name -> the statement that computes it
 
     def contraction(inner: Term, enclosing: Mapping[str, Term]) -> Term | None:
-        """The lookup that replaces `inner`, when it is a whole contraction over the nest's vars."""
+        """The lookups that replace `inner`, when it is a whole contraction over the nest's vars."""
         body = inner.args[4]
         extent = inner.args[2]
-        if inner.value != "range" or not _plain_range(inner) or body.op != "seq" or len(body.args) != 1:
-            return None  # a partial or stepped range, or another statement beside the sum
+        if inner.value != "range" or not _plain_range(inner) or body.op != "seq" or not body.args:
+            return None  # a partial or stepped range
         p = loop_var(inner)
         if not _bare_size(extent) or names_read(extent) & assigned or p in enclosing:
             return None  # `range(k - 1)`, or an extent the nest changes
         if p in facts.escaping.get(p, frozenset()):
             return None  # p's last value is read after the loop, which the lookup does not bind
-        update = _accumulation(body.args[0])
-        if update is None or update.target.op != "var":
-            return None
-        if not _float_scalar(str(update.target.value), kernel, facts, dtypes):
-            return None
+        updates = [u for u in map(_accumulation, body.args) if u is not None and u.target.op == "var"]
+        if len(updates) != len(body.args):
+            return None  # another statement beside the sums
+        sums = {str(u.target.value) for u in updates}
+        if len(sums) != len(updates):
+            return None  # one accumulator summed twice: its terms interleave
+        lookups = []
+        for update in updates:
+            lookup = accumulation_lookup(update, p, extent, sums, enclosing)
+            if lookup is None:
+                return None
+            lookups.append(lookup)
+        for name, product in lookups_products:
+            products.setdefault(name, product)
+        lookups_products.clear()
+        return seq(*lookups)
+
+    lookups_products: list[tuple[str, Term]] = []  # found for the loop being matched, kept if it is
+
+    def accumulation_lookup(
+        update: _Update, p: str, extent: Term, sums: set[str], enclosing: Mapping[str, Term]
+    ) -> Term | None:
+        """`s += G[a, b]` for one accumulation over p, its product recorded."""
         s = str(update.target.value)
+        if not _float_scalar(s, kernel, facts, dtypes):
+            return None
         if update.scale is not None and (
-            names_read(update.scale) & {s, p}
+            names_read(update.scale) & (sums | {p})
             or any(facts.kind(n) not in ("int", "float") for n in names_read(update.scale))
         ):
             return None
@@ -859,17 +887,26 @@ def gram_form(
         extents = _contraction_extents((left, right), p, extent, facts, covered)
         if extents is None:
             return None
-        sides = []
-        for operand, side in zip((left, right), ("left", "right"), strict=True):
-            term = _operand(operand.name, {operand.summed: extent} if operand.name in extents else {}, 2)
-            # left @ right: the left's rows and the right's columns are the free dimensions
-            flip = operand.summed == (0 if side == "left" else 1)
-            sides.append((Term("attr", (term,), "T") if flip else term, flip))
-        product = Term("matmul", (sides[0][0], sides[1][0]))
-        name = _product_name(left.name, right.name, sides[0][1], sides[1][1], extent if extents else None)
-        while name in taken or products.get(name, product) != product:
-            name += "_"
-        products[name] = product
+        # left @ right: the left's rows and the right's columns are the free dimensions
+        flips = tuple(o.summed == (0 if o is left else 1) for o in (left, right))
+        product = _contraction_product((left, right), flips, extents, extent)
+        # a column prefix `X[:, :k]` is a strided view that Numba's `@` copies first: where the
+        # guard's k <= X.shape[1] is an equality, the whole X is the same operand and no copy
+        strided = sorted({o.name for o in (left, right) if o.name in extents and o.summed == 1})
+        whole = _contraction_product((left, right), flips, extents - set(strided), extent)
+        test = _all([Term("eq", (_shape(a, 1), extent)) for a in strided]) if strided else None
+
+        def computed(name: str) -> Term:
+            statement = Term("assign", (var(name), product))
+            if test is None:
+                return statement
+            return Term("if", (test, seq(Term("assign", (var(name), whole))), seq(statement)))
+
+        name = _product_name(left.name, right.name, *flips, extent if extents else None)
+        known = {**products, **dict(lookups_products)}
+        while name in taken or known.get(name, computed(name)) != computed(name):
+            name += "_"  # the same name computes the same product
+        lookups_products.append((name, computed(name)))
         lookup: Term = Term("index", (var(name), Term("tuple", (var(left.other), var(right.other)))))
         if update.scale is not None:
             lookup = Term("mul", (update.scale, lookup))
@@ -877,19 +914,43 @@ def gram_form(
 
     def visit(term: Term, enclosing: Mapping[str, Term]) -> Term:
         if term.op == "for":
-            lookup = contraction(term, enclosing)
-            if lookup is not None:
-                return lookup
             inside = {**enclosing, loop_var(term): term}
             return Term("for", (*term.args[:4], visit(term.args[4], inside)), term.value)
         if term.op not in ("seq", "if", "while"):
             return term  # a statement or an expression: no loop inside
-        return Term(term.op, tuple(visit(child, enclosing) for child in term.args), term.value)
+        children: list[Term] = []
+        for child in term.args:
+            found = contraction(child, enclosing) if child.op == "for" and term.op == "seq" else None
+            lookups_products.clear()
+            if found is not None:
+                children.extend(found.args)
+            else:
+                children.append(visit(child, enclosing))
+        return Term(term.op, tuple(children), term.value)
 
-    rewritten = visit(loop, {})
+    rewritten = Term("for", (*loop.args[:4], visit(loop.args[4], {loop_var(loop): loop})), loop.value)
     if not products:
         return None
-    return seq(*(Term("assign", (var(name), product)) for name, product in products.items()), rewritten)
+    return seq(*products.values(), rewritten)
+
+
+def _contraction_product(
+    operands: tuple[_Operand, _Operand], flips: tuple[bool, ...], sliced: set[str], extent: Term
+) -> Term:
+    """`left @ right`, each read through `[:k]` on its summed dimension when in `sliced`, and
+    through `.T` when flipped."""
+    sides = []
+    for operand, flip in zip(operands, flips, strict=True):
+        term = _operand(operand.name, {operand.summed: extent} if operand.name in sliced else {}, 2)
+        sides.append(Term("attr", (term,), "T") if flip else term)
+    return Term("matmul", (sides[0], sides[1]))
+
+
+def _all(conditions: list[Term]) -> Term:
+    test = conditions[0]
+    for condition in conditions[1:]:
+        test = Term("and", (test, condition))
+    return test
 
 
 def _float_scalar(name: str, kernel: Term | None, facts: KernelFacts, dtypes: Mapping[str, str]) -> bool:

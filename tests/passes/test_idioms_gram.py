@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import textwrap
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -117,7 +118,8 @@ def test_a_column_covariance_from_a_triangle_reads_the_transposed_product() -> N
 
 def test_mixed_orientations_and_an_unproved_operand_read_through_a_guarded_slice() -> None:
     # Q's column count is never declared: its element is guarded (d <= Q.shape[1] or the
-    # original runs), so Q[:, :d] has exactly d columns
+    # original runs), so Q[:, :d] has exactly d columns; Q itself when that is all of it (a
+    # column prefix is a strided view, which Numba's `@` would copy)
     source = """
         import numpy as np
         def f(P, Q):
@@ -134,7 +136,10 @@ def test_mixed_orientations_and_an_unproved_operand_read_through_a_guarded_slice
     """
     assert _gram(source) == textwrap.dedent(
         """\
-        PT_QT_d = P.T @ Q[:, :d].T
+        if Q.shape[1] == d:
+            PT_QT_d = P.T @ Q.T
+        else:
+            PT_QT_d = P.T @ Q[:, :d].T
         for i in range(n):
             for j in range(m):
                 s = 1.0
@@ -169,7 +174,10 @@ def test_every_contraction_of_the_nest_gets_a_product_and_equal_ones_share_it() 
     assert _gram(source) == textwrap.dedent(
         """\
         A_AT = A @ A.T
-        A_BT_k = A @ B[:, :k].T
+        if B.shape[1] == k:
+            A_BT_k = A @ B.T
+        else:
+            A_BT_k = A @ B[:, :k].T
         for i in range(n):
             for j in range(i + 1):
                 s = 0.0
@@ -182,6 +190,64 @@ def test_every_contraction_of_the_nest_gets_a_product_and_equal_ones_share_it() 
                 u += A_BT_k[i, c]
                 C[i, 0] += u"""
     )
+
+
+_TWO_SUMS = """
+    import numpy as np
+    def f(A, B):
+        n, k = A.shape
+        C = np.zeros((n, n))
+        for i in range(n):
+            for j in range(i + 1):
+                s = 0.0
+                t = 0.0
+                for p in range(k):
+                    {statements}
+                C[i, j] = s * t
+        return C
+"""
+
+
+def test_two_sums_of_one_inner_loop_read_two_products() -> None:
+    source = _TWO_SUMS.format(statements="s += A[i, p] * A[j, p]\n                    t -= B[j, p] * A[i, p]")
+    assert _gram(source) == textwrap.dedent(
+        """\
+        A_AT = A @ A.T
+        if B.shape[1] == k:
+            B_AT_k = B @ A.T
+        else:
+            B_AT_k = B[:, :k] @ A.T
+        for i in range(n):
+            for j in range(i + 1):
+                s = 0.0
+                t = 0.0
+                s += A_AT[i, j]
+                t -= B_AT_k[j, i]
+                C[i, j] = s * t"""
+    )
+
+
+@pytest.mark.parametrize(
+    "statements",
+    [
+        "s += A[i, p] * A[j, p]\n                    s += B[i, p] * A[j, p]",  # one sum twice
+        "s += A[i, p] * A[j, p]\n                    t += s * B[i, p] * A[j, p]",  # a sum reads another
+        "s += A[i, p] * A[j, p]\n                    t = s",  # not a sum
+        "s += A[i, p] * A[j, p]\n                    t += A[i, p] * A[i, p]",  # one diagonal
+        "s += A[i, p] * x[p]",  # a vector factor: a matrix-vector sum, not this rule's
+    ],
+)
+def test_refuses_sums_that_are_not_independent_products(statements: str) -> None:
+    source = _TWO_SUMS.format(statements=statements).replace("def f(A, B):", "def f(A, B, x):")
+    assert _gram(source) is None
+
+
+def test_a_vector_factor_is_left_to_the_matrix_vector_rules() -> None:
+    """The fixtures refuse_accumulator_*: a row loop of `s += A[i, j] * x[j]` is idioms.matvec's
+    (through loops.distribute's expanded scalar), never this rule's."""
+    for fixture in ("refuse_accumulator_float32_target", "refuse_accumulator_read_after"):
+        source = (Path(__file__).parent / "idioms" / fixture / "input.py").read_text()
+        assert _form(frontend.lift_function(source, "k.py")) is None
 
 
 def test_the_products_name_avoids_the_kernels_names() -> None:
@@ -375,6 +441,9 @@ _PARAMETER_ROWS = """
                 G[i, j] = s
         return G
 """
+_TWO_SUMS_CASE = _TWO_SUMS.format(
+    statements="s += A[i, p] * A[j, p]\n                    t -= 0.5 * B[j, p] * A[i, p]"
+)
 _CASES = [  # (kernel, argument shapes or ints): k = 0 with rows left, 1x1, no rows, wide and tall
     (_SYRK.format(statement="s += A[j, p] * A[i, p]"), ((3, 0),)),
     (_SYRK.format(statement="s += A[j, p] * A[i, p]"), ((1, 1),)),
@@ -391,6 +460,10 @@ _CASES = [  # (kernel, argument shapes or ints): k = 0 with rows left, 1x1, no r
     (_PARAMETER_ROWS, ((5, 0), 3)),  # n within X's rows, as the dispatcher's guard ensures
     (_PARAMETER_ROWS, ((5, 3), 5)),
     (_PARAMETER_ROWS, ((2, 3), 0)),
+    (_TWO_SUMS_CASE, ((3, 3), (3, 3))),
+    (_TWO_SUMS_CASE, ((3, 2), (4, 5))),  # B wider than k: its first k columns (B[:, :k] @ A.T)
+    (_TWO_SUMS_CASE, ((4, 0), (4, 3))),
+    (_TWO_SUMS_CASE, ((1, 1), (1, 1))),
 ]
 
 

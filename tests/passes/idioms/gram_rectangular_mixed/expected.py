@@ -14,7 +14,10 @@ def distances(P: np.ndarray, Q: np.ndarray) -> np.ndarray:
         for k in range(d):
             qq[j] += Q[j, k] * Q[j, k]
     out = np.empty((n, m))
-    PT_QT_d = P.T @ Q[:, :d].T
+    if Q.shape[1] == d:
+        PT_QT_d = P.T @ Q.T
+    else:
+        PT_QT_d = P.T @ Q[:, :d].T
     for i in range(n):
         for j in range(m):
             s = pp[i] + qq[j]
