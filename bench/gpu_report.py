@@ -214,6 +214,7 @@ def dispatch_thresholds(
     launch: Any,
     held_out: Any,
     in_sample: Any,
+    math_names: Mapping[str, str] | None = None,
 ) -> dict[str, int | None]:
     """The dispatcher's threshold as `pipeline._add_gpu` computes it (`pipeline.dispatch_threshold`),
     for the profile optc's CPU run was given (bench/gpu.py: the kernel's third size) and the CPU
@@ -237,7 +238,11 @@ def dispatch_thresholds(
     profile = {k: int(v) for k, v in ordered[min(2, len(ordered) - 1)]["profile"].items()}
     config = replace(Config(quiet=True), kernel_sizes=((kernel.name, tuple(sorted(profile.items()))),))
     ranked = [c for c, _ in rank(variants, facts, config, hardware)]
-    chosen = next((c for c in ranked if f"{OPTC_CPU}{c.label})" == shipped), ranked[0])
+    matched = next((c for c in ranked if f"{OPTC_CPU}{c.label})" == shipped), None)
+    chosen = matched or ranked[0]
+    # the estimate must be of the variant that was measured: say so where today's exploration
+    # no longer offers it (a pass added since the run), and which one is estimated instead
+    note = "" if matched else f"measured {shipped[len(OPTC_CPU) : -1]}, not among today's candidates"
 
     def threshold(found: Any, margin: float = gpu_model.DISPATCH_MARGIN) -> int | None:
         return dispatch_threshold(
@@ -251,9 +256,13 @@ def dispatch_thresholds(
             gpu_model.H100,
             launch,
             margin,
+            math_names,
         )
 
-    estimate = dispatch_cpu_seconds(chosen, facts, hardware, None, config.default_size)
+    def cpu(found: Any) -> Callable[[Mapping[str, int]], float]:
+        return dispatch_cpu_seconds(chosen, facts, hardware, found, config.default_size, math_names)
+
+    estimate = cpu(None)
     thresholds: dict[str, Any] = {
         "analytic": threshold(None),
         "held_out": threshold(held_out),
@@ -261,8 +270,8 @@ def dispatch_thresholds(
         "by_margin": {m: threshold(held_out, m) for m in MARGINS},
         "estimates": {
             "analytic": estimate,
-            "held_out": dispatch_cpu_seconds(chosen, facts, hardware, held_out, config.default_size),
-            "in_sample": dispatch_cpu_seconds(chosen, facts, hardware, in_sample, config.default_size),
+            "held_out": cpu(held_out),
+            "in_sample": cpu(in_sample),
         },
     }
     # the pipeline measures at `measurement_sizes` (the profile halved until njit takes ~20 ms): the
@@ -273,6 +282,7 @@ def dispatch_thresholds(
     measured = at["timings"].get(shipped, {}).get("seconds") or at["timings"].get("numba.njit", {}).get(
         "seconds"
     )
+    thresholds["note"] = note
     if not measured:
         return {**thresholds, "scaled": thresholds["analytic"]}
     at_sizes = {k: int(v) for k, v in at["profile"].items()}
@@ -290,7 +300,7 @@ def dispatch_thresholds(
 
 
 def rows_of(records: Sequence[dict[str, Any]], hardware: Any, host: str) -> list[Row]:
-    from optcompiler import corpus
+    from optcompiler import corpus, strictmath
     from optcompiler.analysis import analyze
     from optcompiler.config import Config
     from optcompiler.costmodel import gpu as gpu_model
@@ -309,13 +319,15 @@ def rows_of(records: Sequence[dict[str, Any]], hardware: Any, host: str) -> list
                 kernel = lift_function(ck.path.read_text(encoding="utf-8"), str(ck.path), name)
                 facts = analyze(kernel, gpu_model._hints(ck))
                 variants, _ = explore(kernel, facts, Config(quiet=True))
-                lifted[name] = (kernel, facts, variants)
+                # the module's `math` imports: which calls the emitted variant routes to checked helpers
+                names = strictmath.math_names(ck.path.read_text(encoding="utf-8"))
+                lifted[name] = (kernel, facts, variants, names)
             except Exception as exc:  # a kernel this checkout cannot lift: left out, said why
                 print(f"{name}: left out ({type(exc).__name__}: {exc})", file=sys.stderr)
                 lifted[name] = None
         if lifted[name] is None:
             continue
-        kernel, facts, variants = lifted[name]
+        kernel, facts, variants, names = lifted[name]
         timings = {k: v for k, v in record["timings"].items() if v.get("seconds")}
         cpu = {k: v["seconds"] for k, v in timings.items() if not k.startswith("cuda")}
         sizes = {k: int(v) for k, v in record["profile"].items()}
@@ -338,6 +350,7 @@ def rows_of(records: Sequence[dict[str, Any]], hardware: Any, host: str) -> list
                 config,
                 models.get(name, shipped),  # a kernel the host's records lack: the shipped model never saw it
                 shipped,
+                names,
             )
         transfers = timings[label].get("transfers")
         out.append(
@@ -360,6 +373,7 @@ def rows_of(records: Sequence[dict[str, Any]], hardware: Any, host: str) -> list
                 by_margin=thresholds[name]["by_margin"],
                 cpu_estimates={k: f(sizes) for k, f in thresholds[name]["estimates"].items()},
                 problem_size=gpu_model.problem_size(facts, sizes, 1000),
+                note=thresholds[name].get("note") or "",
             )
         )
     return out
@@ -385,18 +399,22 @@ def score(picks: Sequence[tuple[bool, Row]]) -> dict[str, float]:
 
 
 def _leave_one_kernel_out(
-    rows: Sequence[Row], picks: Callable[[float, Sequence[Row]], list[tuple[bool, Row]]]
+    rows: Sequence[Row],
+    picks: Callable[[float, Sequence[Row]], list[tuple[bool, Row]]],
+    scorer: Callable[[Sequence[tuple[bool, Row]]], dict[str, float]] | None = None,
 ) -> dict[str, float]:
-    """`score` of `picks` with the margin chosen, per kernel, on the other kernels' rows only."""
+    """`scorer` (default `score`) of `picks` with the margin chosen, per kernel, on the other
+    kernels' rows only, by the same scorer."""
+    judge = scorer or score
     out: list[tuple[bool, Row]] = []
     for kernel in sorted({r.kernel for r in rows}):
         others = [r for r in rows if r.kernel != kernel]
         best = max(
             MARGINS,
-            key=lambda m: (score(picks(m, others))["right"], -score(picks(m, others))["geomean_regret"]),
+            key=lambda m: (judge(picks(m, others))["right"], -judge(picks(m, others))["geomean_regret"]),
         )
         out += picks(best, [r for r in rows if r.kernel == kernel])
-    return score(out)
+    return judge(out)
 
 
 def held_out(rows: Sequence[Row]) -> dict[str, float]:
@@ -408,18 +426,24 @@ def held_out(rows: Sequence[Row]) -> dict[str, float]:
     return _leave_one_kernel_out(rows, picks)
 
 
+def _dispatch_picks(margin: float, subset: Sequence[Row]) -> list[tuple[bool, Row]]:
+    """The dispatcher's picks with its threshold computed for `margin` (`Row.by_margin`)."""
+    out = []
+    for r in subset:
+        at = r.by_margin.get(margin)
+        out.append((at is not None and r.problem_size >= at, r))
+    return out
+
+
 def dispatch_held_out(rows: Sequence[Row]) -> dict[str, float]:
     """The end-to-end rule with the dispatcher's margin chosen, per kernel, on the other kernels'
     records only (leave one kernel out), as `costmodel.gpu.DISPATCH_MARGIN` was chosen on all."""
+    return _leave_one_kernel_out(rows, _dispatch_picks)
 
-    def picks(margin: float, subset: Sequence[Row]) -> list[tuple[bool, Row]]:
-        out = []
-        for r in subset:
-            at = r.by_margin.get(margin)
-            out.append((at is not None and r.problem_size >= at, r))
-        return out
 
-    return _leave_one_kernel_out(rows, picks)
+def dispatch_held_out_own(rows: Sequence[Row]) -> dict[str, float]:
+    """`dispatch_held_out` judged, and its margin chosen, against optc's own CPU variant."""
+    return _leave_one_kernel_out(rows, _dispatch_picks, against_own_cpu)
 
 
 def cpu_errors(rows: Sequence[Row]) -> dict[str, float]:
@@ -459,6 +483,64 @@ def own_cpu_known(rows: Sequence[Row]) -> dict[str, float]:
     )
 
 
+def both_known(rows: Sequence[Row]) -> dict[str, float]:
+    """The bound of any rule that picks between optc's two paths: both *measured*, the faster one
+    taken, scored against the CPU best. Below 100% wherever the GPU is faster than optc's CPU
+    variant but slower than code optc does not run (njit of the original, the NumPy reference):
+    taking the GPU there is right for optc's module and counts wrong against the CPU best."""
+    return score([(r.gpu_seconds < r.optc_cpu_seconds, r) for r in rows if r.optc_cpu_seconds])
+
+
+def product(picks: Sequence[tuple[bool, Row]]) -> dict[str, float]:
+    """What a call of optc's module costs against the fastest code measured for it: the time of the
+    path picked (optc's CPU variant or the GPU, both measured) / min(CPU best, GPU), geomean; right
+    as `against_own_cpu`. Mixes the decision's error with the CPU variant's own gap to the best."""
+    own = [(gpu, r) for gpu, r in picks if r.optc_cpu_seconds]
+    if not own:
+        return {"pairs": 0, "right": math.nan, "right_within": math.nan, "geomean_regret": math.nan}
+    logs = [
+        math.log((r.gpu_seconds if gpu else r.optc_cpu_seconds) / min(r.gpu_seconds, r.cpu_seconds))  # type: ignore[operator]
+        for gpu, r in own
+    ]
+    return {
+        **against_own_cpu(own),
+        "right_within": sum(log <= math.log(TIE) for log in logs) / len(logs),
+        "geomean_regret": math.exp(sum(logs) / len(logs)),
+    }
+
+
+def cause(r: Row, margin: float) -> str:
+    """Why the end-to-end pick was wrong, by substitution at this size (the dispatcher's threshold
+    comes from a scan over sizes, so this reads its rule at one size): the CPU best is code optc
+    does not run; or the pick turns right with optc's CPU variant's measured time in place of its
+    estimate (the CPU estimate); or with the GPU's measured time (the GPU model); or with both
+    estimates as they are and no margin (the margin); else both estimates."""
+    own = r.optc_cpu_seconds
+    estimate = r.cpu_estimates.get("held_out")
+    if not own or not estimate:
+        return "optc's CPU variant not measured"
+    gpu_wins = r.gpu_seconds < own
+    notes = []
+    if r.cpu_seconds < r.gpu_seconds < own:
+        notes.append(f"CPU best is {r.cpu_label}, {own / r.cpu_seconds:.1f}x faster than optc's variant")
+    if r.optc_picks_gpu != gpu_wins:  # wrong for optc's own module too
+        if (r.predicted_gpu_seconds * margin <= own) == gpu_wins:
+            notes.append(f"CPU estimate x{estimate / own:.2g}")
+        elif (r.gpu_seconds * margin <= estimate) == gpu_wins:
+            notes.append(f"GPU estimate x{r.predicted_gpu_seconds / r.gpu_seconds:.2g}")
+        elif (r.predicted_gpu_seconds <= estimate) == gpu_wins:
+            notes.append(
+                f"margin {margin:g} (GPU predicted {estimate / r.predicted_gpu_seconds:.2g}x faster)"
+            )
+        else:
+            notes.append(
+                f"both: CPU x{estimate / own:.2g}, GPU x{r.predicted_gpu_seconds / r.gpu_seconds:.2g}"
+            )
+    if r.note:
+        notes.append(r.note)
+    return "; ".join(notes)
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.3f} ms"
 
@@ -478,72 +560,137 @@ def markdown(rows: Sequence[Row], summary: Mapping[str, Any], records_path: str)
         "```",
         "",
         "CPU best: the fastest of numba.njit, optc's CPU output and the NumPy reference (BLAS where it uses it), "
-        "measured on the GPU host's 16 cores. GPU: optc's CUDA lowering (the launch configuration the GPU model "
-        "ranks first among those measured), every host-device copy included; in brackets the copies alone. "
-        "model: GPU when the GPU model predicts it "
-        f"{s['margin']:g}x faster than the measured CPU best. optc: what the emitted dispatcher picks (problem "
-        "size >= its threshold, `pipeline.dispatch_threshold`: from where the GPU model predicts the lowering "
+        "measured on the GPU host's 16 cores. optc CPU: optc's own CPU variant (the one the emitted module "
+        "falls back to), measured in the same run. GPU: optc's CUDA lowering (the launch configuration the GPU "
+        "model ranks first among those measured), every host-device copy included; in brackets the copies "
+        f"alone. model: GPU when the GPU model predicts it {s['margin']:g}x faster than the measured CPU best. "
+        "optc: what the emitted dispatcher picks (problem size >= its threshold, `pipeline.dispatch_threshold`: "
+        "from where the GPU model predicts the lowering "
         f"{s['dispatch_margin']:g}x faster than the CPU variant optc shipped, as the ranking predicts it, i.e. "
-        "the host's learned cost model, here retrained without the kernel; a plain NumPy variant costed as its "
-        "statements compiled). right?: the pick was the faster side.",
+        "the host's learned cost model, here retrained without the kernel, for the code as Numba runs it "
+        "(`pipeline.as_compiled`); a plain NumPy variant costed as its statements compiled).",
         "",
         f"Held-out evaluation: {s['held_out_models']}; each kernel's threshold is computed with the fold "
         "model that never saw it (`dataset.kernel_folds`, the split `bench/costmodel.py` scores the learned "
         "model with). The CPU host is the one those records describe (hardware id "
         f"{s['host']}, {s['host_cpu']}), which is the id the pipeline finds the shipped model by.",
         "",
+        "## Two ways to judge a pick",
+        "",
+        "- **against the CPU best** (issue 10's first figure; the 'right?' columns below): a GPU pick is right "
+        "when the GPU beats the fastest CPU code measured, numba.njit of the original and the NumPy "
+        "reference included. But the dispatcher chooses between two paths only, optc's CPU variant and the "
+        "GPU: where the GPU is faster than optc's variant and slower than code optc does not run, taking "
+        "it is the better choice for the module and scores wrong, and a CPU pick is charged the CPU best's "
+        "time, not the time of optc's variant that actually runs. With both paths *measured* and the faster "
+        f"taken, this definition scores {s['both_known']['right']:.0%} (regret "
+        f"{s['both_known']['geomean_regret']:.3f}): 90% is out of reach of any decision rule here, a "
+        "definition limit, not an estimate's error.",
+        "- **against optc's own paths** (the decision itself): right when the pick is the faster of optc's "
+        "CPU variant and its GPU lowering, both measured; regret = the pick's time / the faster one's. "
+        "A perfect rule scores 100% and 1.000 here; the GPU model with the CPU variant's measured time "
+        f"(no CPU estimate error) {s['own_cpu_known_own']['right']:.0%}, {s['own_cpu_known_own']['geomean_regret']:.3f}.",
+        "- **product**: the time of the path picked / the fastest code measured (the CPU best or the GPU): "
+        "the decision's error and the CPU variant's own gap to njit and the NumPy reference together.",
+        "",
         f"| decision rule | pairs | right | right, within {TIE - 1:.0%} | geomean regret |",
         "|---|---|---|---|---|",
     ]
     for key, label in (
-        ("model", "model (GPU model vs measured CPU)"),
+        ("model", "model (GPU model vs measured CPU best)"),
         ("model_held_out", "model, MARGIN held out (leave one kernel out)"),
-        ("optc", "optc end to end (dispatcher threshold, learned CPU side, held out by kernel)"),
+        (
+            "optc",
+            "optc end to end, against the CPU best (dispatcher threshold, learned CPU side held out by kernel)",
+        ),
         ("optc_margin_held_out", "the same, the dispatcher's margin held out too (leave one kernel out)"),
         ("optc_in_sample", "the same, the shipped learned model (trained on these kernels: in sample)"),
         ("optc_analytic", "the same, CPU side analytic only"),
         ("optc_scaled", "the same, analytic CPU side scaled to one measurement (not what the pipeline does)"),
         ("always_cpu", "always CPU"),
         ("always_gpu", "always GPU"),
-        (
-            "own_cpu_known",
-            "bound: GPU model vs optc's own CPU variant *measured* (no estimate can do better)",
-        ),
-        ("optc_vs_own", "optc end to end, judged against optc's own CPU variant (the dispatcher's fallback)"),
-        ("model_vs_own", "model, judged against optc's own CPU variant"),
+        ("own_cpu_known", "bound: GPU model vs optc's own CPU variant *measured*"),
+        ("both_known", "bound: both of optc's paths *measured*, the faster taken (no rule can do better)"),
+        ("optc_vs_own", "**optc end to end, against optc's own paths** (held out by kernel)"),
+        ("optc_own_margin_held_out", "the same, the dispatcher's margin held out too (leave one kernel out)"),
+        ("optc_in_sample_own", "the same, in sample"),
+        ("own_cpu_known_own", "bound: GPU model vs optc's own CPU variant *measured*, against its own paths"),
+        ("model_vs_own", "model (vs the CPU best), judged against optc's own paths"),
+        ("optc_product", "product: optc end to end (held out), time picked / fastest code measured"),
+        ("always_cpu_product", "product: always optc's CPU variant"),
     ):
         sc = s[key]
         lines.append(
             f"| {label} | {sc['pairs']} | {sc['right']:.0%} | {sc['right_within']:.0%} | {sc['geomean_regret']:.3f} |"
         )
+    wrong = [
+        r
+        for r in rows
+        if r.optc_picks_gpu != r.gpu_faster
+        or (r.optc_cpu_seconds and r.optc_picks_gpu != (r.gpu_seconds < r.optc_cpu_seconds))
+    ]
     lines += [
         "",
         f"Issue 10 asks for >= 90% right and geomean regret <= 1.15. GPU faster than the CPU best on "
         f"{s['gpu_wins']} pairs: {s['gpu_win_list']}.",
         "",
-        "Why end to end stays below the model row: the dispatcher falls back to optc's own CPU variant, and "
-        "'right' is judged against the fastest CPU code measured. Even the *measured* time of optc's variant "
-        f"(the bound row) decides {s['own_cpu_known']['right']:.0%} right: on {len(s['between'])} pairs the "
-        "GPU is faster than optc's CPU variant (by the measurement) but slower than numba.njit or the NumPy "
-        f"reference: {', '.join(s['between']) or 'none'}. There an exact estimate of optc's variant sends the "
-        "call to the GPU, the faster choice for the code optc emits, and is scored wrong; only a faster CPU "
-        "variant (optc shipping BLAS, or no bounds checks) makes it right here. The rest is the CPU estimate's error (the learned model, held out, is off by a median "
-        f"factor of {s['cpu_error']['held_out']:.2f} against optc's measured CPU variant; analytic "
-        f"{s['cpu_error']['analytic']:.2f}; in sample {s['cpu_error']['in_sample']:.2f}) and the GPU model's "
-        "(the model row's misses).",
+        f"On {len(s['between'])} pairs the GPU is faster than optc's CPU variant but slower than numba.njit or "
+        f"the NumPy reference: {', '.join(s['between']) or 'none'}. The CPU estimate (learned model, held "
+        f"out) is off by a median factor of {s['cpu_error']['held_out']:.2f} against optc's measured CPU "
+        f"variant; analytic {s['cpu_error']['analytic']:.2f}; in sample {s['cpu_error']['in_sample']:.2f}.",
         "",
-        "| kernel | size | CPU best | GPU incl. transfers | GPU predicted | chosen (model) | right? | chosen (optc) | right? |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "## Wrong picks, optc end to end (held out)",
+        "",
+        "Every pair the dispatcher gets wrong by either definition. Predicted: x = predicted / measured. "
+        "Cause, by substitution at the pair's size: the estimate whose measured value in its place makes "
+        "the pick right; 'margin' where both estimates are right about the faster side but the "
+        f"dispatcher asks for a {s['dispatch_margin']:g}x predicted win.",
+        "",
+        "| kernel | size | CPU best | optc CPU | GPU | optc CPU predicted | GPU predicted | optc picks | wrong against | cause |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in wrong:
+        own = r.optc_cpu_seconds
+        estimate = r.cpu_estimates.get("held_out")
+        against = [
+            name
+            for name, bad in (
+                ("CPU best", r.optc_picks_gpu != r.gpu_faster),
+                ("own paths", bool(own) and r.optc_picks_gpu != (r.gpu_seconds < own)),  # type: ignore[operator]
+            )
+            if bad
+        ]
+        lines.append(
+            f"| {r.kernel} | {r.size} | {_ms(r.cpu_seconds)} {r.cpu_label} | "
+            f"{_ms(own) if own else '-'} | {_ms(r.gpu_seconds)} | "
+            f"{_ms(estimate) + f' (x{estimate / own:.2g})' if estimate and own else '-'} | "
+            f"{_ms(r.predicted_gpu_seconds)} (x{r.predicted_gpu_seconds / r.gpu_seconds:.2g}) | "
+            f"{'GPU' if r.optc_picks_gpu else 'CPU'} | {', '.join(against)} | {cause(r, s['dispatch_margin'])} |"
+        )
+    lines += [
+        "",
+        "## All pairs",
+        "",
+        "| kernel | size | CPU best | optc CPU | GPU incl. transfers | GPU predicted | chosen (model) | right? | chosen (optc) | right? | right against own paths? |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         copies = f" ({_ms(r.transfers_seconds)})" if r.transfers_seconds is not None else ""
         model = "GPU" if r.model_picks_gpu else "CPU"
         optc = "GPU" if r.optc_picks_gpu else "CPU"
+        own_right = (
+            "-"
+            if not r.optc_cpu_seconds
+            else "yes"
+            if r.optc_picks_gpu == (r.gpu_seconds < r.optc_cpu_seconds)
+            else "**no**"
+        )
         lines.append(
-            f"| {r.kernel} | {r.size} | {_ms(r.cpu_seconds)} {r.cpu_label} | {_ms(r.gpu_seconds)}{copies} "
+            f"| {r.kernel} | {r.size} | {_ms(r.cpu_seconds)} {r.cpu_label} | "
+            f"{_ms(r.optc_cpu_seconds) if r.optc_cpu_seconds else '-'} | {_ms(r.gpu_seconds)}{copies} "
             f"{r.gpu_label.removeprefix('cuda ')} | {_ms(r.predicted_gpu_seconds)} | {model} | "
             f"{'yes' if r.model_picks_gpu == r.gpu_faster else '**no**'} | {optc} | "
-            f"{'yes' if r.optc_picks_gpu == r.gpu_faster else '**no**'} |"
+            f"{'yes' if r.optc_picks_gpu == r.gpu_faster else '**no**'} | {own_right} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -597,6 +744,14 @@ def main(argv: list[str] | None = None) -> int:
         "optc_scaled": score([(r.scaled_picks_gpu, r) for r in rows]),
         "own_cpu_known": own_cpu_known(rows),
         "optc_vs_own": against_own_cpu([(r.optc_picks_gpu, r) for r in rows]),
+        "optc_own_margin_held_out": dispatch_held_out_own(rows),
+        "optc_in_sample_own": against_own_cpu([(r.in_sample_picks_gpu, r) for r in rows]),
+        "own_cpu_known_own": against_own_cpu(
+            [(r.predicted_gpu_seconds * MARGIN_OF_MODEL <= (r.optc_cpu_seconds or 0.0), r) for r in rows]
+        ),
+        "both_known": both_known(rows),
+        "optc_product": product([(r.optc_picks_gpu, r) for r in rows]),
+        "always_cpu_product": product([(False, r) for r in rows]),
         "model_vs_own": against_own_cpu([(r.model_picks_gpu, r) for r in rows]),
         "always_cpu": always(rows, False),
         "always_gpu": always(rows, True),
@@ -615,7 +770,19 @@ def main(argv: list[str] | None = None) -> int:
     (out / "gpu.md").write_text(markdown(rows, summary, shown), encoding="utf-8")
     payload = {"summary": summary, "commands": COMMANDS, "rows": [asdict(r) for r in rows]}
     (out / "gpu.json").write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
-    for key in ("model", "model_held_out", "optc", "optc_in_sample", "optc_analytic", "own_cpu_known"):
+    for key in (
+        "model",
+        "model_held_out",
+        "optc",
+        "optc_in_sample",
+        "optc_analytic",
+        "own_cpu_known",
+        "both_known",
+        "optc_vs_own",
+        "optc_own_margin_held_out",
+        "optc_in_sample_own",
+        "optc_product",
+    ):
         sc = summary[key]
         print(
             f"{key}: {sc['right']:.0%} right ({sc['right_within']:.0%} within {TIE - 1:.0%}), "

@@ -8,12 +8,14 @@ size, so the pipeline asks this module for a threshold, not for one number.
 
 Model, per call of the host wrapper (`passes/gpu.py`), at a size profile:
 
-    gpu = launches * launch_s + copies * copy_s + pcie_bytes / pcie_bw
-          + sum over nests max(flops / fp64_flops, accessed_bytes / access_bw, serial * thread_iter_s)
+    gpu = launches * launch_s + launch_arrays * launch_array_s + copies * copy_s + pcie_bytes / pcie_bw
+          + max(flops / fp64_flops, accessed_bytes / access_bw,
+                serial * thread_iter_s + serial_loads * load_s + serial_strided_loads * strided_load_s)
 
   - launches: one per top-level parallel nest; a sequential loop around nests (time steps) stays
-    on the host and launches each nest inside it once per trip; a fresh array filled on the device
-    (np.zeros) is one more launch.
+    on the host and launches each nest and each element store (`x[0] = y[0]`, one thread) inside
+    it once per trip, a rotation (`a, b = b, a`) none; a fresh array filled on the device
+    (np.zeros) is one more launch. launch_arrays: the array arguments of those launches.
   - copies: each array argument is copied in once, and out once if the kernel writes it; each fresh
     array is allocated once and copied out if returned; a scalar sum adds two copies.
   - pcie_bytes: the bytes of those copies.
@@ -21,7 +23,11 @@ Model, per call of the host wrapper (`passes/gpu.py`), at a size profile:
     element size; L1/L2 hits are folded into `access_bw`, an effective figure, not HBM's peak.
     A nest lowered with shared-memory tiles reads each operand `tile / 2` times less from there.
   - serial: iterations one thread runs in order (iterations / threads of the grid), which bounds
-    small grids whose threads each walk a long inner loop.
+    small grids whose threads each walk a long inner loop; serial_loads: the loads among them, and
+    serial_strided_loads those whose warp's lanes read rows apart (the x thread index in a
+    subscript other than the last), each lane its own cache line. A loop whose bounds read an
+    enclosing grid variable (a triangular `range(i + 1)`) stays a loop in each thread, as the
+    lowering keeps it (`_grid_depth`).
 
 The CPU side is a prediction of the CPU variant the dispatcher falls back to, at the same sizes
 (`pipeline.dispatch_cpu_seconds`: the machine's learned cost model where one fits its hardware id,
@@ -32,7 +38,13 @@ size scanned; None where it never is, so `--target auto` stays on the CPU unless
 clear win within `MAX_ELEMENTS`.
 
 Constants and their source (`H100`): fp64_flops and HBM bandwidth from NVIDIA's H100 SXM data sheet
-(34 TFLOP/s FP64 without tensor cores, 3.35 TB/s); launch_s ~10 us from GPU.md. pcie_bw is
+(34 TFLOP/s FP64 without tensor cores, 3.35 TB/s). MICRO: measured with numba-cuda 0.30.4 on the
+H100 host (bench/gpu_micro.py, bench/results/gpu/micro.json; not the corpus records): 1000 launches
+of a 1024-element kernel took 19, 39 and 86 us each with 1, 3 and 6 array arguments (launch_s
+2.5 us + launch_array_s 13.6 us an array, least squares); a one-warp serial loop took 11 ns an
+iteration for a dependent multiply-add alone (thread_iter_s), 60-75 ns with two loads of adjacent
+or equal addresses (load_s 30 ns a load), 150-190 ns where one of the two puts each lane on its own
+row 32 KiB apart (strided_load_s 130 ns). pcie_bw is
 measured: the corpus run times the wrapper's copies beside each GPU time (`transfers`: h2d + d2h),
 and over the 30 records that move over 50 MB they ran at a median 5.3 GB/s (quartiles 4.1, 9.1),
 not PCIe 5's ~25: numba-cuda copies from pageable memory (and `ascontiguousarray`s first). Where
@@ -42,8 +54,13 @@ gemm figures measured on the H100 host (GPU.md: naive 16x16 `cuda.jit` gemm incl
 n = 256, 1024, 2048: 1.24, 10.8, 55.1 ms): with 2 launches and 4 copies per call, the n = 256 run
 leaves ~1.08 ms of fixed cost (copy_s ~0.26 ms: numba-cuda's Python side of `to_device`,
 `device_array`, `copy_to_host` with pageable memory), and n = 1024 / 2048 give 2.0 / 2.7 TB/s of
-effective access bandwidth (2 n^3 loads of 8 bytes, mostly cache hits): 2.2 TB/s is used.
-thread_iter_s (20 ns per dependent iteration of one thread) is an estimate, not a fit.
+effective access bandwidth (2 n^3 loads of 8 bytes, mostly cache hits): 2.2 TB/s is used. With
+the measured launch costs the two launches take ~0.06 ms of the 1.08 (was 0.02 at 10 us a
+launch): copy_s stays. Before MICRO, launch_s was 10 us for any launch and thread_iter_s 20 ns
+with no cost for loads: autocorrelation (one thread per lag, each summing over n) was predicted
+3-4x too fast, syrk (triangular) 11x, atax and time-stepped stencils (tens to thousands of
+launches) 2-10x; the predicted GPU time over the 200 corpus pairs is now off by a median factor of
+1.33 (was 1.36; geomean 1.46, was 1.56).
 
 Launch configurations (`LaunchConfig`: block shapes, tiles, register micro-tiles) are variants this
 model ranks (`rank_launches`) at the size profile; the pipeline ships the first that lowers. What
@@ -64,6 +81,8 @@ constants to those records (`fit`; `python -m optcompiler.costmodel.gpu RECORDS`
 worse (81%: the terms are nearly collinear on the corpus), so the constants above stand. In the
 pipeline the CPU side is a prediction, not a measurement: its own error adds to these figures, and
 the dispatcher asks for `DISPATCH_MARGIN` rather than MARGIN (bench/results/gpu.md: end to end).
+Those figures are of an earlier run; over the fresh run's 200 pairs (bench/results/gpu.md) the
+model is right for 93.5%, regret 1.016 (MARGIN held out by kernel: 95.5%, 1.016).
 """
 
 from __future__ import annotations
@@ -78,6 +97,7 @@ from optcompiler.analysis import (
     accesses,
     arrays_written,
     loop_var,
+    names_assigned,
     names_read,
     parallel_plan,
 )
@@ -86,10 +106,11 @@ from optcompiler.ir import Kernel, Term
 
 MARGIN = 1.25  # the GPU must be predicted this much faster: the model errs, a wrong pick costs (fit below)
 # The dispatcher's margin: there the CPU side is an estimate too (`pipeline.dispatch_threshold`), off
-# by a median factor of ~1.8 on the H100 host's CPU, so the GPU must be predicted clearly faster.
-# Chosen on the H100 host's records among bench/gpu_report.py's MARGINS, leave one kernel out: every
-# kernel's choice on the others was 2 (end to end 83% right, regret 1.19; 1.25: 80%, 1.29; 1.5: 82%,
-# 1.21; 3: 80%, 1.22).
+# by a median factor of ~1.7 on the H100 host's CPU, so the GPU must be predicted clearly faster.
+# Chosen on the H100 host's records among bench/gpu_report.py's MARGINS: end to end, held out by
+# kernel, against the CPU best, 2 is 86.0% right, regret 1.088 (1: 84.5%, 1.165; 1.25: 84.5%, 1.150;
+# 1.5: 86.0%, 1.112; 3: 82.0%, 1.139); leave one kernel out, 47 of the 50 kernels' choices on the
+# others were 2, 3 were 1.5 (84.5%, 1.118).
 DISPATCH_MARGIN = 2.0
 MAX_ELEMENTS = 2**28  # the largest array scanned: 2 GiB of float64, beyond any profile we trust
 SCAN_STEPS = 48  # geometric size steps scanned from 1 element to MAX_ELEMENTS
@@ -108,20 +129,26 @@ class GpuDescriptor:
     fp64_gflops: float
     thread_iteration_seconds: float  # one dependent loop iteration inside one thread
     source: str = ""
+    launch_array_seconds: float = 0.0  # more per launch, per array argument (numba-cuda marshals each)
+    load_iteration_seconds: float = 0.0  # more per load of a thread's serial loop (coalesced, or one address)
+    strided_load_iteration_seconds: float = 0.0  # the same where a warp's lanes read rows apart
 
 
 H100 = GpuDescriptor(
     name="NVIDIA H100",
-    launch_seconds=10e-6,
+    launch_seconds=2.5e-6,
     copy_seconds=0.26e-3,
     pcie_gbs=5.3,
     access_gbs=2200.0,
     fp64_gflops=34_000.0,
-    thread_iteration_seconds=20e-9,
+    thread_iteration_seconds=11e-9,
     source=(
-        "H100 SXM data sheet; launch from GPU.md; copy and access fitted to GPU.md's gemm; PCIe: the"
-        " copies measured on the H100 host"
+        "H100 SXM data sheet; launch and serial-loop costs measured on the H100 host (MICRO); copy and"
+        " access fitted to GPU.md's gemm; PCIe: the copies measured on the H100 host"
     ),
+    launch_array_seconds=13.6e-6,
+    load_iteration_seconds=30e-9,
+    strided_load_iteration_seconds=130e-9,
 )
 
 
@@ -204,6 +231,9 @@ class GpuWork:
     threads: float  # work items of the widest grid
     serial_iterations: float  # iterations one thread runs in order, summed over the nests
     efficiency: float = 1.0  # share of the device the launches use: padded lanes, idle SMs (<= 1)
+    launch_arrays: float = 0.0  # array arguments passed, summed over the launches
+    serial_loads: float = 0.0  # loads one thread issues in order, summed over the nests
+    serial_strided_loads: float = 0.0  # those of them whose warp's lanes read different rows
 
 
 def gpu_work(
@@ -227,7 +257,13 @@ def gpu_work(
     copies = 0.0
     pcie = 0.0
     launches = 0.0
+    launch_arrays = 0.0
+    # the arrays the body names: the facts also plan arrays a rewrite may introduce (scalar
+    # expansion, `KernelFacts.expansions`), which the lowered original never allocates
+    named = names_read(body) | names_assigned(body)
     for name, dims in facts.array_dims.items():
+        if name not in named:
+            continue
         nbytes = _elements(_literal_extents(facts, name, dims), sizes, default_size) * _itemsize(facts, name)
         if name in params:
             copies += 1 + (name in written)
@@ -235,9 +271,10 @@ def gpu_work(
         elif name in facts.fresh_arrays:
             copies += 1 + (name in returned)
             launches += 1  # filled on the device
+            launch_arrays += 1
             pcie += nbytes * (name in returned)
     loops = [n for n in nests if n.kind != "array"]
-    accessed = flops = threads = serial = 0.0
+    accessed = flops = threads = serial = serial_loads = serial_strided = 0.0
     busy = weight = 0.0  # device time share each nest keeps (efficiency), weighted by its bytes
     for stmt in body.args:
         if stmt.op != "for":
@@ -249,14 +286,19 @@ def gpu_work(
         plan = parallel_plan(stmt, facts, allow_reassoc=True)
         if plan is not None:
             launches += 1
+            launch_arrays += len(_arrays_of(stmt))
             copies += 2 * len(plan.reductions)
-            depth = _grid_depth(stmt, facts)
+            depth = _grid_depth(stmt, facts, bool(plan.reductions))
             grid = math.prod(nest.trips[:depth])
             extents = _grid_extents(nest.trips[:depth])
-        else:  # a host loop: each statement of its body is a launch, every trip
-            inner = sum(1 for s in _block(stmt.args[4]) if s.op in ("for", "assign", "augassign"))
-            launches += nest.trips[0] * max(1, inner)
-            inner_loops = [s for s in _block(stmt.args[4]) if s.op == "for"]
+            grid_loop: Term | None = stmt
+        else:  # a host loop: each nest and element store of its body is a launch, every trip
+            steps = _block(stmt.args[4])
+            launched = [s for s in steps if s.op == "for" or _element_store(s)]
+            launches += nest.trips[0] * max(1, len(launched))
+            launch_arrays += nest.trips[0] * sum(len(_arrays_of(s)) for s in launched)
+            inner_loops = [s for s in steps if s.op == "for"]
+            grid_loop = inner_loops[0] if inner_loops else None
             depth = _grid_depth(inner_loops[0], facts) if inner_loops else 0
             grid = math.prod(nest.trips[1 : 1 + depth]) if len(nest.trips) > 1 else 1.0
             extents = _grid_extents(nest.trips[1 : 1 + depth])
@@ -274,23 +316,91 @@ def gpu_work(
         weight += nest_bytes
         flops += nest.flops
         serial += nest.iterations / grid * per_thread
+        loads = nest.loads / grid * per_thread
+        strided = _strided_share(grid_loop, depth)
+        serial_loads += loads * (1 - strided)
+        serial_strided += loads * strided
     efficiency = busy / weight if weight > 0 else 1.0
-    return GpuWork(launches, copies, pcie, accessed, flops, threads, serial, efficiency)
+    return GpuWork(
+        launches,
+        copies,
+        pcie,
+        accessed,
+        flops,
+        threads,
+        serial,
+        efficiency,
+        launch_arrays,
+        serial_loads,
+        serial_strided,
+    )
 
 
-def _grid_depth(loop: Term, facts: KernelFacts) -> int:
+def _arrays_of(stmt: Term) -> set[str]:
+    """The arrays a launched statement reads or writes: its kernel's array arguments."""
+    return {a.array for a in accesses(stmt)}
+
+
+def _element_store(stmt: Term) -> bool:
+    """`x[0] = y[0]` between a host loop's nests: a one-thread launch (`passes.gpu`'s serial step);
+    a rotation `a, b = b, a` or a scalar assignment stays on the host."""
+    return stmt.op in ("assign", "augassign") and stmt.args[0].op == "index"
+
+
+def _strided_share(loop: Term | None, depth: int) -> float:
+    """The share of a grid nest's loads whose warp reads rows apart: the x thread index (the grid
+    loop most accesses use as their last subscript, as `passes.gpu` picks it; ties the innermost)
+    in some subscript but not the last, so each lane reads its own cache line (a serial loop of
+    such loads measured ~4x slower a load on the H100 host)."""
+    if loop is None or depth == 0:
+        return 0.0
+    grid_vars = []
+    current = loop
+    for _ in range(depth):
+        grid_vars.append(loop_var(current))
+        inner = _block(current.args[4])
+        if not inner or inner[-1].op != "for":
+            break
+        current = inner[-1]
+    reads = [a for a in accesses(loop) if not a.is_write and a.indices]
+    if not reads:
+        return 0.0
+
+    def last_uses(v: str) -> int:
+        return sum(v in names_read(a.indices[-1]) for a in reads)
+
+    x = max(reversed(grid_vars), key=last_uses)
+    strided = [
+        a
+        for a in reads
+        if x not in names_read(a.indices[-1]) and any(x in names_read(i) for i in a.indices[:-1])
+    ]
+    return len(strided) / len(reads)
+
+
+def _grid_depth(loop: Term, facts: KernelFacts, reductions: bool = False) -> int:
     """How many loops of a parallel nest `passes.gpu` turns into grid dimensions (up to 3): each
-    next one is the last statement of the one above, after scalar assignments only, and parallel
-    itself with no reduction."""
+    next one is the last statement of the one above, after scalar assignments only, parallel itself
+    with no reduction, its bounds reading no enclosing grid variable nor a name the nest assigns
+    and no array, its step 1 (`two_dimensional`: a triangular `for j in range(i + 1)` stays a loop
+    in each thread, as syrk's does); a grid loop with a reduction has no second dimension."""
     depth = 1
-    while depth < 3:
+    outside = {loop_var(loop)}
+    while depth < 3 and not reductions:
         inner = _block(loop.args[4])
         if not inner or inner[-1].op != "for" or any(s.op != "assign" for s in inner[:-1]):
+            break
+        bounds = Term("tuple", inner[-1].args[1:4])
+        if names_read(bounds) & (outside | names_assigned(loop)) or accesses(bounds):
+            break
+        step = inner[-1].args[3]
+        if not (step.op == "const" and step.value == 1):
             break
         if not _writes_along(inner[-1]):
             break
         depth += 1
         loop = inner[-1]
+        outside.add(loop_var(loop))
     return depth
 
 
@@ -368,12 +478,21 @@ def _itemsize_of_nest(facts: KernelFacts, stmt: Term) -> float:
 
 def gpu_seconds(work: GpuWork, gpu: GpuDescriptor = H100) -> float:
     """Predicted seconds of one call of the host wrapper, transfers included."""
-    fixed = work.launches * gpu.launch_seconds + work.copies * gpu.copy_seconds
+    fixed = (
+        work.launches * gpu.launch_seconds
+        + work.launch_arrays * gpu.launch_array_seconds
+        + work.copies * gpu.copy_seconds
+    )
     transfer = work.pcie_bytes / (gpu.pcie_gbs * 1e9)
+    serial = (
+        work.serial_iterations * gpu.thread_iteration_seconds
+        + work.serial_loads * gpu.load_iteration_seconds
+        + work.serial_strided_loads * gpu.strided_load_iteration_seconds
+    )
     device = max(
         work.flops / (gpu.fp64_gflops * 1e9),
         work.accessed_bytes / (gpu.access_gbs * 1e9) / max(work.efficiency, 1e-3),
-        work.serial_iterations * gpu.thread_iteration_seconds,
+        serial,
     )
     return fixed + transfer + device
 
@@ -385,9 +504,12 @@ def scaled_profile(
     facts: KernelFacts, profile: Mapping[str, int], default_size: int, factor: float
 ) -> dict[str, int]:
     """The profile with every array dimension's symbol scaled by `factor` (others, e.g. a step
-    count, kept): the runtime check sees array sizes only, so only they may vary."""
+    count, kept): the runtime check sees array sizes only, so only they may vary. Names of the
+    profile that are no size symbol stay as given: autocorrelation's `maxlag` (16 in its profile)
+    bounds a loop, and dropped it read as the default 1000, a grid of 1001 threads, and a
+    threshold of n = 3861 where the GPU, one thread per lag, loses at every size measured."""
     dims = {d for at in facts.arg_types.values() if at.kind == "array" for d in at.dims}
-    sizes = {s: profile.get(s, default_size) for s in facts.size_symbols}
+    sizes = {**profile, **{s: profile.get(s, default_size) for s in facts.size_symbols}}
     return {s: max(1, round(v * factor)) if s in dims else v for s, v in sizes.items()}
 
 
@@ -578,6 +700,9 @@ def fit(rows: Sequence[Measured], base: GpuDescriptor = H100) -> GpuDescriptor:
         fp64_gflops=base.fp64_gflops,
         thread_iteration_seconds=base.thread_iteration_seconds,
         source=f"fitted to {len(rows)} measured records",
+        launch_array_seconds=base.launch_array_seconds,
+        load_iteration_seconds=base.load_iteration_seconds,
+        strided_load_iteration_seconds=base.strided_load_iteration_seconds,
     )
 
 

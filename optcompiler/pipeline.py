@@ -660,7 +660,16 @@ def _add_gpu(
         chosen = result.candidate
         found = learned.find(hardware)
         threshold = dispatch_threshold(
-            kernel, result.facts, chosen, profile, config.default_size, hardware, found, gpu, launch
+            kernel,
+            result.facts,
+            chosen,
+            profile,
+            config.default_size,
+            hardware,
+            found,
+            gpu,
+            launch,
+            math_names=strictmath.math_names(prelude),
         )
         if threshold is None:
             return replace(
@@ -720,22 +729,30 @@ def dispatch_threshold(
     gpu: gpu_model.GpuDescriptor,
     launch: gpu_model.LaunchConfig | None = None,
     margin: float = gpu_model.DISPATCH_MARGIN,
+    math_names: Mapping[str, str] | None = None,
 ) -> int | None:
     """The problem size from which the dispatcher takes the GPU (`costmodel.gpu.threshold`), None
     for never: where the GPU model predicts the lowering `margin` times faster than `chosen`, the
     CPU variant the dispatcher falls back to, as `dispatch_cpu_seconds` predicts it."""
-    cpu_seconds = dispatch_cpu_seconds(chosen, facts, hardware, found, default_size)
+    cpu_seconds = dispatch_cpu_seconds(chosen, facts, hardware, found, default_size, math_names)
     return gpu_model.threshold(
         kernel, facts, cpu_seconds, profile, default_size, gpu, margin=margin, launch=launch
     )
 
 
 def dispatch_cpu_seconds(
-    chosen: Candidate, facts: KernelFacts, hardware: Hardware, found: TreeModel | None, default_size: int
+    chosen: Candidate,
+    facts: KernelFacts,
+    hardware: Hardware,
+    found: TreeModel | None,
+    default_size: int,
+    math_names: Mapping[str, str] | None = None,
 ) -> Callable[[Mapping[str, int]], float]:
     """The CPU side of the dispatch decision: `chosen`'s seconds at a size profile, predicted as the
     ranking predicts compiled candidates (`predict_with`): the learned model of this machine
-    (`found`) where one fits its hardware id, else the analytic model.
+    (`found`) where one fits its hardware id, else the analytic model, for the code as Numba runs
+    it (`as_compiled`: `math_names`, the module's `math` imports, say which calls become checked
+    helpers, and a `prange` loop calling one runs serially).
 
     A plain NumPy variant (no loops left) is costed by the analytic model as the same statements
     compiled, plus a Python call: its time is NumPy's compiled loops and BLAS, which the compiled
@@ -744,15 +761,52 @@ def dispatch_cpu_seconds(
     compiled, 115 ms by CPython's estimate, 4.1 ms measured). Not by the learned model, which was
     never trained on the numpy target (`costmodel/data`: njit and njit-parallel candidates only)."""
     numpy = chosen.target.name == "numpy"
-    target = Target("njit") if numpy else chosen.target
     call = NUMPY_CALL_SECONDS if numpy else 0.0
     model = None if numpy else found
-    body, derivation = chosen.variant.body, chosen.variant.derivation
+    derivation = chosen.variant.derivation
+    if numpy:
+        body, target = chosen.variant.body, Target("njit")
+    else:
+        body, target = as_compiled(chosen.variant.body, chosen.target, frozenset(facts.arg_types), math_names)
 
     def cpu_seconds(sizes: Mapping[str, int]) -> float:
         return call + predict_with(model, body, target, derivation, facts, sizes, hardware, default_size)
 
     return cpu_seconds
+
+
+def as_compiled(
+    body: Term, target: Target, params: frozenset[str], math_names: Mapping[str, str] | None
+) -> tuple[Term, Target]:
+    """`body` and `target` as Numba runs the emitted variant. A `prange` loop whose body calls a
+    `math` function that `strictmath` routes to a checked helper (one that may raise) is not
+    parallelized: Numba refuses a parallel loop with more than one exit ("prange or pndindex loop
+    will not be executed in parallel") and runs it as `range`. rbf_kernel32's and
+    potential_energy's prange variants measured as slow as plain njit on the 16-core H100 host
+    (261 vs 181 ms, 80 vs 86 ms) where the same loops without the helpers ran 7x faster
+    (costmodel/data/aab01f153ef2: 35 ms, 10.5 ms); costed as parallel, they kept the dispatcher on
+    the CPU where the GPU was 3-16x faster. Unchanged where no such loop is left (`math_names`
+    None: no checked calls)."""
+    if not target.parallel or not math_names:
+        return body, target
+    bound = params | names_assigned(body)
+
+    def serial(term: Term) -> Term:
+        args = tuple(serial(a) if isinstance(a, Term) else a for a in term.args)
+        if (
+            term.op == "for"
+            and term.value == "prange"
+            and strictmath.checked_calls(term, math_names, bound)[1]
+        ):
+            return Term("for", args, "range")
+        return term if args == term.args else Term(term.op, args, term.value)
+
+    compiled = serial(body)
+    if compiled == body:
+        return body, target
+    if any(t.op == "for" and t.value == "prange" for t in compiled.walk()):
+        return compiled, target
+    return compiled, Target("njit", target.fastmath)
 
 
 def _gpu_refusal(kernel: Kernel, result: Emitted, config: Config) -> str | None:

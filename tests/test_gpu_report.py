@@ -96,3 +96,51 @@ def test_against_own_cpu_judges_by_optcs_cpu_variant_where_it_was_measured() -> 
         "geomean_regret": 1.0,
     }
     assert report.score(picks)["right"] == 0.0
+
+
+def test_both_known_bounds_any_rule_judged_against_the_cpu_best() -> None:
+    """Both of optc's paths measured, the faster taken: right where the GPU beats optc's variant
+    and the CPU best (a), or loses to optc's variant (b); wrong where the GPU is faster than optc's
+    variant but not than the CPU best (c), the pairs no rule can get right by that definition."""
+    rows = [
+        _row("a", gpu=1.0, cpu=2.0, by_margin={}, own=2.0),
+        _row("b", gpu=3.0, cpu=1.0, by_margin={}, own=2.0),
+        _row("c", gpu=1.5, cpu=1.0, by_margin={}, own=3.0),
+    ]
+    scored = report.both_known(rows)
+    assert abs(scored["right"] - 2 / 3) < 1e-9
+    assert abs(scored["geomean_regret"] - 1.5 ** (1 / 3)) < 1e-9
+
+
+def test_product_charges_the_time_of_the_path_that_runs() -> None:
+    """A CPU pick runs optc's variant (3 s), not the CPU best (1 s): regret 3 against the fastest
+    code measured, though the pick is right against optc's own paths (the GPU takes 4 s)."""
+    row = _row("a", gpu=4.0, cpu=1.0, by_margin={}, own=3.0)
+    scored = report.product([(False, row)])
+    assert scored["right"] == 1.0 and abs(scored["geomean_regret"] - 3.0) < 1e-9
+    assert report.score([(False, row)])["geomean_regret"] == 1.0
+
+
+def test_cause_names_the_estimate_whose_measured_value_makes_the_pick_right() -> None:
+    from dataclasses import replace
+
+    # the CPU estimate (0.5 s) says the GPU (predicted 2 s) loses; optc's variant takes 8 s
+    cpu_wrong = replace(_row("a", gpu=2.0, cpu=8.0, by_margin={}, own=8.0), cpu_estimates={"held_out": 0.5})
+    assert report.cause(cpu_wrong, 2.0) == "CPU estimate x0.062"
+    # the GPU predicted 4x too fast, the CPU estimate exact: the GPU taken, slower than the CPU
+    gpu_wrong = replace(
+        _row("b", gpu=8.0, cpu=4.0, by_margin={2.0: 1}, own=4.0),
+        cpu_estimates={"held_out": 4.0},
+        predicted_gpu_seconds=1.0,
+    )
+    assert report.cause(gpu_wrong, 2.0) == "GPU estimate x0.12"
+    # both right about the faster side, the margin keeps the call on the CPU
+    margin = replace(_row("c", gpu=3.0, cpu=4.0, by_margin={}, own=4.0), cpu_estimates={"held_out": 4.0})
+    assert report.cause(margin, 2.0).startswith("margin 2")
+    # the GPU beats optc's variant but not the CPU best: named, and right for the module
+    between = replace(
+        _row("d", gpu=1.5, cpu=1.0, by_margin={2.0: 1}, own=3.0),
+        cpu_estimates={"held_out": 3.0},
+        predicted_gpu_seconds=1.0,
+    )
+    assert report.cause(between, 2.0) == "CPU best is numba.njit, 3.0x faster than optc's variant"
