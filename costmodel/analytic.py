@@ -481,6 +481,8 @@ _Form = _Affine | _Opaque
 
 
 def _affine(coeffs: Mapping[str, float], constant: float) -> _Affine:
+    if not coeffs:
+        return _Affine((), constant)
     return _Affine(tuple(sorted((v, c) for v, c in coeffs.items() if c != 0)), constant)
 
 
@@ -617,7 +619,7 @@ def _stride(forms: Sequence[_Form], ivars: frozenset[str]) -> Stride:
     worst: Stride = "invariant"
     last = len(forms) - 1
     for position, f in enumerate(forms):
-        if not (f.variables() & ivars):
+        if f.variables().isdisjoint(ivars):
             continue
         if isinstance(f, _Opaque):
             kind: Stride = "irregular" if f.indirect else "strided"
@@ -1161,7 +1163,7 @@ class _Builder:
             return
         loop_vars = self._loop_vars(node)
         form = self._linear(value, loop_vars)
-        if form.variables() & loop_vars:
+        if not form.variables().isdisjoint(loop_vars):
             self.symbols[name] = form
             return
         number = self.evaluate(value)
@@ -1700,7 +1702,7 @@ class _Footprints:
                 granularity = float(CACHE_LINE_BYTES)
                 last = access.forms[-1] if access.forms else None
                 for loop in varying_loops:
-                    if variables & loop.ivars:
+                    if not variables.isdisjoint(loop.ivars):
                         distinct *= max(loop.trips, 1.0)
                         if isinstance(last, _Affine) and 0 < last.coeff(loop.ivars) <= 1.0:
                             granularity = float(access.itemsize)
@@ -1868,7 +1870,7 @@ def _home(access: _Access, path: Sequence[_Node]) -> _Node | None:
     """
     variables = access.variables()
     for loop in reversed(path):
-        if variables & loop.ivars:
+        if not variables.isdisjoint(loop.ivars):
             return loop
     return None
 
@@ -1897,14 +1899,14 @@ def _charge(
 
     temporal = None
     for j in range(m - 1, -1, -1):
-        if not (variables & path[j].ivars):
+        if variables.isdisjoint(path[j].ivars):
             temporal = footprints(path[j], include_self=False)
             break
     # A store that overwrites an element loaded just before writes back where the load came from.
     paired = access.store and any(
         not e.store and e.array == access.array and e.forms == access.forms for e in earlier
     )
-    sources = [e for e in earlier if not (paired and e.forms == access.forms)]
+    sources = [e for e in earlier if e.forms != access.forms] if paired else earlier
     group = _group_reuse(access, sources, path[: m + 1], footprints)
     near = _min_reuse(temporal, group)
 
@@ -1970,7 +1972,7 @@ def _offset_distance(
 ) -> float | None:
     differing: list[tuple[int, float, _Affine]] = []
     for position, (a, b) in enumerate(zip(access.forms, other.forms, strict=True)):
-        if a == b:
+        if a is b or a == b:
             continue
         if not (isinstance(a, _Affine) and isinstance(b, _Affine)) or a.coeffs != b.coeffs:
             return None  # different data, or a relation the analysis cannot see
@@ -2013,7 +2015,9 @@ def _step_bytes(access: _Access, ivars: frozenset[str]) -> float:
     total = 0.0
     for position, f in enumerate(access.forms):
         row = float(math.prod(access.shape[position + 1 :])) if position + 1 < len(access.shape) else 1.0
-        coeff = f.coeff(ivars) if isinstance(f, _Affine) else (1.0 if f.variables() & ivars else 0.0)
+        coeff = (
+            f.coeff(ivars) if isinstance(f, _Affine) else (0.0 if f.variables().isdisjoint(ivars) else 1.0)
+        )
         total += coeff * row * access.itemsize
     return total
 
@@ -2026,7 +2030,7 @@ def _vectorization(node: _Node) -> tuple[bool, tuple[str, ...], float]:
     carried = list(carried_scalars)
     loads = {(a.array, a.forms) for a in node.accesses if not a.store}
     for access, latency in node.array_chains:
-        invariant = not (access.variables() & node.ivars) and node.kind != "top"
+        invariant = access.variables().isdisjoint(node.ivars) and node.kind != "top"
         if invariant and (access.array, access.forms) in loads:
             carried.append(access.text)
             chains.append(latency)

@@ -10,6 +10,7 @@ tells -0.0 from 0.0) as well as by equality.
 from __future__ import annotations
 
 import functools
+import math
 
 import pytest
 
@@ -112,3 +113,45 @@ def test_clearing_the_analysis_cache_forgets_the_statements() -> None:
     assert analytic._STATEMENT_MEMOS
     analytic.clear_analysis_cache()
     assert not analytic._STATEMENT_MEMOS
+
+
+@pytest.mark.parametrize("name", KERNELS)
+def test_remembered_index_forms_are_the_forms_of_the_state(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`_Builder._linear` answers from `_FORMS` by what an index reads of the builder's state (loop
+    variables, affine symbols, values of other names): over every candidate at two sizes, sharing
+    one memo, it gives what `_linear_form` computes each time."""
+    analyses = {}
+    for remembered in (True, False):
+        if not remembered:
+            monkeypatch.setattr(
+                analytic._Builder,
+                "_linear",
+                lambda self, t, loop_vars: analytic._linear_form(t, loop_vars, self.symbols, self.evaluate),
+            )
+        analytic.clear_analysis_cache()
+        analyses[remembered] = [
+            analytic._analyze(body, arg_types, sizes, 1000, {})
+            for size in (8, 300)
+            for arg_types, sizes, bodies in [_variants(name, size)]
+            for body in bodies
+        ]
+        if remembered:
+            assert analytic._FORMS
+    assert analyses[True] == analyses[False]
+    assert repr(analyses[True]) == repr(analyses[False])
+
+
+def test_a_remembered_form_tells_a_negative_zero() -> None:
+    """An index reading a local that is -0.0 in one state and 0.0 in another has two entries."""
+    analytic.clear_analysis_cache()
+    builder = analytic._Builder({}, {}, 1000, python_costs=False, memo={})
+    index = var("z")
+    builder.env["z"] = -0.0
+    negative = builder._linear(index, frozenset({"i"}))
+    builder.env["z"] = 0.0
+    positive = builder._linear(index, frozenset({"i"}))
+    assert len(analytic._FORMS) == 2
+    assert math.copysign(1.0, negative.const) == -1.0  # type: ignore[union-attr]
+    assert math.copysign(1.0, positive.const) == 1.0  # type: ignore[union-attr]

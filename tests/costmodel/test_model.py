@@ -158,3 +158,43 @@ def test_pipeline_ranks_with_the_model_of_this_machine(
     # the tiny model predicts more rewrites faster: the most rewritten candidate comes first
     most = max(len(c.variant.derivation) for c, _ in ranked)
     assert len(ranked[0][0].variant.derivation) == most
+
+
+def test_inlined_tree_walk_is_the_sum_of_the_trees(tmp_path: Path) -> None:
+    """`TreeModel.predict_row` walks trees whose splits all have missing type None inline, on the row
+    with NaN as 0.0, and the others with `Tree.value`: bit for bit the sum of `Tree.value` in order,
+    for the shipped models and for one trained with NaNs (missing type NaN), on rows with NaN, -0.0,
+    0.0 and every threshold itself."""
+    fitted = _tiny("residual")
+    fitted.save(tmp_path / "m.txt")
+    # decision types: 2 default left; 4 | 2: missing zero, default left; 8: missing NaN, default right
+    mixed = model.Tree(
+        (0, 1, 2), (0.5, 0.0, 3.0), (2, 6, 8), (1, -1, -3), (2, -2, -4), (0.25, -1.5, 2.0, 0.125)
+    )
+    plain = model.Tree((2, 0), (1.0, 0.0), (2, 2), (1, -1), (-3, -2), (0.5, -0.75, 1.25))
+    stump = model.Tree((), (), (), (), (), (0.0625,))
+    hand = model.TreeModel(COLS, "residual", (plain, mixed, stump, plain), {})
+    shipped = [model.load(p) for p in sorted(model.SHIPPED.glob("*.txt"))]
+    models = [hand, model.load(tmp_path / "m.txt"), *shipped]
+    assert mixed._plain is None and plain._plain is not None  # type: ignore[attr-defined]
+    assert any(t._plain is not None for m in models for t in m.trees)  # type: ignore[attr-defined]
+    rng = np.random.default_rng(2)
+    for m in models:
+        thresholds = sorted({t for tree in m.trees for t in tree.threshold})
+        rows = [list(rng.uniform(-2, 20, len(m.columns))) for _ in range(40)]
+        for i, row in enumerate(rows):
+            for j in range(len(row)):
+                choice = (i + j) % 5
+                if choice == 0:
+                    row[j] = math.nan
+                elif choice == 1:
+                    row[j] = -0.0 if i % 2 else 0.0
+                elif choice == 2 and thresholds:
+                    row[j] = thresholds[(i * 7 + j) % len(thresholds)]
+        for row in rows:
+            raw = sum(t.value(row) for t in m.trees)
+            if m.objective == "residual":
+                analytic = row[m.columns.index("analytic_log_seconds")]
+                raw += analytic if math.isfinite(analytic) else 0.0
+            expected = -raw if m.objective == "lambdarank" else raw
+            assert m.predict_row(row).hex() == expected.hex()
