@@ -144,3 +144,18 @@ def test_cause_names_the_estimate_whose_measured_value_makes_the_pick_right() ->
         predicted_gpu_seconds=1.0,
     )
     assert report.cause(between, 2.0) == "CPU best is numba.njit, 3.0x faster than optc's variant"
+
+
+def test_a_variant_timed_far_slower_than_its_cost_model_record_is_named() -> None:
+    """optc's variant 5 ms in the GPU run where the host's cost-model records timed the same
+    candidate at 0.02 ms: the cause says so, and the pair is left out of the 'sound' figure."""
+    from dataclasses import replace
+
+    row = replace(
+        _row("a", gpu=1.0, cpu=0.01, by_margin={}, own=5.0),
+        cpu_estimates={"held_out": 0.02},
+        recorded_cpu_seconds=0.02,
+    )
+    assert report.contended(row)
+    assert "250x its time in the host's cost-model records" in report.cause(row, 2.0)
+    assert not report.contended(replace(row, recorded_cpu_seconds=2.0))
