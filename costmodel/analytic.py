@@ -413,6 +413,8 @@ def clear_analysis_cache() -> None:
     _STATEMENT_MEMOS.clear()
     _FORMS.clear()
     _TERM_FACTS.clear()
+    _CANONICAL.clear()
+    _CANONICAL_OF.clear()
     _TEXTS.clear()
 
 
@@ -603,6 +605,24 @@ def _term_facts(t: Term) -> _TermFacts:
         _TERM_FACTS.clear()
     _TERM_FACTS[id(t)] = (t, facts)
     return facts
+
+
+# One object per statement structure, by object: the memo keys of `_Builder` hold it, so a statement
+# that candidates hold as equal but distinct objects is compared node by node once, not at every lookup.
+_CANONICAL: dict[Term, Term] = {}
+_CANONICAL_OF: dict[int, tuple[Term, Term]] = {}
+
+
+def _canonical(stmt: Term) -> Term:
+    hit = _CANONICAL_OF.get(id(stmt))
+    if hit is not None and hit[0] is stmt:
+        return hit[1]
+    if len(_CANONICAL_OF) >= _TERM_FACTS_MAX:
+        _CANONICAL.clear()
+        _CANONICAL_OF.clear()
+    found = _CANONICAL.setdefault(stmt, stmt)
+    _CANONICAL_OF[id(stmt)] = (stmt, found)
+    return found
 
 
 def _var_names(t: Term) -> tuple[str, ...]:
@@ -1030,7 +1050,7 @@ class _Builder:
         if self.memo is None:
             self._build_for(stmt, node, weight, conditional)
             return
-        key = ("for", stmt, self.state(node))
+        key = ("for", _canonical(stmt), self.state(node))
         hit = self.memo.get(key)
         if hit is None:
             self._build_for(stmt, node, weight, conditional)
@@ -1347,7 +1367,7 @@ class _Builder:
             return None
         if self.memo is None:
             return self._lower_array_statement(stmt, node, weight)
-        key = ("lower", stmt, self.state(node))
+        key = ("lower", _canonical(stmt), self.state(node))
         hit = self.memo.get(key)
         if hit is not None:
             lowered, after = hit  # type: ignore[misc]

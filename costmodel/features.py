@@ -324,7 +324,12 @@ _REDUCTIONS = ("sum", "product", "minmax")
 _FIELD = 32
 _FIELD_MASK = (1 << _FIELD) - 1
 _SubtermSyntax = tuple[int, int, int, int, bool]
-_SUBTERMS: dict[frozenset[str], dict[Term, _SubtermSyntax]] = {}  # per kernel's arrays, latest last
+# Per kernel's arrays, latest last: by structure, and by object (the term kept beside its entry): a
+# statement another candidate holds as an equal but distinct object is compared node by node once,
+# then found by identity.
+_SUBTERMS: dict[
+    frozenset[str], tuple[dict[Term, _SubtermSyntax], dict[int, tuple[Term, _SubtermSyntax]]]
+] = {}
 _SUBTERMS_KERNELS = 8
 _SUBTERMS_MAX = 50_000
 _LEAF: _SubtermSyntax = (0, 0, 0, 1, False)  # a name, a constant
@@ -366,26 +371,35 @@ def _syntax(body: Term, arrays: frozenset[str]) -> _Syntax:
     features were four walks of it (five, nested loops walked once per enclosing loop), a third of
     the time of predicting it. Memoized per body: the sizes and targets of one body share it; and per
     subterm (`_subterm_syntax`): the candidates of one kernel share most of their statements."""
-    memo = _SUBTERMS.pop(arrays, None)
-    if memo is None or len(memo) > _SUBTERMS_MAX:
-        memo = {}
-    _SUBTERMS[arrays] = memo
+    memos = _SUBTERMS.pop(arrays, None)
+    if memos is None or len(memos[1]) > _SUBTERMS_MAX:
+        memos = ({}, {})
+    _SUBTERMS[arrays] = memos
     while len(_SUBTERMS) > _SUBTERMS_KERNELS:
         del _SUBTERMS[next(iter(_SUBTERMS))]
-    ops, _, depths, size, prange = _subterm_syntax(body, arrays, memo)
+    ops, _, depths, size, prange = _subterm_syntax(body, arrays, *memos)
     # a statement `depth` loop bodies below the body counts `depth` times (`_reduction_kinds`)
     reductions = {f"ir_reduction_{k}": float(v) for k, v in _unpack(depths, _REDUCTIONS).items()}
     return _Syntax(reductions, _op_columns(Counter(_unpack(ops, _OP_KEYS))), size, prange)
 
 
-def _subterm_syntax(t: Term, arrays: frozenset[str], memo: dict[Term, _SubtermSyntax]) -> _SubtermSyntax:
+def _subterm_syntax(
+    t: Term,
+    arrays: frozenset[str],
+    memo: dict[Term, _SubtermSyntax],
+    ids: dict[int, tuple[Term, _SubtermSyntax]],
+) -> _SubtermSyntax:
     """`t`'s op counts, its accumulations (`_reduction_of`, at any depth) and the sum of their depths
     in loop bodies below `t`, its size and whether it holds a prange. At `d` loop bodies deep, `t`'s
     accumulations count d * counts + depths: integers, the same whatever the order of the sums."""
     if not t.args and t.op in ("var", "const"):
         return _LEAF
+    hit = ids.get(id(t))
+    if hit is not None and hit[0] is t:
+        return hit[1]
     found = memo.get(t)
     if found is not None:
+        ids[id(t)] = (t, found)
         return found
     op = t.op
     ops = _own_ops(t, arrays)
@@ -398,7 +412,7 @@ def _subterm_syntax(t: Term, arrays: frozenset[str], memo: dict[Term, _SubtermSy
     body = 4 if op == "for" else 1 if op == "while" else -1  # the argument one loop body deeper
     for position, a in enumerate(t.args):
         a_ops, a_counts, a_depths, a_size, a_prange = (
-            _LEAF if not a.args and a.op in ("var", "const") else _subterm_syntax(a, arrays, memo)
+            _LEAF if not a.args and a.op in ("var", "const") else _subterm_syntax(a, arrays, memo, ids)
         )
         ops += a_ops
         counts += a_counts
@@ -407,6 +421,7 @@ def _subterm_syntax(t: Term, arrays: frozenset[str], memo: dict[Term, _SubtermSy
         prange = prange or a_prange
     result = (ops, counts, depths, size, prange)
     memo[t] = result
+    ids[id(t)] = (t, result)
     return result
 
 

@@ -1191,23 +1191,33 @@ def weighted_size(term: Term, depth: int = 0) -> float:
 
 
 _WEIGHTED_SIZES: dict[Term, float] = {}
+# ... and by object (the term kept beside its size): a subterm that variants hold as equal but
+# distinct objects is compared with the remembered one node by node once, not at every lookup.
+_WEIGHTED_SIZE_OF: dict[int, tuple[Term, float]] = {}
 
 
 def _weighted_size_0(term: Term) -> float:
+    hit = _WEIGHTED_SIZE_OF.get(id(term))
+    if hit is not None and hit[0] is term:
+        return hit[1]
     found = _WEIGHTED_SIZES.get(term)
-    if found is not None:
-        return found
-    own = _OP_COST.get(term.op, 1.0)
-    if term.op == "for":
-        size = own + sum(_weighted_size_0(a) for a in term.args[:4]) + 4.0 * _weighted_size_0(term.args[4])
-    elif term.op == "while":
-        size = own + 4.0 * _weighted_size_0(term.args[0]) + 4.0 * _weighted_size_0(term.args[1])
-    else:
-        size = own + sum(_weighted_size_0(a) for a in term.args)
-    if len(_WEIGHTED_SIZES) > 100_000:
-        _WEIGHTED_SIZES.clear()
-    _WEIGHTED_SIZES[term] = size
-    return size
+    if found is None:
+        own = _OP_COST.get(term.op, 1.0)
+        if term.op == "for":
+            found = (
+                own + sum(_weighted_size_0(a) for a in term.args[:4]) + 4.0 * _weighted_size_0(term.args[4])
+            )
+        elif term.op == "while":
+            found = own + 4.0 * _weighted_size_0(term.args[0]) + 4.0 * _weighted_size_0(term.args[1])
+        else:
+            found = own + sum(_weighted_size_0(a) for a in term.args)
+        if len(_WEIGHTED_SIZES) > 100_000:
+            _WEIGHTED_SIZES.clear()
+        _WEIGHTED_SIZES[term] = found
+    if len(_WEIGHTED_SIZE_OF) > 100_000:
+        _WEIGHTED_SIZE_OF.clear()
+    _WEIGHTED_SIZE_OF[id(term)] = (term, found)
+    return found
 
 
 def normalize(term: Term) -> Term:

@@ -14,7 +14,7 @@ import math
 
 import pytest
 
-from optcompiler import corpus, frontend
+from optcompiler import corpus, frontend, pipeline
 from optcompiler.analysis import analyze as kernel_facts
 from optcompiler.config import Config
 from optcompiler.costmodel import analytic, features
@@ -155,3 +155,31 @@ def test_a_remembered_form_tells_a_negative_zero() -> None:
     assert len(analytic._FORMS) == 2
     assert math.copysign(1.0, negative.const) == -1.0  # type: ignore[union-attr]
     assert math.copysign(1.0, positive.const) == 1.0  # type: ignore[union-attr]
+
+
+def _weighted_size_walk(term: Term) -> float:
+    """`pipeline.weighted_size` at depth 0 from scratch: no memo."""
+    own = pipeline._OP_COST.get(term.op, 1.0)
+    if term.op == "for":
+        return (
+            own + sum(_weighted_size_walk(a) for a in term.args[:4]) + 4.0 * _weighted_size_walk(term.args[4])
+        )
+    if term.op == "while":
+        return own + 4.0 * _weighted_size_walk(term.args[0]) + 4.0 * _weighted_size_walk(term.args[1])
+    return own + sum(_weighted_size_walk(a) for a in term.args)
+
+
+def _rebuilt(term: Term) -> Term:
+    """An equal term of new objects throughout."""
+    return Term(term.op, tuple(_rebuilt(a) for a in term.args), term.value)
+
+
+@pytest.mark.parametrize("name", ["heat2d32", "lcs_length", "jacobi_converge"])
+def test_weighted_sizes_remembered_by_structure_and_object(name: str) -> None:
+    """The ranking's tie-break size, remembered per subterm by structure and by object, is the walk's,
+    for the variants themselves (again: found by object) and for equal copies of new objects."""
+    _, _, bodies = _variants(name, 300)
+    pipeline._WEIGHTED_SIZES.clear()
+    pipeline._WEIGHTED_SIZE_OF.clear()
+    for body in (*bodies, *bodies, *(_rebuilt(b) for b in bodies)):
+        assert pipeline.weighted_size(body, 2).hex() == (16.0 * _weighted_size_walk(body)).hex()
