@@ -653,7 +653,11 @@ def markdown(rows: Sequence[Row], summary: Mapping[str, Any], records_path: str)
         ("optc_scaled", "the same, analytic CPU side scaled to one measurement (not what the pipeline does)"),
         ("always_cpu", "always CPU"),
         ("always_gpu", "always GPU"),
-        ("own_cpu_known", "bound: GPU model vs optc's own CPU variant *measured*"),
+        (
+            "own_cpu_known",
+            "GPU model vs optc's own CPU variant *measured* (an exact CPU estimate; against the CPU best "
+            "it is charged for the pairs the GPU wins only against optc's variant, so no bound)",
+        ),
         ("both_known", "bound: both of optc's paths *measured*, the faster taken (no rule can do better)"),
         ("optc_vs_own", "**optc end to end, against optc's own paths** (held out by kernel)"),
         ("optc_own_margin_held_out", "the same, the dispatcher's margin held out too (leave one kernel out)"),
