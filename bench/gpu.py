@@ -277,6 +277,11 @@ def lowerings(source: str, path: Path) -> dict[str, dict[str, str | None]]:
 QUICK_LAUNCHES = ("8x4", (8, 4), 32, (8, 2, 2))
 QUICK_TILED = (("tile4", 4, 1), ("tile8r2", 8, 2))
 RTOL = 1e-9  # the float64 policy: reassociated sums (marked reassoc) must agree to this
+# Seconds of rest before each contender of a (kernel, size): OpenBLAS's threads spin for about
+# 0.1 s after a call (and Numba's after a parallel region) before they sleep. Timed right after
+# the NumPy reference, a parallel Numba variant shared every core with them: 4-343x its own time
+# (clenshaw_chebyshev at 1000: 5.8 ms vs 0.017 ms in the host's one-process-per-kernel records).
+SETTLE = 0.3
 RTOL32 = 1e-4  # and float32 results (verify.FloatPolicy.rtol32)
 
 
@@ -673,6 +678,7 @@ def corpus_main(options: argparse.Namespace) -> int:
                         record["timings"][label] = {"skipped": "slower than max_call at a smaller size"}
                         continue
                     first_use = key not in called
+                    time.sleep(SETTLE)
                     try:
                         t = measure(
                             fn,

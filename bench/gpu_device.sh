@@ -8,6 +8,8 @@
 #     bash bench/gpu_device.sh --all      # every corpus kernel, resuming bench/results/gpu's records
 #     FRESH=1 OUT=... bash bench/gpu_device.sh --all   # every corpus kernel again, into OUT
 #     bash bench/gpu_device.sh --target   # optc's emitted modules end to end (bench/gpu_target.py)
+#     FOCUS=a,b bash bench/gpu_device.sh --refresh   # kernels a and b again, as --all measures them,
+#                                         # into bench/results/gpu/refresh (later records win in the report)
 #     NUMBA_ENABLE_CUDASIM=1 bash bench/gpu_device.sh --quick   # a smoke test on the CUDA simulator
 #
 # By default it measures what changed since the committed corpus run (bench/results/gpu), at each
@@ -38,10 +40,14 @@ TARGET=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 [ "${1:-}" = "--all" ] && ALL=1
 [ "${1:-}" = "--target" ] && TARGET=1
+REFRESH=0
+[ "${1:-}" = "--refresh" ] && REFRESH=1
 # the matmul family first (gemm at n = 1024 is issue 10's test), then 3-D stencils, float32, 2-D stencils
 FOCUS=${FOCUS:-gemm,gemm_tn,gemm_nt,int_matmul,syrk,gemm_axpby,pairwise_distances,heat3d,stencil27,jacobi2d,heat2d32,rmsnorm32,gemv32,grayscale32,stencil9,conv2d_3x3}
 if [ "$ALL" = 1 ]; then
     OUT=${OUT:-$ROOT/bench/results/gpu}
+elif [ "$REFRESH" = 1 ]; then
+    OUT=${OUT:-$ROOT/bench/results/gpu/refresh}
 elif [ "$TARGET" = 1 ]; then
     OUT=${OUT:-$ROOT/bench/results}
 else
@@ -54,6 +60,7 @@ mkdir -p "$OUT"
 # CPU choices changed, since the records hold the optc CPU output of the run that made them).
 SEED=$ROOT/bench/results/gpu
 [ "$ALL" = 1 ] || SEED=$ROOT/bench/results/gpu/focus
+[ "$REFRESH" = 1 ] && SEED=$ROOT/bench/results/gpu/refresh  # resumes its own records, never the corpus run's
 if [ "${FRESH:-0}" = 0 ] && [ "$TARGET" = 0 ] && [ -f "$SEED/gpu_corpus.jsonl" ] && [ "$(cd "$OUT" && pwd)" != "$(cd "$SEED" && pwd)" ]; then
     cp -r "$SEED/." "$OUT/"
     [ -f "$OUT/optc_cpu.tar.gz" ] && tar -xzf "$OUT/optc_cpu.tar.gz" -C "$OUT"
@@ -102,6 +109,9 @@ fi
 if [ "$QUICK" = 1 ]; then
     ARGS=(--quick --shrink 16 --sizes 1 --repeats 2 --kernels gemm,heat3d,rmsnorm32,clipped_sum
           --optc-jobs 2 --optc-budget 60)
+elif [ "$REFRESH" = 1 ]; then
+    ARGS=(--kernels "$FOCUS" --sizes 4 --repeats 5 --call-budget 0.15 --max-call 0.5 --launch-configs 2
+          --explored 1 --most-variants 4 --optc-jobs 8 --optc-budget 90)
 elif [ "$ALL" = 0 ]; then
     # every block shape and tiling of the original body (explored bodies: one, untiled and tiled),
     # at most 9 CUDA variants a kernel
