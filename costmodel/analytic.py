@@ -1697,15 +1697,64 @@ class _Footprints:
         key = (id(node), include_self)
         found = self.cache.get(key)
         if found is None:
-            if self.memo is not None and node.origin is not None:
-                shared = ("footprint", node.origin, include_self)
-                found = self.memo.get(shared)  # type: ignore[assignment]
-                if found is None:
-                    found = self.memo[shared] = self._compute(node, include_self)
-            else:
-                found = self._compute(node, include_self)
+            shared = self.memo is not None and node.origin is not None
+            if shared:
+                found = self.memo.get(("footprint", node.origin, include_self))  # type: ignore[union-attr]
+            if found is None:
+                # a nest's outermost loop is asked for both footprints (its working set, and one
+                # iteration's for the reuse distances below it): one walk of its subtree gives both
+                outermost = node.kind != "top" and node.parent is not None and node.parent.kind == "top"
+                if outermost:
+                    both = self._compute_both(node)
+                    for flag, value in zip((False, True), both, strict=True):
+                        self.cache[(id(node), flag)] = value
+                        if shared:
+                            self.memo[("footprint", node.origin, flag)] = value  # type: ignore[index]
+                    found = both[include_self]
+                else:
+                    found = self._compute(node, include_self)
+                    if shared:
+                        self.memo[("footprint", node.origin, include_self)] = found  # type: ignore[index]
             self.cache[key] = found
         return found
+
+    @staticmethod
+    def _compute_both(node: _Node) -> tuple[float, float]:
+        """`_compute(node, False)` and `_compute(node, True)` of a loop in one walk: each product and
+        footprint is accumulated separately, in the same order as either walk alone."""
+        without: dict[str, float] = {}
+        with_self: dict[str, float] = {}
+        own_trips = max(node.trips, 1.0)
+        stack: list[tuple[_Node, list[_Node]]] = [(node, [])]
+        while stack:
+            inner, below = stack.pop()
+            for access in inner.accesses:
+                variables = access.variables()
+                last = access.forms[-1] if access.forms else None
+                affine = isinstance(last, _Affine)
+                distinct = distinct_self = 1.0
+                granularity = granularity_self = float(CACHE_LINE_BYTES)
+                if not variables.isdisjoint(node.ivars):
+                    distinct_self *= own_trips
+                    if affine and 0 < last.coeff(node.ivars) <= 1.0:  # type: ignore[union-attr]
+                        granularity_self = float(access.itemsize)
+                for loop in below:
+                    if not variables.isdisjoint(loop.ivars):
+                        trips = max(loop.trips, 1.0)
+                        distinct *= trips
+                        distinct_self *= trips
+                        if affine and 0 < last.coeff(loop.ivars) <= 1.0:  # type: ignore[union-attr]
+                            granularity = granularity_self = float(access.itemsize)
+                if access.shape:
+                    touched = min(access.nbytes, distinct * granularity)
+                    touched_self = min(access.nbytes, distinct_self * granularity_self)
+                else:
+                    touched, touched_self = granularity, granularity_self
+                name = access.array
+                without[name] = max(without.get(name, 0.0), touched)
+                with_self[name] = max(with_self.get(name, 0.0), touched_self)
+            stack.extend((c, [*below, c]) for c in reversed(inner.children))
+        return sum(without.values()), sum(with_self.values())
 
     @staticmethod
     def _compute(node: _Node, include_self: bool) -> float:
@@ -2055,13 +2104,12 @@ def _vectorization(node: _Node) -> tuple[bool, tuple[str, ...], float]:
             carried.append(access.text)
             chains.append(latency)
     chain = max(chains, default=0.0) if node.kind != "top" else 0.0
-    strides_ok = all(_stride(a.forms, node.ivars) in ("unit", "invariant") for a in node.accesses)
     vectorizable = (
         node.kind in ("range", "prange")
         and not node.children
         and not node.blocks_vectorization
         and not carried
-        and strides_ok
+        and all(_stride(a.forms, node.ivars) in ("unit", "invariant") for a in node.accesses)
     )
     return vectorizable, tuple(carried), chain
 

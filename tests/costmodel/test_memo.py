@@ -183,3 +183,20 @@ def test_weighted_sizes_remembered_by_structure_and_object(name: str) -> None:
     pipeline._WEIGHTED_SIZE_OF.clear()
     for body in (*bodies, *bodies, *(_rebuilt(b) for b in bodies)):
         assert pipeline.weighted_size(body, 2).hex() == (16.0 * _weighted_size_walk(body)).hex()
+
+
+@pytest.mark.parametrize("name", KERNELS)
+def test_both_footprints_in_one_walk(name: str) -> None:
+    """A loop's footprints with and without itself, from one walk, are each walk's, bit for bit."""
+    arg_types, sizes, bodies = _variants(name, 300)
+    loops = 0
+    for body in bodies:
+        root = analytic._Builder(arg_types, sizes, 1000, python_costs=False).build(body)
+        for node in root.subtree():
+            if node.kind == "top":
+                continue
+            loops += 1
+            both = analytic._Footprints._compute_both(node)
+            alone = (analytic._Footprints._compute(node, False), analytic._Footprints._compute(node, True))
+            assert [v.hex() for v in both] == [v.hex() for v in alone]
+    assert loops
