@@ -447,8 +447,8 @@ def _rank(array: str, env: Env) -> int:
 
 
 def _stable_array(name: str, env: Env) -> bool:
-    """An array whose shape is the same wherever it is read: a fresh local (bound once) or a
-    parameter the kernel never rebinds; its rank is known."""
+    """An array of known rank that is a fresh local (bound once, to an allocation whose sizes
+    `_canonical` reads) or a parameter the kernel never rebinds."""
     if _rank(name, env) == 0:
         return False
     if name in env.facts.fresh_arrays:
@@ -458,18 +458,21 @@ def _stable_array(name: str, env: Env) -> bool:
 
 
 def _canonical(dim: tuple[str, int], env: Env, depth: int = 0) -> Size | None:
-    """One name for the size of `array`'s dimension d: a fresh array's is its allocation's size."""
+    """One name for the size of `array`'s dimension d: a parameter's own, a fresh array's that of
+    its allocation. A fresh array allocated with a size that is not one of those (`np.zeros(t)`
+    in a loop over t) has no name: bound once in the text, it may have another shape each time
+    the allocation runs, and `n = A.shape[0]` may have read an earlier one."""
     array, d = dim
-    if not _stable_array(array, env):
+    if not _stable_array(array, env) or depth >= 8:
         return None
+    if array not in env.facts.fresh_arrays:
+        return ("dim", array, d)  # a parameter the kernel never rebinds
     shape = env.facts.allocations.get(array)
-    if isinstance(shape, str) and depth < 8:
+    if isinstance(shape, str):
         return _canonical((shape, d), env, depth + 1)
-    if isinstance(shape, tuple) and d < len(shape) and depth < 8:
-        found = size_of(shape[d], env, depth + 1)
-        if found is not None:
-            return found
-    return ("dim", array, d)
+    if isinstance(shape, tuple) and d < len(shape):
+        return size_of(shape[d], env, depth + 1)
+    return None
 
 
 def size_of(term: Term, env: Env, depth: int = 0) -> Size | None:
