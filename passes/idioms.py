@@ -43,7 +43,10 @@ Why faster
     `idioms.gram` takes the same gemm into nests that are not a product: the triangle of a
     symmetric result, or a product read through other statements. Computing the whole product
     when the nest uses a triangle costs up to twice the flops, still far less time than the loop
-    at BLAS speed; the ranking weighs it.
+    at BLAS speed; the ranking weighs it. `python bench/peers.py --kernels syrk,covariance,
+    correlation` at n = 600 on the shared 2-core VM (load 1.8): syrk 12.7 ms against plain njit's
+    109 ms and NumPy's `np.tril(A @ A.T)` 9.97 ms (which runs half the flops through dsyrk);
+    covariance 33.9 vs 237 vs 17.9 ms; correlation 37.2 vs 226 vs 28.7 ms.
 Legal when
     Every loop is `range(0, N, 1)` with N a bare size (a name, `A.shape[d]` or `len(x)`) that
     does not change in the nest. Subscripts are exactly the loop variables, in the pattern's
