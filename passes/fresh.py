@@ -9,7 +9,9 @@ What
     the update becomes `X = E`. The update may be the only statement of an `if` without an
     `else`, as `idioms.matmul` writes it when it slices an operand (`if n > 0 and p > 0:
     X += A @ B[:m]`); then the block becomes `if g: X = E` with `else: X = np.zeros(shape)`, the
-    zeros the original returns when the guard is false. The update may also store through a
+    zeros the original returns when the guard is false. Such `if`s may nest, and an `else` may
+    hold an update too (`if B.shape[1] == k: X += A @ B.T else: X += A @ B[:, :k].T`): every
+    update becomes an assignment, every empty branch the zeros. The update may also store through a
     slice that covers the whole array (`X[:n, :p] += E`). It is the statement form idioms
     produces for `C = np.zeros((n, p)); for i, j, k: C[i, j] += A[i, k] * B[k, j]`, so gemm
     becomes `C = A @ B`. A statement whose e-class holds a group of statements (idioms' fill and
@@ -216,31 +218,36 @@ def _scan(
     return None
 
 
-def _update(egraph: EGraph, cls: Id, allocation: Allocation, x: Id, env: Env) -> Term | None:
-    """`X = E` for a class holding `X += E`, or `if g: X = E else: X = zeros` for `if g: X += E`."""
+def _update(egraph: EGraph, cls: Id, allocation: Allocation, x: Id, env: Env, depth: int = 0) -> Term | None:
+    """`X = E` for a class holding `X += E`. For an `if` whose condition does not read X and whose
+    branches are each empty or one such statement (an `if` again: idioms nests one to use an
+    operand unsliced when the slice covers it), the same `if` with `X = E` for each update and
+    `X = np.zeros(shape)` for each empty branch, the zeros the original leaves there."""
     for node in egraph.nodes(cls):
         if node.op == "augassign":
             value = _forwarded_value(egraph, node, allocation, x, env)
             if value is not None:
                 return Term("assign", (var(allocation.name), value))
-        if node.op == "if" and not _mentions(egraph, node.children[0], x):
-            if not any(n.op == "seq" and not n.children for n in egraph.nodes(node.children[2])):
-                continue  # an `else` with statements
-            for then in egraph.nodes(node.children[1]):
-                if then.op != "seq" or len(then.children) != 1:
-                    continue
-                for inner in egraph.nodes(then.children[0]):
-                    value = _forwarded_value(egraph, inner, allocation, x, env)
-                    if value is not None:
-                        target = var(allocation.name)
-                        return Term(
-                            "if",
-                            (
-                                egraph.extract_term(node.children[0]),
-                                seq(Term("assign", (target, value))),
-                                seq(Term("assign", (target, allocation.zeros))),
-                            ),
-                        )
+        if node.op == "if" and depth < _MAX_DEPTH and not _mentions(egraph, node.children[0], x):
+            zeros = Term("assign", (var(allocation.name), allocation.zeros))
+            then, orelse = (_branch(egraph, b, allocation, x, env, depth) for b in node.children[1:])
+            if then is not None and orelse is not None and (then, orelse) != (zeros, zeros):
+                return Term("if", (egraph.extract_term(node.children[0]), seq(then), seq(orelse)))
+    return None
+
+
+_MAX_DEPTH = 4  # ifs nested around one update
+
+
+def _branch(egraph: EGraph, block: Id, allocation: Allocation, x: Id, env: Env, depth: int) -> Term | None:
+    """An `if`'s block as the one statement that replaces it: the zeros for an empty block."""
+    for node in egraph.nodes(block):
+        if node.op == "seq" and not node.children:
+            return Term("assign", (var(allocation.name), allocation.zeros))
+        if node.op == "seq" and len(node.children) == 1:
+            found = _update(egraph, node.children[0], allocation, x, env, depth + 1)
+            if found is not None:
+                return found
     return None
 
 

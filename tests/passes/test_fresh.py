@@ -79,6 +79,23 @@ def test_empty_with_whole_fill_and_like_allocations() -> None:
     assert "C = A @ A" in (_forward(same, "A: np.ndarray") or "")
 
 
+def test_nested_guards_with_updates_in_both_branches() -> None:
+    body = "if n > 0:\n    if B.shape[0] == m:\n        C += A @ B\n    else:\n        C += A @ B[:m]\n"
+    out = _forward(GEMM_HEAD + "C = np.zeros((n, p))\n" + body + "return C\n")
+    assert out is not None
+    assert (
+        "if B.shape[0] == m:\n        C = A @ B\n    else:\n        C = A @ B[:m]\nelse:\n    C = np.zeros((n, p))"
+        in out
+    )
+    flipped = "if n == 0:\n    pass\nelse:\n    C += A @ B\n"
+    out = _forward(GEMM_HEAD + "C = np.zeros((n, p))\n" + flipped + "return C\n")
+    assert out is not None and "if n == 0:\n    C = np.zeros((n, p))\nelse:\n    C = A @ B" in out
+    nothing = "if n > 0:\n    pass\nelse:\n    pass\nC += A @ B\n"  # the update comes after
+    assert "C = A @ B" in (_forward(GEMM_HEAD + "C = np.zeros((n, p))\n" + nothing + "return C\n") or "")
+    other = "if n > 0:\n    C += A @ B\nelse:\n    C += A @ B\n    C += A @ B\n"
+    assert _forward(GEMM_HEAD + "C = np.zeros((n, p))\n" + other + "return C\n") is None
+
+
 def test_sliced_target_that_covers_the_array() -> None:
     body = GEMM_HEAD + "C = np.zeros((n, p))\nC[:n, :p] += A @ B\nreturn C\n"
     assert "C = A @ B" in (_forward(body) or "")
