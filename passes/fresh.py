@@ -3,7 +3,8 @@
 What
     `fresh.store`: in one block, an allocation `X = np.zeros(shape)` (`np.zeros(shape, dtype)`,
     `np.zeros_like(A)`, or `np.empty(shape)` / `np.empty_like(A)` followed by a fill of the whole
-    array with zero, `X[:n, :p] = 0.0`), then statements that never mention X, then `X += E`
+    array with zero, `X[:n, :p] = 0.0` or the loops `for i: for j: X[i, j] = 0.0`), then
+    statements that never mention X, then `X += E`
     where E is a product `L @ R` (operands a name, its `.T`, a slice `B[:m]`, or another such
     product), possibly scaled (`alpha * (A @ B)`): the allocation and its fills are dropped and
     the update becomes `X = E`. The update may be the only statement of an `if` without an
@@ -51,7 +52,9 @@ Legal when
     with it the `if`/`else` join) is unchanged; NumPy's matmul also returns C-ordered results
     for Fortran-ordered and strided operands (checked), so the plain-NumPy target keeps the
     layout too. A fill covers the array: every subscript is a slice `:stop` whose stop is
-    proved to be that dimension's size (or absent), with a constant zero value. Under an `if`,
+    proved to be that dimension's size (or absent), with a constant zero value; a loop fill is a
+    perfect nest of `range(0, size, 1)` loops, one per dimension of X, storing zero at X's element
+    of the loop variables, none of them read after it. Under an `if`,
     the `else` allocates again with the allocation's own sizes, which no statement between
     rebinds.
 Refuses when
@@ -84,10 +87,11 @@ from optcompiler.analysis import (
     KernelFacts,
     call_name,
     index_parts,
+    loop_nest,
     names_assigned,
     names_read,
 )
-from optcompiler.ir import Term, seq, var
+from optcompiler.ir import Term, const, seq, var
 from optcompiler.passes import PassContext
 from optcompiler.passes.egraph import EGraph, ENode, Id, Rewrite, rule
 from optcompiler.passes.idioms import array_dtypes
@@ -342,14 +346,47 @@ def allocation_of(target: Term, value: Term, env: Env) -> Allocation | None:
 
 
 def _whole_fill(egraph: EGraph, node: ENode, allocation: Allocation, env: Env) -> bool:
-    """`X[:n, :p] = 0.0` (or `X[:] = 0`) over every element of X."""
+    """`X[:n, :p] = 0.0` (or `X[:] = 0`) over every element of X, or the loops that store it."""
+    if node.op == "for":
+        loop = Term("for", tuple(egraph.extract_term(c) for c in node.children), node.value)
+        return loop_fill(loop, allocation, env)
     if node.op != "assign":
         return False
-    zero = any(
-        n.op == "const" and type(n.value) in (int, float) and n.value == 0
-        for n in egraph.nodes(node.children[1])
-    )
+    zero = any(_is_zero(Term(n.op, (), n.value)) for n in egraph.nodes(node.children[1]) if n.op == "const")
     return zero and any(_covers(egraph, n, allocation, env) for n in egraph.nodes(node.children[0]))
+
+
+def loop_fill(loop: Term, allocation: Allocation, env: Env) -> bool:
+    """`for i in range(n): for j in range(p): X[i, j] = 0.0`: a perfect nest storing a constant
+    zero at X's element of its loop variables, each variable a whole `range(0, size, 1)` of the
+    dimension it indexes (any loop order), none read after the nest (dropping the nest would
+    leave it unbound or with another value)."""
+    nest = loop_nest(loop)
+    body = nest[-1].args[4] if nest else loop
+    if not nest or body.op != "seq" or len(body.args) != 1 or body.args[0].op != "assign":
+        return False
+    target, value = body.args[0].args
+    if not _is_zero(value) or target.op != "index" or target.args[0] != var(allocation.name):
+        return False
+    stops: dict[str, Term] = {}
+    for level in nest:
+        v, lo, hi, step = level.args[:4]
+        if level.value not in ("range", "prange") or lo != const(0) or step != const(1):
+            return False
+        stops[str(v.value)] = hi
+    parts = index_parts(target)
+    if len(parts) != len(allocation.sizes) or len(stops) != len(nest) or len(parts) != len(nest):
+        return False
+    for part, size in zip(parts, allocation.sizes, strict=True):
+        if part.op != "var" or str(part.value) not in stops or size_of(stops[str(part.value)], env) != size:
+            return False
+    if len({str(p.value) for p in parts}) != len(parts):
+        return False  # X[i, i] = 0.0 stores the diagonal only
+    return not any(v in env.facts.escaping.get(w, frozenset()) for v in stops for w in stops)
+
+
+def _is_zero(term: Term) -> bool:
+    return term.op == "const" and type(term.value) in (int, float) and term.value == 0
 
 
 def _covers(egraph: EGraph, node: ENode, allocation: Allocation, env: Env) -> bool:

@@ -96,6 +96,17 @@ def test_nested_guards_with_updates_in_both_branches() -> None:
     assert _forward(GEMM_HEAD + "C = np.zeros((n, p))\n" + other + "return C\n") is None
 
 
+def test_fills_written_as_loops() -> None:
+    loops = "C = np.empty((n, p))\nfor j in range(p):\n    for i in range(n):\n        C[i, j] = 0.0\n"
+    assert "C = A @ B" in (_forward(GEMM_HEAD + loops + "C += A @ B\nreturn C\n") or "")
+    partial = "C = np.empty((n, p))\nfor i in range(1, n):\n    for j in range(p):\n        C[i, j] = 0.0\n"
+    assert _forward(GEMM_HEAD + partial + "C += A @ B\nreturn C\n") is None
+    diagonal = "C = np.zeros((n, p))\nfor i in range(n):\n    for j in range(p):\n        C[i, i] = 0.0\n"
+    assert _forward(GEMM_HEAD + diagonal + "C += A @ B\nreturn C\n") is None
+    read_after = "C = np.empty((n, p))\nfor i in range(n):\n    for j in range(p):\n        C[i, j] = 0.0\n"
+    assert _forward(GEMM_HEAD + read_after + "C += A @ B\nreturn C, i\n") is None  # i read after
+
+
 def test_sliced_target_that_covers_the_array() -> None:
     body = GEMM_HEAD + "C = np.zeros((n, p))\nC[:n, :p] += A @ B\nreturn C\n"
     assert "C = A @ B" in (_forward(body) or "")
