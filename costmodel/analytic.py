@@ -515,51 +515,67 @@ def _linear_form(
     evaluate: Callable[[Term], float | None],
 ) -> _Form:
     """Affine form of an index expression in the loop variables; other names are evaluated or dropped."""
+    return _form_of(term, loop_vars, symbols, evaluate)
 
-    def form(t: Term) -> _Form:
-        op = t.op
-        if op == "const":
-            return _affine({}, float(t.value) if isinstance(t.value, (int, float)) else 0.0)
-        if op == "var":
-            if t.value in loop_vars:
-                return _affine({t.value: 1.0}, 0.0)
-            if t.value in symbols:
-                return symbols[t.value]
-            value = evaluate(t)
-            return _affine({}, value if value is not None else 0.0)
-        if op in ("add", "sub"):
-            return _combine(form(t.args[0]), form(t.args[1]), 1.0 if op == "add" else -1.0)
-        if op == "neg":
-            return _scale(form(t.args[0]), -1.0)
-        if op == "pos":
-            return form(t.args[0])
-        if op == "mul":
-            a, b = form(t.args[0]), form(t.args[1])
-            if isinstance(b, _Affine) and not b.coeffs:
-                return _scale(a, b.const)
-            if isinstance(a, _Affine) and not a.coeffs:
-                return _scale(b, a.const)
-            return _opaque(a, b)
-        if op == "floordiv":
-            a, b = form(t.args[0]), form(t.args[1])
-            if isinstance(b, _Affine) and not b.coeffs and b.const != 0:
-                return _scale(a, 1.0 / b.const)  # i // 2 walks memory at half speed
-            return _opaque(a, b)
-        if op == "index":
-            inner = [form(p) for p in _positions(t.args[1])]
-            return _opaque(*inner, indirect=True)
-        if op == "call":
-            name = _call_name(t)
-            args = [form(a) for a in t.args[1:] if a.op != "kw"]
-            affine = [a for a in args if isinstance(a, _Affine)]
-            if name in ("int", "min", "max", "abs") and affine and len(affine) == len(args):
-                return max(affine, key=lambda a: len(a.coeffs))  # clamps keep the walking argument
-            return _opaque(*args)
-        if not t.args:
-            return _affine({}, 0.0)
-        return _opaque(*(form(a) for a in t.args))
 
-    return form(term)
+def _form_of(
+    t: Term,
+    loop_vars: frozenset[str],
+    symbols: Mapping[str, _Form],
+    evaluate: Callable[[Term], float | None],
+) -> _Form:
+    """`_linear_form`'s recursion: a module function (a nested one makes a reference cycle per call)."""
+    op = t.op
+    if op == "const":
+        return _affine({}, float(t.value) if isinstance(t.value, (int, float)) else 0.0)
+    if op == "var":
+        if t.value in loop_vars:
+            return _affine({t.value: 1.0}, 0.0)
+        if t.value in symbols:
+            return symbols[t.value]
+        value = evaluate(t)
+        return _affine({}, value if value is not None else 0.0)
+    if op in ("add", "sub"):
+        return _combine(
+            _form_of(t.args[0], loop_vars, symbols, evaluate),
+            _form_of(t.args[1], loop_vars, symbols, evaluate),
+            1.0 if op == "add" else -1.0,
+        )
+    if op == "neg":
+        return _scale(_form_of(t.args[0], loop_vars, symbols, evaluate), -1.0)
+    if op == "pos":
+        return _form_of(t.args[0], loop_vars, symbols, evaluate)
+    if op == "mul":
+        a, b = (
+            _form_of(t.args[0], loop_vars, symbols, evaluate),
+            _form_of(t.args[1], loop_vars, symbols, evaluate),
+        )
+        if isinstance(b, _Affine) and not b.coeffs:
+            return _scale(a, b.const)
+        if isinstance(a, _Affine) and not a.coeffs:
+            return _scale(b, a.const)
+        return _opaque(a, b)
+    if op == "floordiv":
+        a, b = (
+            _form_of(t.args[0], loop_vars, symbols, evaluate),
+            _form_of(t.args[1], loop_vars, symbols, evaluate),
+        )
+        if isinstance(b, _Affine) and not b.coeffs and b.const != 0:
+            return _scale(a, 1.0 / b.const)  # i // 2 walks memory at half speed
+        return _opaque(a, b)
+    if op == "index":
+        inner = [_form_of(p, loop_vars, symbols, evaluate) for p in _positions(t.args[1])]
+        return _opaque(*inner, indirect=True)
+    if op == "call":
+        name = _call_name(t)
+        args = [_form_of(a, loop_vars, symbols, evaluate) for a in t.args[1:] if a.op != "kw"]
+        affine = [a for a in args if isinstance(a, _Affine)]
+        if name in ("int", "min", "max", "abs") and affine and len(affine) == len(args):
+            return max(affine, key=lambda a: len(a.coeffs))  # clamps keep the walking argument
+        return _opaque(*args)
+    if not t.args:
+        return _affine({}, 0.0)
+    return _opaque(*(_form_of(a, loop_vars, symbols, evaluate) for a in t.args))
 
 
 # `_Builder._linear`'s memo: an index expression's form by what it reads of the builder's state.
@@ -1670,7 +1686,22 @@ def _analyze(
     footprints = _Footprints(memo)
     # an access of the top level is charged to the top level; every other is charged inside its nest
     straight = _body_stats(root, _charges((root,), footprints).get(id(root), []))
+    _unlink(root)
     return Analysis(nests, straight, straight_ws)
+
+
+def _unlink(root: _Node) -> None:
+    """Drop the upward links of a finished tree (parents and the paths cached from them). Nothing
+    reads them once the statistics are made (a memo's loop is only ever copied, and its copy gets
+    its own parent), and without them the tree holds no reference cycle: what the memo keeps stays,
+    the rest is freed at once instead of piling up for the cyclic garbage collector, whose full
+    collections (over the whole heap) then came every few kernels."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        node.parent = None
+        node._path = None
+        stack.extend(node.children)
 
 
 def _shared_nest_stats(top: _Node, memo: dict[object, object] | None) -> LoopNestStats:
@@ -2320,24 +2351,25 @@ def _pow_weight(exponent: Term) -> float:
 
 def _chain_latency(value: Term, is_source: Callable[[Term], bool]) -> float:
     """Latency of the ops between a read of the accumulator and the result: the carried chain."""
+    return _chain_walk(value, is_source)[1]
 
-    def walk(t: Term) -> tuple[bool, float]:
-        if is_source(t):
-            return True, 0.0
-        found, latency = False, 0.0
-        for a in t.args:
-            f, lat = walk(a)
-            if f:
-                found, latency = True, max(latency, lat)
-        if not found:
-            return False, 0.0
-        if t.op == "call":
-            return True, latency + CALL_LATENCY.get(_call_name(t), DEFAULT_LATENCY)
-        if t.op in OP_WEIGHTS and OP_WEIGHTS[t.op] > 0:
-            return True, latency + OP_LATENCY.get(t.op, DEFAULT_LATENCY)
-        return True, latency
 
-    return walk(value)[1]
+def _chain_walk(t: Term, is_source: Callable[[Term], bool]) -> tuple[bool, float]:
+    """Whether `t` reads the accumulator, and the latency from that read to `t`'s value."""
+    if is_source(t):
+        return True, 0.0
+    found, latency = False, 0.0
+    for a in t.args:
+        f, lat = _chain_walk(a, is_source)
+        if f:
+            found, latency = True, max(latency, lat)
+    if not found:
+        return False, 0.0
+    if t.op == "call":
+        return True, latency + CALL_LATENCY.get(_call_name(t), DEFAULT_LATENCY)
+    if t.op in OP_WEIGHTS and OP_WEIGHTS[t.op] > 0:
+        return True, latency + OP_LATENCY.get(t.op, DEFAULT_LATENCY)
+    return True, latency
 
 
 def _assigned_scalars(body: Term) -> set[str]:
