@@ -42,8 +42,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from optcompiler import cache
-from optcompiler.strictmath import PREFIX as STRICT_MATH_PREFIX
+from optcompiler import cache, strictmath
 
 TARGETS = ("auto", "cpu", "gpu")
 
@@ -777,7 +776,7 @@ def variant_module(
     header = [
         f"# optc: the variant of {origin} for {entry.signature}.",
         f"# Cache entry {entry.key}; generated, do not edit: the entry records this file's sha256.",
-        *(["import math"] if STRICT_MATH_PREFIX in variant else []),
+        *strictmath.imports(variant),  # the math helpers spell `math` and `numpy` in full
         "import numba",
         "",
         "from optcompiler.decorator import GuardMiss as _optc_GuardMiss",
@@ -803,7 +802,7 @@ def variant_module(
             f"def {entry.guard}({', '.join(params)}):",
             "    try:",
             f"        return {compiled_guard}({', '.join(params)})",
-            f"    except ({', '.join(entry.retry_original)},):  # Numba raises on any division by zero",
+            f"    except ({', '.join(entry.retry_original)},):  # what CPython does there: the original says",
             "        raise _optc_GuardMiss from None",
         ]
     if gpu is not None:

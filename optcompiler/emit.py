@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from optcompiler import strictmath
 from optcompiler.frontend import GENERATED_HEADER
 from optcompiler.ir import ArgType
 from optcompiler.passes import why
 from optcompiler.strictmath import COMMENT as STRICT_MATH_COMMENT
-from optcompiler.strictmath import PREFIX as STRICT_MATH_PREFIX
+from optcompiler.strictmath import FLAGGED_ERROR
 
 if TYPE_CHECKING:
     from optcompiler.analysis import KernelFacts
@@ -116,7 +117,7 @@ def dispatcher_body(emitted: Emitted, params: Sequence[str], numpy: str = "numpy
         body = [
             "try:",
             f"    {body[0]}",
-            f"except {errors}:  # Numba raises on any division by zero, CPython not for NumPy scalars",
+            f"except {errors}:  # {_retry_comment(emitted.retry_original)}",
             "    pass",
         ]
     if emitted.gpu_source:  # verified for the same types, on distinct arrays indexed in bounds
@@ -133,6 +134,13 @@ def dispatcher_body(emitted: Emitted, params: Sequence[str], numpy: str = "numpy
         if emitted.retry_original:
             lines.append(f"    return {original_name(emitted.kernel)}({call_args})")
     return "\n".join(lines) + "\n"
+
+
+def _retry_comment(errors: Sequence[str]) -> str:
+    """Why the dispatcher runs the original after the variant raised `errors`."""
+    if FLAGGED_ERROR in errors:  # `strictmath.parallel_calls`
+        return "a math error in a parallel loop: run as written"
+    return "Numba raises on any division by zero, CPython not for NumPy scalars"
 
 
 def gpu_statements(emitted: Emitted, seen: set[str]) -> list[cst.BaseStatement]:
@@ -357,8 +365,9 @@ def emit_module(module: cst.Module, path: str, emitted: Sequence[Emitted], versi
     names = ["numba"] if numpy != "numpy" else ["numba", "numpy"]
     if any(e.gpu_source for e in emitted):  # the CUDA lowering spells numpy and math in full
         names = ["math", "numba", "numpy"]
-    elif any(STRICT_MATH_PREFIX in e.source for e in emitted):  # the helpers spell math in full
-        names = ["math", *names]
+    else:  # the math helpers spell math (and numpy) in full
+        needed = {line.removeprefix("import ") for e in emitted for line in strictmath.imports(e.source)}
+        names = sorted({*names, *needed})
     spliced = _insert_imports(spliced, names, gpu=any(e.gpu_source for e in emitted))
     header = f"{GENERATED_HEADER} {version} from {Path(path).name}; do not edit, re-run optc instead."
     lines = list(spliced.header)

@@ -360,7 +360,8 @@ def optimize_kernel(
     variants, report = explore(kernel, facts, config)
     lap("saturate+extract")
     hardware = detect()
-    ranked = rank(variants, facts, config, hardware)
+    math_names = strictmath.math_names(prelude)
+    ranked = rank(variants, facts, config, hardware, math_names)
     lap("rank")
     llm_report = None
     if config.llm.enabled:  # off by default: suggestions are verified, then join the e-graph
@@ -387,23 +388,33 @@ def optimize_kernel(
         )
         if accepted:
             variants, report = explore(kernel, facts, config, suggestions=accepted)
-            ranked = rank(variants, facts, config, hardware)
+            ranked = rank(variants, facts, config, hardware, math_names)
         lap("llm")
     baseline = predict_seconds(
         kernel.body, Target("njit"), (), facts, config.sizes_for(kernel.name), hardware, config.default_size
     )
 
     guard = bounds_guard(kernel.body, [p.name for p in kernel.params], facts)
-    math_names = strictmath.math_names(prelude)
-    retry = retry_errors(kernel, facts)
+    flags = rerunnable(kernel.body, facts)  # checked calls in a prange loop mark flags instead
+
+    def source_of(candidate: Candidate, name: str | None = None) -> str:
+        return variant_source(
+            kernel,
+            candidate,
+            name=name,
+            boundscheck=not guard.complete,
+            math_names=math_names,
+            parallel_flags=flags,
+        )
 
     def emitted(candidate: Candidate, seconds: float, verified: str) -> Emitted:
         pairs = alias_guard_pairs(facts, kernel.body) if candidate.variant.derivation else ()
+        source = source_of(candidate)
         return Emitted(
             kernel=kernel.name,
             line=kernel.line,
             candidate=candidate,
-            source=variant_source(kernel, candidate, boundscheck=not guard.complete, math_names=math_names),
+            source=source,
             alias_pairs=pairs,
             bounds=guard.conditions,
             boundscheck=not guard.complete,
@@ -414,7 +425,7 @@ def optimize_kernel(
             candidates_considered=len(ranked),
             timings=tuple(timings),
             llm=llm_report,
-            retry_original=retry,
+            retry_original=retry_errors(kernel, facts, strictmath.ALLOCATE in source),
         )
 
     if not config.verify:
@@ -423,16 +434,15 @@ def optimize_kernel(
 
     contenders = measured_contenders(ranked, config.max_verify)
     sizes = measurement_sizes(kernel, facts, config, hardware)
+    texts = [source_of(c, f"_optc_candidate_{i}") for i, (c, _) in enumerate(contenders)]
     sources = [
         verify.CandidateSource(
             f"c{i}",
-            variant_source(
-                kernel, c, name=f"_optc_candidate_{i}", boundscheck=not guard.complete, math_names=math_names
-            ),
+            text,
             f"_optc_candidate_{i}",
-            retry_original=retry,
+            retry_original=retry_errors(kernel, facts, strictmath.ALLOCATE in text),
         )
-        for i, (c, _) in enumerate(contenders)
+        for i, text in enumerate(texts)
     ]
     python_at = python_sizes(kernel, facts, sizes, config)
     results = verify.verify_candidates(
@@ -767,7 +777,13 @@ def dispatch_cpu_seconds(
     if numpy:
         body, target = chosen.variant.body, Target("njit")
     else:
-        body, target = as_compiled(chosen.variant.body, chosen.target, frozenset(facts.arg_types), math_names)
+        body, target = as_compiled(
+            chosen.variant.body,
+            chosen.target,
+            frozenset(facts.arg_types),
+            math_names,
+            rerunnable(chosen.variant.body, facts),
+        )
 
     def cpu_seconds(sizes: Mapping[str, int]) -> float:
         return call + predict_with(model, body, target, derivation, facts, sizes, hardware, default_size)
@@ -776,7 +792,11 @@ def dispatch_cpu_seconds(
 
 
 def as_compiled(
-    body: Term, target: Target, params: frozenset[str], math_names: Mapping[str, str] | None
+    body: Term,
+    target: Target,
+    params: frozenset[str],
+    math_names: Mapping[str, str] | None,
+    flags: bool = False,
 ) -> tuple[Term, Target]:
     """`body` and `target` as Numba runs the emitted variant. A `prange` loop whose body calls a
     `math` function that `strictmath` routes to a checked helper (one that may raise) is not
@@ -786,8 +806,9 @@ def as_compiled(
     (261 vs 181 ms, 80 vs 86 ms) where the same loops without the helpers ran 7x faster
     (costmodel/data/aab01f153ef2: 35 ms, 10.5 ms); costed as parallel, they kept the dispatcher on
     the CPU where the GPU was 3-16x faster. Unchanged where no such loop is left (`math_names`
-    None: no checked calls)."""
-    if not target.parallel or not math_names:
+    None: no checked calls), and with `flags` (`rerunnable`: the loop's calls mark flags instead,
+    `strictmath.parallel_calls`, and it runs in parallel)."""
+    if not target.parallel or not math_names or flags:
         return body, target
     bound = params | names_assigned(body)
 
@@ -1057,18 +1078,29 @@ def _root_seqs(egraph: EGraph, root: int, body: Term) -> list[ENode]:
 
 
 def rank(
-    variants: Sequence[Variant], facts: KernelFacts, config: Config, hardware: Hardware
+    variants: Sequence[Variant],
+    facts: KernelFacts,
+    config: Config,
+    hardware: Hardware,
+    math_names: Mapping[str, str] | None = None,
 ) -> list[tuple[Candidate, float]]:
-    """Variant × Target candidates, cheapest predicted first (see `rank_key` for ties)."""
+    """Variant × Target candidates, cheapest predicted first (see `rank_key` for ties), each
+    predicted as Numba runs it (`as_compiled`: `math_names`, the module's `math` imports, say
+    which calls become checked helpers, and a prange loop calling one runs serially unless the
+    kernel may run again as written)."""
     scored = []
+    params = frozenset(facts.arg_types)
     for variant in variants:
         targets = [_target_for(variant.body)]
         if config.numpy_target and variant.derivation and not contains_loop(variant.body):
             targets.append(Target("numpy"))  # nothing left to compile: plain NumPy, no compile time
         for target in targets:
+            body, runs_as = variant.body, target
+            if target.parallel and math_names:
+                body, runs_as = as_compiled(body, target, params, math_names, rerunnable(body, facts))
             seconds = predict_seconds(
-                variant.body,
-                target,
+                body,
+                runs_as,
                 variant.derivation,
                 facts,
                 config.sizes_for(variant.kernel),
@@ -1233,20 +1265,30 @@ def normalize(term: Term) -> Term:
 _DIVISIONS = frozenset({"truediv", "floordiv", "mod"})
 
 
-def retry_errors(kernel: Kernel, facts: KernelFacts) -> tuple[str, ...]:
-    """Errors on which the dispatcher runs the original after the variant raised them.
+def rerunnable(body: Term, facts: KernelFacts) -> bool:
+    """Whether the dispatcher may run the original after the variant raised: the variant changed
+    nothing the caller sees, so the original, run then, does exactly what CPython does. Only for
+    kernels that write no argument (and draw no random numbers, which a second run would draw
+    again)."""
+    return not facts.written_params and not any(t.op == "attr" and t.value == "random" for t in body.walk())
+
+
+def retry_errors(kernel: Kernel, facts: KernelFacts, flagged: bool = False) -> tuple[str, ...]:
+    """Errors on which the dispatcher runs the original after the variant raised them
+    (`rerunnable` kernels only).
 
     Numba raises ZeroDivisionError for every division by zero; CPython only when both operands
     are Python numbers, and gives inf or nan for NumPy scalars (`s / (n - 1)` with `s` a sum of
-    array elements, at n = 1). Running the original then does exactly what CPython does, raise
-    or not, as long as the variant had changed nothing the caller sees: only for kernels that
-    write no argument (and draw no random numbers, which a second run would draw again)."""
+    array elements, at n = 1). `flagged`: the variant's prange loops call flag helpers
+    (`strictmath.parallel_calls`) and raise ArithmeticError where CPython raised in them
+    (`strictmath.RETRY`)."""
     body = kernel.body
-    divides = any(t.op in _DIVISIONS or (t.op == "augassign" and t.value in _DIVISIONS) for t in body.walk())
-    random = any(t.op == "attr" and t.value == "random" for t in body.walk())
-    if not divides or random or facts.written_params:
+    if not rerunnable(body, facts):
         return ()
-    return ("ZeroDivisionError",)
+    if flagged:
+        return strictmath.RETRY  # ArithmeticError covers ZeroDivisionError
+    divides = any(t.op in _DIVISIONS or (t.op == "augassign" and t.value in _DIVISIONS) for t in body.walk())
+    return ("ZeroDivisionError",) if divides else ()
 
 
 def variant_source(
@@ -1255,15 +1297,21 @@ def variant_source(
     name: str | None = None,
     boundscheck: bool = False,
     math_names: Mapping[str, str] | None = None,
+    parallel_flags: bool = False,
 ) -> str:
     """The candidate as a compiled function; `boundscheck` when some subscript of the kernel could
     not be proved in range by the dispatcher's guard (`analysis.bounds_guard`). `math_names` (the
     module's `math` imports, `strictmath.math_names`) route `math` calls to helpers that raise as
-    CPython does; the helpers' `def`s lead the text."""
+    CPython does; the helpers' `def`s lead the text. `parallel_flags` (for a `rerunnable` kernel,
+    whose dispatcher catches `retry_errors(..., flagged=True)`): calls in a prange loop mark flags
+    instead of raising (`strictmath.parallel_calls`), so that Numba runs the loop in parallel."""
     if candidate.target.name == "numpy":  # plain Python over NumPy: nothing to compile
         return lower_function(name or emit.variant_name(kernel.name), kernel.params, candidate.variant.body)
     bound = frozenset(p.name for p in kernel.params) | names_assigned(candidate.variant.body)
-    body, helpers = strictmath.checked_calls(candidate.variant.body, math_names or {}, bound)
+    body, flagged = candidate.variant.body, ()
+    if parallel_flags and candidate.target.parallel:
+        body, flagged = strictmath.parallel_calls(body, math_names or {}, bound)
+    body, helpers = strictmath.checked_calls(body, math_names or {}, bound)
     options = ["cache=True"]
     if boundscheck:
         options.append("boundscheck=True")
@@ -1278,7 +1326,7 @@ def variant_source(
         None,
         [f"numba.njit({', '.join(options)})"],
     )
-    return "\n\n".join([*(strictmath.helper_source(f) for f in helpers), function])
+    return "\n\n".join([*strictmath.helpers_source(helpers, flagged), function])
 
 
 def module_prelude(module: cst.Module, kernel: Kernel) -> str:

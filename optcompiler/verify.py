@@ -57,6 +57,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from optcompiler import strictmath
 from optcompiler._verify_worker import PROTOCOL_PREFIX, ArgSpec
 from optcompiler.ir import ArgType
 
@@ -275,7 +276,10 @@ def _write_spec(
 
 
 def _module_text(prelude: str, function_source: str) -> str:
-    return f"{textwrap.dedent(prelude).rstrip()}\n\n\n{_clean(function_source)}\n"
+    """The prelude, the imports a candidate's math helpers spell in full (`strictmath.imports`: the
+    module may have imported them as `m` or `np`), and the function."""
+    imports = "".join(f"{line}\n" for line in strictmath.imports(function_source))
+    return f"{textwrap.dedent(prelude).rstrip()}\n{imports}\n\n{_clean(function_source)}\n"
 
 
 def _clean(source: str) -> str:

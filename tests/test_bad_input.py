@@ -345,9 +345,9 @@ def _candidates_become(monkeypatch, body: Callable[[str, str], str]) -> None:
     """Every candidate verification compiles is `body(name, params)`; the emitted file keeps the real ones."""
     real = pipeline.variant_source
 
-    def fake(kernel, candidate, name=None, boundscheck=False, math_names=None):
+    def fake(kernel, candidate, name=None, boundscheck=False, math_names=None, parallel_flags=False):
         if name is None or not name.startswith("_optc_candidate_"):
-            return real(kernel, candidate, name, boundscheck, math_names)
+            return real(kernel, candidate, name, boundscheck, math_names, parallel_flags)
         return body(name, ", ".join(p.name for p in kernel.params))
 
     monkeypatch.setattr(pipeline, "variant_source", fake)
