@@ -259,3 +259,30 @@ def test_a_prange_kernel_raises_and_computes_as_cpython_through_the_pipeline(
         assert (type(got.value), str(got.value)) == (type(want.value), str(want.value))
     X[3, 1] = -np.inf  # an infinite distance: exp(-inf) = 0.0 and sqrt(inf), no error in either
     np.testing.assert_allclose(module.rbf_local(X, Y, 0.25), original.rbf_local(X, Y, 0.25), rtol=1e-12)
+
+
+def test_the_ranking_costs_a_prange_with_raising_helpers_as_serial() -> None:
+    """A kernel that writes an argument keeps the raising helpers (running the original again
+    would not be exact), so Numba runs its prange serially: the ranking predicts it so
+    (`pipeline.as_compiled`). A kernel the dispatcher may re-run gets flag helpers: parallel."""
+    from optcompiler.analysis import analyze
+    from optcompiler.config import Config
+    from optcompiler.costmodel.hardware import Hardware
+    from optcompiler.pipeline import explore, rank
+
+    host = Hardware("test", 16, 48 * 1024, 2 * 2**20, 32 * 2**20, 64, 2.5, 60.0, None)
+    names = strictmath.math_names(RBF)
+    for name, rerun in (("rbf", False), ("rbf_local", True)):
+        kernel = lift_function(RBF, "k.py", name)
+        facts = analyze(kernel)
+        config = Config(default_size=100_000 if name == "rbf" else 300)
+        variants, _ = explore(kernel, facts, config)
+        plain = {id(c.variant): s for c, s in rank(variants, facts, config, host) if c.target.parallel}
+        strict = {
+            id(c.variant): s for c, s in rank(variants, facts, config, host, names) if c.target.parallel
+        }
+        assert plain and plain.keys() == strict.keys()
+        serial = {v: s for v, s in plain.items() if strict[v] > 2 * s}
+        assert bool(serial) == (not rerun), (name, plain, strict)
+        if rerun:
+            assert strict == plain
