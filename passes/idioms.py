@@ -102,7 +102,12 @@ Legal when
     exactly the operands' other ones, is in range wherever the original element is, even when
     k is 0 and the original reads no element; so no `if k > 0` guard is needed. A column prefix
     `X[:, :k]` is a strided view, which Numba's `@` copies to a temporary first: the product runs
-    on the whole X when `X.shape[1] == k`, tested where it is computed.
+    on the whole X when `X.shape[1] == k`, tested where it is computed. Memory: the product is a
+    new rows x columns array where the loop kept one scalar, so the nest must write an array of
+    that shape already (its dimensions' size symbols are the product's, in any order: syrk's C,
+    a covariance matrix): the variant then holds at most twice what the original does, and
+    never raises a MemoryError the original would not (counting the pairs of 10^5 points with a
+    large dot product needs a scalar; their `X @ X.T` would be 80 GB).
 Refuses when
     A loop covers part of an extent (`range(1, n - 1)`, `range(n - 1)`), bounds are triangular
     (`range(i)`), a result dimension of an operand is not proved (an int parameter `n`), the
@@ -120,7 +125,8 @@ Refuses when
     inner loop that is not such a sum, a term that is not two elements times scalars
     (`X[i, p] * X[j, p] + 1.0`), one accumulator summed twice or read by another's term, a
     vector factor `y[p]` (matrix-vector sums of a row loop are loops.distribute's and
-    idioms.matvec's, through an expanded scalar),
+    idioms.matvec's, through an expanded scalar), a product of a shape no array the nest writes
+    has (or of an unknown row count, a parameter's never declared),
     an operand the nest writes (or might through an alias: a local view, a non-math call), an
     extent the nest assigns, integer, float32 or mixed dtypes, a subscript that is not p or a
     variable of a loop of the matched nest (one bound outside is left to the rewrite of the loop
@@ -179,6 +185,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from optcompiler.analysis import (
+    ANON_DIM,
     LIKE_ALLOCATORS,
     NUMPY_MODULES,
     KernelFacts,
@@ -890,6 +897,8 @@ def gram_form(
         extents = _contraction_extents((left, right), p, extent, facts, covered)
         if extents is None:
             return None
+        if not _held_already((left, right), written, facts):
+            return None  # the product would be memory the program never needed
         # left @ right: the left's rows and the right's columns are the free dimensions
         flips = tuple(o.summed == (0 if o is left else 1) for o in (left, right))
         product = _contraction_product((left, right), flips, extents, extent)
@@ -935,6 +944,18 @@ def gram_form(
     if not products:
         return None
     return seq(*products.values(), rewritten)
+
+
+def _held_already(operands: tuple[_Operand, _Operand], written: set[str], facts: KernelFacts) -> bool:
+    """Does the nest write an array of the product's shape (rows of the left's free dimension,
+    columns of the right's)? The product is a new rows x columns array where the loop needed one
+    scalar: for `count pairs with x_i . x_j > t` over 10^5 points it would be 80 GB, a MemoryError
+    the original never raises. Next to an output of that shape (syrk's C, a covariance matrix) it
+    at most doubles what the program already holds."""
+    shape = sorted(facts.array_dims[o.name][1 - o.summed] for o in operands)
+    if ANON_DIM in shape:
+        return False
+    return any(sorted(facts.array_dims.get(w, ())) == shape for w in written)
 
 
 def _contraction_product(
