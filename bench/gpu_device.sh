@@ -110,8 +110,11 @@ if [ "$QUICK" = 1 ]; then
     ARGS=(--quick --shrink 16 --sizes 1 --repeats 2 --kernels gemm,heat3d,rmsnorm32,clipped_sum
           --optc-jobs 2 --optc-budget 60)
 elif [ "$REFRESH" = 1 ]; then
+    # optc's CPU output made one kernel at a time (OPTC_JOBS). Eight at once on 16 cores measure
+    # their candidates against each other's threads, and BLAS or parallel candidates lose their
+    # measured pick to the serial original (gemm, syrk, rbf_kernel32 shipped the original that way)
     ARGS=(--kernels "$FOCUS" --sizes 4 --repeats 5 --call-budget 0.15 --max-call 0.5 --launch-configs 2
-          --explored 1 --most-variants 4 --optc-jobs 8 --optc-budget 90)
+          --explored 1 --most-variants 4 --optc-jobs "${OPTC_JOBS:-1}" --optc-budget "${OPTC_BUDGET:-200}")
 elif [ "$ALL" = 0 ]; then
     # every block shape and tiling of the original body (explored bodies: one, untiled and tiled),
     # at most 9 CUDA variants a kernel

@@ -50,6 +50,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = ROOT / "bench" / "results" / "gpu" / "gpu_corpus.jsonl"
+REFRESHED = RECORDS.parent / "refresh" / "gpu_corpus.jsonl"  # kernels measured again since
 COST_DATA = ROOT / "costmodel" / "data"  # <hardware id>.jsonl.gz: the learned model's training records
 COST_MODELS = ROOT / "costmodel" / "models"  # <hardware id>.txt: the learned model shipped for that host
 HOST = "aab01f153ef2"  # the GPU host's hardware id (costmodel/data/README.md: the device machine, H100)
@@ -58,7 +59,14 @@ MARGIN_OF_MODEL = 1.25  # costmodel.gpu.MARGIN (not imported at module level: op
 COMMANDS = (
     "FRESH=1 bash bench/gpu_device.sh --all   # on the GPU host, .whl/ present (../shared/GPU.md): bench/results/gpu",
     "bash bench/gpu_device.sh --all           # the same host again: the kernels and sizes a budget left out",
-    "python bench/gpu_report.py --records bench/results/gpu/gpu_corpus.jsonl",
+    "FOCUS=gemm,syrk,rbf_kernel32,potential_energy,gemm_tn,gemm_nt,gemm_axpby,clenshaw_chebyshev,"
+    "conv2d_3x3,correlate_same,csr_matvec,int_matmul,trace_product,cosine_similarity,gesummv,mvt,trmm \\\n"
+    "    BUDGET=550 bash bench/gpu_device.sh --refresh   # kernels whose optc CPU output changed since, or\n"
+    "    # whose parallel variants were timed in BLAS's spinning threads: bench/results/gpu/refresh\n"
+    "    # (that run optimized 8 kernels at once; these 8 again one at a time, appended, run2.log):\n"
+    "FRESH=1 OPTC_JOBS=1 OPTC_BUDGET=200 FOCUS=gemm,syrk,rbf_kernel32,cosine_similarity,gemm_nt,\\\n"
+    "    clenshaw_chebyshev,potential_energy,int_matmul BUDGET=420 bash bench/gpu_device.sh --refresh",
+    "python bench/gpu_report.py --records bench/results/gpu/gpu_corpus.jsonl bench/results/gpu/refresh/gpu_corpus.jsonl",
 )
 
 
@@ -759,7 +767,10 @@ def markdown(rows: Sequence[Row], summary: Mapping[str, Any], records_path: str)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--records", nargs="+", default=[str(RECORDS)], help="gpu_corpus.jsonl files, later runs win"
+        "--records",
+        nargs="+",
+        default=[str(RECORDS), str(REFRESHED)],
+        help="gpu_corpus.jsonl files, later runs win (default: the corpus run, then the refresh)",
     )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     parser.add_argument("--cores", type=int, default=16, help="the GPU host's cores (host.txt: nproc)")
