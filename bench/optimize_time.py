@@ -5,7 +5,7 @@
 For every kernel of corpus/ (the function named after its module): lift, analyze, saturate, extract,
 rank, i.e. `pipeline.optimize_kernel` with verification off (`verify = false`, `target = "cpu"`, so
 no Numba compile, no worker, no GPU lowering), in this process, at the default settings (5k nodes,
-12 iterations, 1 s saturation budget, top-32). Per kernel: the wall time of lift + optimize_kernel
+12 iterations, 3 s saturation budget, top-32). Per kernel: the wall time of lift + optimize_kernel
 (the median over `--repeats` runs), the per-stage `timings` the pipeline records, the e-graph's
 nodes, classes, iterations, stop reason and the rules that fired, and a digest of the chosen
 variant's source (the same input must give the same bytes: with `--repeats` > 1 the digests of all

@@ -34,10 +34,13 @@ class Config:
     exclude: tuple[str, ...] = ()  # fnmatch globs against file paths and kernel names
     # "kernel.param" -> numba-style type, e.g. (("gemm.A", "float64[:, :]"),)
     arg_types: tuple[tuple[str, str], ...] = ()
-    # e-graph budgets (DESIGN.md: 5k nodes, 12 iterations, 1 s per kernel by default)
+    # e-graph budgets: 5k nodes, 12 iterations, 3 s per kernel by default. DESIGN.md's 1 s is
+    # raised: with gram, fresh.store and distribution over sunk starts, five corpus kernels (bicg,
+    # correlation, cosine_similarity, gemver, mvt) saturate in 1.1-2.3 s on the 2-core VM, and a
+    # run cut by the clock depends on the machine's load (its output bytes could too)
     node_limit: int = 5000
     iter_limit: int = 12
-    time_limit: float = 1.0
+    time_limit: float = 3.0
     top_k: int = 32  # distinct variants extracted per kernel
     max_verify: int = 6  # candidates tried in verification, best first
     verify_timeout: float = 120.0  # seconds per candidate (its compile and all its input sets)
