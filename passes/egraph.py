@@ -721,6 +721,23 @@ def rule(
 # ---- runner --------------------------------------------------------------------------------------
 
 
+def reaches(egraph: EGraph, start: Id, target: Id) -> bool:
+    """Does class `target` occur under class `start` (itself included), in any alternative of any
+    class below it? Rules ask it of the terms a class could extract to, not just the best one."""
+    target = egraph.find(target)
+    seen: set[Id] = set()
+    stack = [egraph.find(start)]
+    while stack:
+        cls = stack.pop()
+        if cls == target:
+            return True
+        if cls in seen:
+            continue
+        seen.add(cls)
+        stack.extend(egraph.find(c) for node in egraph.nodes(cls) for c in node.children)
+    return False
+
+
 @dataclass(frozen=True)
 class Limits:
     node_limit: int = 5000

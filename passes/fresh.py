@@ -93,7 +93,7 @@ from optcompiler.analysis import (
 )
 from optcompiler.ir import Term, const, seq, var
 from optcompiler.passes import PassContext
-from optcompiler.passes.egraph import EGraph, ENode, Id, Rewrite, rule
+from optcompiler.passes.egraph import EGraph, ENode, Id, Rewrite, reaches, rule
 from optcompiler.passes.idioms import array_dtypes
 
 NAME = "fresh"
@@ -208,7 +208,7 @@ def _scan(
         update = _update(egraph, c, allocation, x, env) if allocation.zeroed or filled else None
         if update is not None:
             return scanned, update, pending
-        if _mentions(egraph, c, x):
+        if reaches(egraph, c, x):
             for group in (n for n in egraph.nodes(c) if n.op == "seq" and n.children):
                 inner = [egraph.find(k) for k in group.children]
                 found = _scan(egraph, allocation, x, env, inner + pending, scanned, filled, budget)
@@ -232,7 +232,7 @@ def _update(egraph: EGraph, cls: Id, allocation: Allocation, x: Id, env: Env, de
             value = _forwarded_value(egraph, node, allocation, x, env)
             if value is not None:
                 return Term("assign", (var(allocation.name), value))
-        if node.op == "if" and depth < _MAX_DEPTH and not _mentions(egraph, node.children[0], x):
+        if node.op == "if" and depth < _MAX_DEPTH and not reaches(egraph, node.children[0], x):
             zeros = Term("assign", (var(allocation.name), allocation.zeros))
             then, orelse = (_branch(egraph, b, allocation, x, env, depth) for b in node.children[1:])
             if then is not None and orelse is not None and (then, orelse) != (zeros, zeros):
@@ -260,7 +260,7 @@ def _forwarded_value(egraph: EGraph, node: ENode, allocation: Allocation, x: Id,
     if node.op != "augassign" or node.value != "add":
         return None
     target, value = node.children
-    if _mentions(egraph, value, x):
+    if reaches(egraph, value, x):
         return None
     whole = any(
         (n.op == "var" and n.value == allocation.name) or _covers(egraph, n, allocation, env)
@@ -273,22 +273,6 @@ def _forwarded_value(egraph: EGraph, node: ENode, allocation: Allocation, x: Id,
     if result is None or result[0] != allocation.sizes or result[1] != allocation.dtype:
         return None
     return term
-
-
-def _mentions(egraph: EGraph, cls: Id, x: Id) -> bool:
-    """Does any alternative of `cls` (any term the class can extract to) contain X?"""
-    x = egraph.find(x)
-    seen: set[Id] = set()
-    stack = [egraph.find(cls)]
-    while stack:
-        c = stack.pop()
-        if c == x:
-            return True
-        if c in seen:
-            continue
-        seen.add(c)
-        stack.extend(egraph.find(k) for n in egraph.nodes(c) for k in n.children)
-    return False
 
 
 def _exits(term: Term) -> bool:

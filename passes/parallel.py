@@ -30,7 +30,7 @@ from __future__ import annotations
 from optcompiler.analysis import parallel_plan
 from optcompiler.ir import Term
 from optcompiler.passes import PassContext
-from optcompiler.passes.egraph import EGraph, Id, Rewrite, rule
+from optcompiler.passes.egraph import EGraph, Id, Rewrite, reaches, rule
 
 # statement e-nodes whose children hold statements: for a `for`, only its body (child 4) runs
 # inside it; an `if`'s test and a `while`'s condition are expressions
@@ -109,7 +109,7 @@ def _only_under_ordered_loops(egraph: EGraph, root: Id, target: Id, parallel: ob
             children = node.children if part is None else node.children[part]  # type: ignore[index]
             for child in children:
                 if node.op == "for" and parallel(egraph, cls):  # type: ignore[operator]
-                    if _occurs_under(egraph, child, target):
+                    if reaches(egraph, child, target):
                         return False
                 elif egraph.find(child) == target:
                     found = True
@@ -118,18 +118,3 @@ def _only_under_ordered_loops(egraph: EGraph, root: Id, target: Id, parallel: ob
         return True
 
     return visit(root) and found
-
-
-def _occurs_under(egraph: EGraph, cls: Id, target: Id) -> bool:
-    """Does the statement class `target` occur anywhere under `cls`?"""
-    stack, seen = [egraph.find(cls)], set()
-    while stack:
-        cls = stack.pop()
-        if cls == target:
-            return True
-        if cls in seen:
-            continue
-        seen.add(cls)
-        for node in egraph.nodes(cls):
-            stack.extend(egraph.find(c) for c in node.children)
-    return False
