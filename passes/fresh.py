@@ -94,7 +94,8 @@ from optcompiler.analysis import (
 from optcompiler.ir import Term, const, seq, var
 from optcompiler.passes import PassContext
 from optcompiler.passes.egraph import EGraph, ENode, Id, Rewrite, reaches, rule
-from optcompiler.passes.idioms import array_dtypes
+from optcompiler.passes.idioms import BLAS_DTYPES, array_dtypes
+from optcompiler.passes.idioms import dtype_name as any_dtype_name
 
 NAME = "fresh"
 PREVIEW = False
@@ -103,8 +104,6 @@ WHY = {
     "(no zero fill, no extra pass; a -0.0 element stays -0.0)",
 }
 
-BLAS_DTYPES = frozenset({"float64", "float32"})
-_DTYPE_NAMES = {"float64": "float64", "float32": "float32", "float_": "float64", "double": "float64"}
 _MAX_BLOCKS = 8  # seq nodes of one class looked at, as loops.fuse does
 _EXITS = frozenset({"break", "continue", "return"})
 
@@ -531,12 +530,9 @@ def _shape_term(term: Term) -> tuple[str, int] | None:
 
 
 def dtype_name(term: Term) -> str | None:
-    """`np.float32`, `numpy.float64`, `float` -> the dtype name; anything else None."""
-    if term.op == "var" and term.value == "float":
-        return "float64"
-    if term.op == "attr" and term.args[0].op == "var" and str(term.args[0].value) in NUMPY_MODULES:
-        return _DTYPE_NAMES.get(str(term.value))
-    return None
+    """`np.float32`, `numpy.float64`, `float` -> the dtype name; anything but a BLAS float None."""
+    name = any_dtype_name(term)
+    return name if name in BLAS_DTYPES else None
 
 
 def forward_statements(stmts: Sequence[Term], env: Env) -> Term | None:

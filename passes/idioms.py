@@ -330,10 +330,9 @@ def blas_form(
             a: {d: e for d, e in dims.items() if (a, d) not in strided} for a, dims in sliced.items()
         }
         conditions = [Term("eq", (_shape(a, d), extent)) for (a, d), extent in sorted(strided.items())]
-        test = conditions[0]
-        for condition in conditions[1:]:
-            test = Term("and", (test, condition))
-        statement = Term("if", (test, seq(_product_update(pattern, update, whole_dims)), seq(statement)))
+        statement = Term(
+            "if", (_all(conditions), seq(_product_update(pattern, update, whole_dims)), seq(statement))
+        )
     if sliced and pattern.kind != "dot":
         statement = Term("if", (_nonempty(pattern, extents), seq(statement), seq()))
     return BlasForm(pattern.kind, statement)
@@ -485,10 +484,7 @@ INTEGER_DTYPES = frozenset(
 
 def _positive(extents: list[Term]) -> Term:
     """`n > 0 and m > 0`: the nest over these extents runs its statement at least once."""
-    guard = Term("gt", (extents[0], const(0)))
-    for extent in extents[1:]:
-        guard = Term("and", (guard, Term("gt", (extent, const(0)))))
-    return guard
+    return _all([Term("gt", (extent, const(0))) for extent in extents])
 
 
 # ---- the accumulation and its pattern ---------------------------------------------------------
@@ -1130,15 +1126,15 @@ def _allocation_dtype(value: Term, known: Mapping[str, str]) -> str | None:
     if func_name in _DEFAULT_FLOAT_ALLOCATORS:
         if len(positional) > 1:
             explicit = positional[1]
-        return "float64" if explicit is None else _dtype_name(explicit)
+        return "float64" if explicit is None else dtype_name(explicit)
     if func_name in LIKE_ALLOCATORS and positional and positional[0].op == "var":
-        return _dtype_name(explicit) if explicit is not None else known.get(str(positional[0].value))
+        return dtype_name(explicit) if explicit is not None else known.get(str(positional[0].value))
     if func_name == "full" and explicit is not None:
-        return _dtype_name(explicit)
+        return dtype_name(explicit)
     return None
 
 
-def _dtype_name(term: Term) -> str | None:
+def dtype_name(term: Term) -> str | None:
     """`np.float32`, `numpy.float64`, `float` → the dtype name; anything else unknown."""
     if term.op == "var" and term.value == "float":
         return "float64"
