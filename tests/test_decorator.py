@@ -605,6 +605,7 @@ def test_target_gpu_runs_the_verified_cuda_lowering_on_the_simulator(tmp_path: P
     assert "on the call's own arguments" in report["verified"]
 
 
+@pytest.mark.slow
 def test_target_gpu_without_a_gpu_runs_the_cpu_variant_with_one_warning(workspace: Workspace) -> None:
     from optcompiler.decorator import _gpu_present
 

@@ -127,6 +127,7 @@ def test_routes_to_original_does_not_run_the_original(tmp_path: Path) -> None:
     assert module.k(-1) == -1  # put back
 
 
+@pytest.mark.slow
 def test_quick_run_writes_table_json_and_chart(tmp_path: Path) -> None:
     out = tmp_path / "results"
     kernels = ["mvt"]  # updates its arguments: they are restored and checked too

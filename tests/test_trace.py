@@ -218,6 +218,7 @@ def test_missing_script_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 2 and "nope.py: no such file" in result.stderr
 
 
+@pytest.mark.slow
 def test_trace_optimize_speeds_up_hot_kernels_verified_on_recorded_inputs(
     program: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -258,6 +259,7 @@ def test_trace_optimize_speeds_up_hot_kernels_verified_on_recorded_inputs(
                 np.testing.assert_allclose(got_args[name], want_args[name], rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_a_run_too_short_to_pay_for_numba_writes_nothing(
     program: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

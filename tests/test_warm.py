@@ -15,6 +15,10 @@ from optcompiler import warm
 EXAMPLE = Path(__file__).parents[1] / "examples" / "kernels.py"
 
 
+# every test here reads the package the module fixture builds with optc and warms (~45 s)
+pytestmark = pytest.mark.slow
+
+
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NUMBA_NUM_THREADS": "2"}
     return subprocess.run(

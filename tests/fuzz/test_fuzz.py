@@ -518,6 +518,7 @@ CANONICAL_BLAS = (  # each idiom rule's plainest match, so every run sees each r
 )
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=LONG_CASES // 4 or BLAS_QUICK_CASES)
 @given(source=blas_kernels())
 @example(source=CANONICAL_BLAS[0])
@@ -538,6 +539,7 @@ CANONICAL_ADJACENT = (  # two loops that fuse, then a 3-deep nest whose middle l
 )
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=LONG_CASES // 8 or SHAPES_QUICK_CASES)
 @given(source=adjacent_loop_kernels())
 @example(source=CANONICAL_ADJACENT[0])
@@ -546,6 +548,7 @@ def test_adjacent_loops_compute_what_the_original_computes(source: str) -> None:
     check_kernel(source, family="adjacent")
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=LONG_CASES // 8 or SHAPES_QUICK_CASES)
 @given(source=nest3_kernels())
 @example(source=CANONICAL_ADJACENT[1])
@@ -572,6 +575,7 @@ CANONICAL_GRAM = (  # a triangular rank-k update and a covariance-shaped nest, t
 )
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=LONG_CASES // 8 or GRAM_QUICK_CASES)
 @given(source=gram_kernels())
 @example(source=CANONICAL_GRAM[0])

@@ -162,6 +162,7 @@ def test_merge_makes_the_suggestion_an_equal_of_the_original() -> None:
 # ---- end to end --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_suggestion_accepted_chosen_cached_and_learned_then_the_rule_fires_alone(tmp_path: Path) -> None:
     """The whole story in one test (each step needs the previous one's cache and library):
     1. the O(n) suggestion is verified and chosen; the wrong, syntax-error, outside-subset and
