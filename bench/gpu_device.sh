@@ -66,24 +66,7 @@ if [ "${FRESH:-0}" = 0 ] && [ "$TARGET" = 0 ] && [ -f "$SEED/gpu_corpus.jsonl" ]
     [ -f "$OUT/optc_cpu.tar.gz" ] && tar -xzf "$OUT/optc_cpu.tar.gz" -C "$OUT"
 fi
 
-if [ -z "${NUMBA_ENABLE_CUDASIM:-}" ] && [ -d .whl ]; then
-    "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target .site .whl/*.whl \
-        || { echo "gpu_device.sh: installing .whl/ into .site/ failed" >&2; exit 2; }
-    SITE=$ROOT/.site:
-else
-    SITE=
-fi
-
-# The installed layout (optcompiler.passes, .costmodel and .corpus are top-level folders in the
-# repository, mapped by pyproject's package-dir) rebuilt from the working tree without installing it.
-PKG=$(mktemp -d)
-trap 'rm -rf "$PKG"' EXIT
-mkdir -p "$PKG/optcompiler"
-cp -r optcompiler/. "$PKG/optcompiler/"
-for sub in passes costmodel corpus; do cp -r "$sub" "$PKG/optcompiler/$sub"; done
-find "$PKG" -name __pycache__ -prune -exec rm -rf {} +
-export PYTHONPATH=$SITE$PKG
-export PYTHONDONTWRITEBYTECODE=1
+. "$ROOT/bench/device_env.sh"
 
 {
     date -u

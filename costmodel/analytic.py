@@ -14,9 +14,14 @@ Model (all figures per loop body, i.e. per iteration of the loop whose body hold
    (`n, m = A.shape`, `n = A.shape[0]`, `n = len(x)`, `n = <int expr>`) are evaluated in program
    order, with integer arithmetic, `min`, `max`, `abs`, `int`. An inner bound that mentions an outer
    loop variable sees that variable's mean value, so triangular nests count half. Anything
-   unevaluable makes the trip count `default_size`. trip = max(0, ceil((hi - lo) / step)); nested
-   loops multiply. `while` loops are assumed to run `default_size` times; the variables assigned in
-   their body act as their induction variables. Each branch of an `if` is weighted 0.5, except
+   unevaluable makes the trip count `default_size`, except where the loop's variable subscripts a
+   1-D array directly (`range(indptr[i], indptr[i + 1])` over `data[p]`, a CSR row; a `while` that
+   steps `p += 1` over `data[p]`): then the loops around it are taken to walk that array once, so
+   it runs extent / (their iterations) trips, at least 1. trip = max(0, ceil((hi - lo) / step));
+   nested loops multiply. Other `while` loops are assumed to run `default_size` times; the
+   variables assigned in their body act as their induction variables. A `range` loop with literal
+   bounds and at most 16 trips (64 copies of the innermost body for a nest of them) is unrolled
+   completely, as LLVM does: its body counts as straight-line code of the enclosing loop. Each branch of an `if` is weighted 0.5, except
    that a condition outside every loop that reads sizes alone (`if n > 0 and p > 0:`, the guard
    passes/idioms.py puts around a library call) is decided at the profile: its taken branch
    weighs 1, the other 0. `break`, `continue` and `return` are assumed not to shorten loops.
@@ -56,7 +61,9 @@ Model (all figures per loop body, i.e. per iteration of the loop whose body hold
 5. Compute. issue = max(flops / 2, loads / 2, stores / 1) cycles per iteration. An innermost loop
    whose accesses are all unit or invariant, with no carried accumulator (a scalar read before it
    is written in the body and written in the loop, `s += ...`, `acc = acc + ...`, or an invariant
-   array element both loaded and stored, `C[i, j] += ...` in a k loop), no `if`/`while`/`break`
+   array element both loaded and stored, `C[i, j] += ...` in a k loop; an integer counter stepped
+   by a constant, `count += 1`, is a reduction LLVM vectorizes), no `while`/`break`, no `if` but
+   one LLVM turns into selects (a call-free condition over branches that only step scalar locals)
    and no transcendental calls (no SVML assumed) is vectorized: issue / lanes,
    lanes = simd_bytes / itemsize. A carried accumulator is latency-bound: ~4 cycles per dependent
    add or multiply (14 per division, 1 for an integer counter `k += 1`),
@@ -80,16 +87,16 @@ calls BLAS xdot for `x @ y`) are costed as a library call (BLAS at 70% of peak F
 cores, or its compulsory traffic at the bandwidth of the level that holds it, plus a measured
 fixed cost a call: ~0.05 us for a dot, ~0.3 us for a matrix product).
 
-Caveats: dtypes of scalar locals are unknown, so integer accumulators (which LLVM does vectorize)
-are treated like float ones; aliasing, prefetch quality, branch mispredictions and the effect of
-unrolling are ignored; `numpy` and `cuda` targets are not modelled here.
+Caveats: dtypes of scalar locals are unknown, so integer accumulators other than constant-step
+counters (which LLVM does vectorize) are treated like float ones; aliasing, prefetch quality, branch mispredictions and the effect of
+partial unrolling are ignored; `numpy` and `cuda` targets are not modelled here.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -317,12 +324,30 @@ def analysis_seconds(analysis: Analysis, target: Target, hardware: Hardware) -> 
     and the analytic estimate read one analysis of a candidate, not two."""
     if target.name not in ("njit", "njit-parallel"):
         raise ValueError(f"the analytic cost model estimates 'njit' and 'njit-parallel', not {target.name!r}")
+    return sum(analysis_breakdown(analysis, target, hardware).values())
+
+
+PARTS = ("chain", "issue", "memory", "overhead", "library")
+
+
+def analysis_breakdown(analysis: Analysis, target: Target, hardware: Hardware) -> dict[str, float]:
+    """`analysis_seconds` split by what bounds it (`PARTS`): latency chains, instruction issue,
+    cache and memory traffic, loop, call and thread start-up overhead, and library calls. Each
+    body's time goes to the bound that decides it. The learned model reads the shares: where the
+    analytic model errs depends mostly on which of its constants the time rests on."""
+    if target.name not in ("njit", "njit-parallel"):
+        raise ValueError(f"the analytic cost model estimates 'njit' and 'njit-parallel', not {target.name!r}")
     parallel = target.parallel
-    seconds = NJIT_CALL_SECONDS
-    seconds += _body_seconds(analysis.straight, analysis.straight_working_set, hardware, parallel)
-    for nest in analysis.nests:
-        seconds += nest_seconds(nest, hardware, parallel=parallel)
-    return seconds
+    parts = dict.fromkeys(PARTS, 0.0)
+    parts["overhead"] = NJIT_CALL_SECONDS
+    bodies = [(analysis.straight, analysis.straight_working_set)]
+    bodies += [(b, nest.footprint_bytes) for nest in analysis.nests for b in nest.bodies]
+    for body, working_set in bodies:
+        for part, seconds in _body_parts(body, working_set, hardware, parallel).items():
+            parts[part] += seconds
+    if parallel:
+        parts["overhead"] += sum(n.parallel_regions for n in analysis.nests) * PARALLEL_REGION_SECONDS
+    return parts
 
 
 def nest_seconds(nest: LoopNestStats, hardware: Hardware, parallel: bool = False) -> float:
@@ -426,6 +451,91 @@ def classify_stride(index: Term, loop_var: str) -> Stride:
     positions = index.args if index.op == "tuple" else (index,)
     forms = tuple(_linear_form(p, frozenset({loop_var}), {}, lambda _t: None) for p in positions)
     return _stride(forms, frozenset({loop_var}))
+
+
+def _direct_subscripts(body: Term, name: str) -> Iterator[tuple[Term, Term]]:
+    """(array, index) of every `array[name]` and `array[name +- c]` in `body`."""
+    stack = [body]
+    while stack:
+        t = stack.pop()
+        if t.op == "index":
+            index = t.args[1]
+            if index.op == "tuple" and len(index.args) == 1:
+                index = index.args[0]
+            if index.op in ("add", "sub") and index.args[1].op == "const":
+                index = index.args[0]
+            if index.op == "var" and index.value == name:
+                yield t.args[0], index
+        stack.extend(a for a in t.args if isinstance(a, Term))
+
+
+UNROLL_TRIPS = 16  # LLVM unrolls a loop with literal bounds completely up to about this many trips
+UNROLL_BODY_TRIPS = 64  # ... and a nest of such loops up to this many copies of its innermost body
+
+
+def _unrolled_trips(stmt: Term, budget: float = UNROLL_BODY_TRIPS) -> float | None:
+    """Trips of a `for` loop LLVM unrolls completely: literal integer bounds (`range(3)`, not
+    `range(k.shape[0])`: the compiler sees only the literal), at most UNROLL_TRIPS trips, and a
+    body free of `while` whose inner loops unroll too, UNROLL_BODY_TRIPS copies in all. None
+    otherwise."""
+    _, lo, hi, step, body = stmt.args
+    bounds = (lo, hi, step)
+    if stmt.value != "range" or any(b.op != "const" or not isinstance(b.value, int) for b in bounds):
+        return None
+    trips = trip_count(float(lo.value), float(hi.value), float(step.value), 0)
+    if trips > UNROLL_TRIPS or trips > budget:
+        return None
+    stack = [body]
+    while stack:
+        t = stack.pop()
+        if t.op == "while":
+            return None
+        if t.op == "for":
+            if _unrolled_trips(t, budget / max(trips, 1.0)) is None:
+                return None
+            continue
+        stack.extend(a for a in t.args if isinstance(a, Term))
+    return trips
+
+
+def _if_converted(stmt: Term) -> bool:
+    """An `if` LLVM turns into selects, leaving its loop vectorizable: a call-free condition and
+    branches that only step scalar locals (`count += 1`, `s += x[i]`: a masked reduction). A store,
+    a call, a loop or a jump inside keeps the branch."""
+    if _has_call_or_loop(stmt.args[0]):
+        return False
+    for branch in stmt.args[1:]:
+        for t in branch.args if branch.op == "seq" else (branch,):
+            if t.op == "pass":
+                continue
+            if t.op != "augassign" or t.value not in ("add", "sub") or t.args[0].op != "var":
+                return False
+            if _has_call_or_loop(t.args[1]):
+                return False
+    return True
+
+
+def _has_call_or_loop(t: Term) -> bool:
+    stack = [t]
+    while stack:
+        u = stack.pop()
+        if u.op in ("call", "for", "while", "if"):
+            return True
+        stack.extend(a for a in u.args if isinstance(a, Term))
+    return False
+
+
+def _counters(body: Term) -> set[str]:
+    """Names a loop body steps by a constant (`p += 1`) among its own statements."""
+    statements = body.args if body.op == "seq" else (body,)
+    return {
+        t.args[0].value
+        for t in statements
+        if t.op == "augassign"
+        and t.value in ("add", "sub")
+        and t.args[0].op == "var"
+        and t.args[1].op == "const"
+    }
 
 
 def trip_count(lo: float | None, hi: float | None, step: float | None, default_size: int) -> float:
@@ -739,6 +849,9 @@ class _Node:
     exposed: set[str] = field(default_factory=set)
     writes: set[str] = field(default_factory=set)
     scalar_chains: dict[str, float] = field(default_factory=dict)
+    # locals only ever stepped by an integer constant here (`count += 1`): LLVM vectorizes them
+    counters: set[str] = field(default_factory=set)
+    assigned: set[str] = field(default_factory=set)  # locals written any other way
     array_chains: list[tuple[_Access, float]] = field(default_factory=list)
     py_ns: float = 0.0
     library_flops: float = 0.0
@@ -1002,7 +1115,8 @@ class _Builder:
         elif op == "while":
             self._while(stmt, node, weight, conditional)
         elif op == "if":
-            node.blocks_vectorization = True
+            if not _if_converted(stmt):
+                node.blocks_vectorization = True
             self._expr(stmt.args[0], node, weight)
             if self.python_costs:
                 self._add_py(node, weight * (_py_expr_ns(stmt.args[0]) + PY_OP_NS))
@@ -1063,10 +1177,15 @@ class _Builder:
         """A loop, from `_memo` when this state has built it before: its subtree is copied under
         `node`, and what it did above itself is redone (its loop variable's write, the reads and
         writes of its body that reach the enclosing loops, the locals and arrays it leaves)."""
+        if not self.python_costs and _unrolled_trips(stmt) is not None:
+            self._unrolled_for(stmt, node, weight, conditional)
+            return
         if self.memo is None:
             self._build_for(stmt, node, weight, conditional)
             return
-        key = ("for", _canonical(stmt), self.state(node))
+        # the enclosing loops' trips: a loop inside with a bound read from the data is estimated
+        # from them (`_segment_trips`), and the state does not otherwise hold them
+        key = ("for", _canonical(stmt), self.state(node), node.iterations())
         hit = self.memo.get(key)
         if hit is None:
             self._build_for(stmt, node, weight, conditional)
@@ -1093,6 +1212,8 @@ class _Builder:
         lo, hi, step = self.evaluate(lo_t), self.evaluate(hi_t), self.evaluate(step_t)
         trips = trip_count(lo, hi, step, self.default)
         name = loop_var.value
+        if lo is None or hi is None:
+            trips = self._segment_trips(body, name, node, trips)
         child = _Node(stmt.value, frozenset({name}), trips, weight, node, implicit=self.implicit_depth > 0)
         node.children.append(child)
         self._write(name, node, conditional)
@@ -1108,10 +1229,43 @@ class _Builder:
         if saved is not None:
             self.env[name] = saved
 
+    def _unrolled_for(self, stmt: Term, node: _Node, weight: float, conditional: bool) -> None:
+        """A loop LLVM unrolls completely (`_unrolled_trips`): its body, `trips` times over, is
+        straight-line code of the enclosing loop, which may then vectorize (a 3x3 stencil's taps
+        are no loop of their own). The variable reads as its mean value, as for inner bounds."""
+        loop_var, lo_t, _, step_t, body = stmt.args
+        trips = _unrolled_trips(stmt) or 0.0
+        name = loop_var.value
+        self._write(name, node, conditional)
+        saved = self.env.get(name)
+        self.env[name] = float(lo_t.value) + float(step_t.value) * max(trips - 1.0, 0.0) / 2.0
+        self.symbols.pop(name, None)
+        self._block(body, node, weight * trips, conditional)
+        self.env.pop(name, None)
+        if saved is not None:
+            self.env[name] = saved
+
+    def _segment_trips(self, body: Term, name: str, node: _Node, default: float) -> float:
+        """Trips of a loop whose bounds are data (`range(indptr[i], indptr[i + 1])`, a CSR row):
+        where its variable subscripts a 1-D array directly, the loops around it together walk that
+        array about once (rows partition the stored entries), so one entry runs extent / (the
+        enclosing iterations) trips. Without such a subscript, `default`."""
+        extents = [
+            array.shape[0]
+            for a, i in _direct_subscripts(body, name)
+            if (array := self._array_of(a)) is not None and len(array.shape) == 1
+        ]
+        if not extents:
+            return default
+        return max(1.0, min(extents) / max(node.iterations(), 1.0))
+
     def _while(self, stmt: Term, node: _Node, weight: float, conditional: bool) -> None:
         cond, body = stmt.args
         assigned = frozenset(_assigned_scalars(body)) - set(self.arrays)
-        child = _Node("while", assigned, float(self.default), weight, node)
+        trips = float(self.default)
+        for name in sorted(_counters(body)):  # `while p < end: ...; p += 1` walks a segment
+            trips = self._segment_trips(body, name, node, trips)
+        child = _Node("while", assigned, trips, weight, node)
         child.blocks_vectorization = True
         node.children.append(child)
         for name in assigned:
@@ -1175,11 +1329,12 @@ class _Builder:
         node.flops += weight * OP_WEIGHTS.get(op_name, 1.0)
         self._expr(value, node, weight)
         latency = OP_LATENCY.get(op_name, DEFAULT_LATENCY)
-        if op_name in ("add", "sub") and value.op == "const" and isinstance(value.value, int):
+        counter = op_name in ("add", "sub") and value.op == "const" and isinstance(value.value, int)
+        if counter:
             latency = 1.0  # a counter: integer add, one cycle
         if target.op == "var":
             self._read(target.value, node)
-            self._chain(target.value, value, node, weight, extra=latency)
+            self._chain(target.value, value, node, weight, extra=latency, counter=counter)
             self._write(target.value, node, conditional)
             if target.value in self.env:
                 self._bind(target.value, Term(op_name, (target, value)), node)
@@ -1214,7 +1369,10 @@ class _Builder:
             current = current.parent
         return frozenset(names)
 
-    def _chain(self, name: str, value: Term, node: _Node, weight: float, extra: float) -> None:
+    def _chain(
+        self, name: str, value: Term, node: _Node, weight: float, extra: float, counter: bool = False
+    ) -> None:
+        (node.counters if counter else node.assigned).add(name)
         latency = extra + _chain_latency(value, lambda t: t.op == "var" and t.value == name)
         if latency > 0:
             node.scalar_chains[name] = node.scalar_chains.get(name, 0.0) + weight * latency
@@ -2135,11 +2293,13 @@ def _vectorization(node: _Node) -> tuple[bool, tuple[str, ...], float]:
             carried.append(access.text)
             chains.append(latency)
     chain = max(chains, default=0.0) if node.kind != "top" else 0.0
+    # an integer counter is a sum LLVM may reorder (no rounding): it vectorizes as a reduction
+    blocking = [v for v in carried if not (v in node.counters and v not in node.assigned)]
     vectorizable = (
         node.kind in ("range", "prange")
         and not node.children
         and not node.blocks_vectorization
-        and not carried
+        and not blocking
         and all(_stride(a.forms, node.ivars) in ("unit", "invariant") for a in node.accesses)
     )
     return vectorizable, tuple(carried), chain
@@ -2169,8 +2329,13 @@ def _effective_cores(trips: float, cores: int) -> float:
 
 def _body_seconds(body: BodyStats, working_set: float, hardware: Hardware, parallel: bool) -> float:
     """Points 5 and 6 of the module docstring for one loop body, over all its iterations."""
+    return sum(_body_parts(body, working_set, hardware, parallel).values())
+
+
+def _body_parts(body: BodyStats, working_set: float, hardware: Hardware, parallel: bool) -> dict[str, float]:
+    """`_body_seconds` by `PARTS`: the larger of compute and memory goes to its bound."""
     if body.iterations <= 0:
-        return 0.0
+        return {}
     lanes = max(1.0, hardware.simd_bytes / body.itemsize) if body.vectorizable else 1.0
     issue = max(
         body.flops / SCALAR_OPS_PER_CYCLE, body.loads / LOADS_PER_CYCLE, body.stores / STORES_PER_CYCLE
@@ -2203,11 +2368,15 @@ def _body_seconds(body: BodyStats, working_set: float, hardware: Hardware, paral
     dram_gbs = min(hardware.mem_bandwidth_gbs, SINGLE_CORE_DRAM_GBS * dram_cores)
     dram_cycles = dram_bytes / (max(dram_gbs, 0.1) / freq)
     memory = cache_cycles / cores + dram_cycles
-    cycles = max(compute / cores, memory) + overhead / cores
-    seconds = body.iterations * cycles / (freq * 1e9)
+    if compute / cores >= memory:
+        bound = "chain" if body.chain_cycles >= issue / lanes and body.chain_cycles > 0 else "issue"
+    else:
+        bound = "memory"
+    scale = body.iterations / (freq * 1e9)
+    parts = {bound: max(compute / cores, memory) * scale, "overhead": overhead / cores * scale}
     if body.library_flops or body.library_bytes:
-        seconds += body.iterations * _library_seconds(body, hardware)
-    return seconds
+        parts["library"] = body.iterations * _library_seconds(body, hardware)
+    return parts
 
 
 def _library_seconds(body: BodyStats, hardware: Hardware) -> float:

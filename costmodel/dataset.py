@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import re
 import statistics
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -75,6 +76,11 @@ class Record:
     @property
     def timed(self) -> bool:
         return self.status in TIMED and self.seconds_min is not None
+
+    @property
+    def is_original(self) -> bool:
+        """The kernel as written under plain njit: the baseline every candidate is judged against."""
+        return not self.derivation and self.target == "njit"
 
     @property
     def noise(self) -> float | None:
@@ -212,6 +218,40 @@ def latest(records: Iterable[Record]) -> list[Record]:
     for r in records:
         by_key[r.key] = r
     return list(by_key.values())
+
+
+_DEF = re.compile(r"^def \w+\(", re.MULTILINE)
+_PRANGE = re.compile(r"\b(?:numba\.)?prange\(")
+
+
+def program_key(record: Record) -> str:
+    """The program a record timed, as Numba ran it (`program_text` of its source). Two candidates
+    with one key are one program measured twice (a prange variant under plain njit is its serial
+    twin); their order is noise, not something a model can be judged on."""
+    return program_text(record.source)
+
+
+def program_text(source: str) -> str:
+    """A candidate's source (decorator included) as Numba runs it: the function's name taken out
+    and, unless compiled with parallel=True, every `prange` read as the `range` it runs as. The
+    decorator line says the rest (parallel, fastmath, the other flags)."""
+    text = _DEF.sub("def _(", source, count=1)
+    if "parallel=True" not in text:
+        text = _PRANGE.sub("range(", text)
+    return text
+
+
+def distinct(records: Iterable[Record]) -> list[Record]:
+    """`latest`, then one record per program in each (kernel, size, hardware, threads) group: the
+    original where it is one of the twins, else the first written. Without source (old records)
+    every record is its own program."""
+    kept: dict[tuple[object, ...], Record] = {}
+    for r in latest(records):
+        key = (r.kernel, r.size, r.hardware_id, r.threads, program_key(r) if r.source else r.candidate_id)
+        first = kept.get(key)
+        if first is None or (r.is_original and not first.is_original):
+            kept[key] = r
+    return list(kept.values())
 
 
 def groups(records: Iterable[Record]) -> dict[tuple[str, int, str, int], list[Record]]:

@@ -33,11 +33,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optcompiler.costmodel.analytic import LoopNestStats, analysis_seconds, analyze
+from optcompiler.costmodel.analytic import PARTS, LoopNestStats, analysis_breakdown, analyze
 from optcompiler.costmodel.hardware import Hardware
 from optcompiler.ir import ArgType, Target, Term
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2  # 2: the analytic estimate's shares by bound (`analytic.PARTS`)
 
 # ---- column list ---------------------------------------------------------------------------------
 
@@ -86,6 +86,7 @@ IR_COLUMNS = (
     "cand_rewrites",
     "cand_fastmath",
     "analytic_log_seconds",
+    *(f"analytic_share_{part}" for part in PARTS),  # of the analytic estimate, by what bounds it
 )
 
 LLVM_CLASSES = {
@@ -228,10 +229,14 @@ def ir_features(
     out["cand_rewrites"] = float(len(derivation))
     out["cand_fastmath"] = 1.0 if target.fastmath else 0.0
     try:
-        seconds = analysis_seconds(analysis, target, hardware)
-        out["analytic_log_seconds"] = math.log(max(seconds, 1e-12))
+        parts = analysis_breakdown(analysis, target, hardware)
     except (NotImplementedError, ValueError):  # a target the analytic model does not estimate
         out["analytic_log_seconds"] = math.nan
+        out.update({f"analytic_share_{part}": math.nan for part in PARTS})
+        return out
+    seconds = sum(parts.values())
+    out["analytic_log_seconds"] = math.log(max(seconds, 1e-12))
+    out.update({f"analytic_share_{part}": parts[part] / seconds if seconds > 0 else 0.0 for part in PARTS})
     return out
 
 

@@ -69,9 +69,11 @@ class LearnedCostModel:
         n_estimators: int = 100,
         learning_rate: float = 0.05,
         num_leaves: int = 7,
-        min_child_samples: int = 20,
+        min_child_samples: int = 50,
         columns: Sequence[str] = COLUMNS,
         random_state: int = 0,
+        bags: int = 5,
+        residual_weight: float = 0.5,
     ) -> None:
         self.objective = objective
         self.n_estimators = n_estimators
@@ -80,8 +82,14 @@ class LearnedCostModel:
         self.min_child_samples = min_child_samples
         self.columns = tuple(columns)
         self.random_state = random_state
+        # Variance, not bias, is what a few hundred measurements of ~100 kernels leave: `bags`
+        # boosters on 80% row and column samples (seeds random_state, +1, ...) are averaged, and a
+        # residual model applies `residual_weight` of its correction to the analytic estimate
+        # (shrinks towards the prior). Both chosen by grouped cross-validation (bench/costmodel.py).
+        self.bags = bags
+        self.residual_weight = residual_weight
 
-    def _params(self) -> dict[str, object]:
+    def _params(self, bag: int = 0) -> dict[str, object]:
         params: dict[str, object] = {
             "objective": "lambdarank" if self.objective == "lambdarank" else "regression",
             "learning_rate": self.learning_rate,
@@ -89,11 +97,13 @@ class LearnedCostModel:
             "min_data_in_leaf": self.min_child_samples,
             "min_data_in_bin": 1,
             "feature_pre_filter": False,
-            "seed": self.random_state,
+            "seed": self.random_state + bag,
             "deterministic": True,
             "num_threads": 1,
             "verbosity": -1,
         }
+        if self.bags > 1:
+            params.update(bagging_fraction=0.8, bagging_freq=1, feature_fraction=0.8)
         if self.objective == "lambdarank":
             params["lambdarank_truncation_level"] = 10
         return params
@@ -129,20 +139,44 @@ class LearnedCostModel:
             if groups is None:
                 raise ValueError("lambdarank needs groups")
             order, sizes, labels = _rank_layout(list(groups), y)
-            data = lgb.Dataset(X[order], labels, group=sizes, feature_name=list(self.columns))
+
+            def data() -> lgb.Dataset:
+                return lgb.Dataset(X[order], labels, group=sizes, feature_name=list(self.columns))
         else:
-            data = lgb.Dataset(X, y, feature_name=list(self.columns))
-        base = init_model.booster_ if init_model is not None else None
-        self.booster_ = lgb.train(self._params(), data, num_boost_round=self.n_estimators, init_model=base)
+
+            def data() -> lgb.Dataset:
+                return lgb.Dataset(X, y, feature_name=list(self.columns))
+
+        bases = init_model.boosters_ if init_model is not None else [None]
+        self.boosters_ = [  # a Dataset a booster: LightGBM binds one to the model it continues
+            lgb.train(
+                self._params(bag),
+                data(),
+                num_boost_round=self.n_estimators,
+                init_model=bases[bag % len(bases)],
+            )
+            for bag in range(max(self.bags, 1))
+        ]
         self.feature_version_ = FEATURE_VERSION
         return self
+
+    @property
+    def num_trees(self) -> int:
+        return sum(b.num_trees() for b in self.boosters_)
+
+    @property
+    def scale(self) -> float:
+        """What the boosters' summed outputs are multiplied by: their mean, and for a residual
+        model the weight of its correction."""
+        weight = self.residual_weight if self.objective == "residual" else 1.0
+        return weight / len(self.boosters_)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Predicted log-seconds per row (lambdarank: minus its score, an order key only)."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != len(self.columns):
             raise ValueError(f"X must have {len(self.columns)} columns, got shape {X.shape}")
-        raw = self.booster_.predict(X, num_threads=1)
+        raw = self.scale * sum(b.predict(X, num_threads=1) for b in self.boosters_)
         if self.objective == "residual":
             return raw + self._analytic(X)
         return -raw if self.objective == "lambdarank" else raw
@@ -161,11 +195,23 @@ class LearnedCostModel:
             "feature_version": self.feature_version_,
             "columns": list(self.columns),
             "objective": self.objective,
-            "params": {k: getattr(self, k) for k in ("n_estimators", "learning_rate", "num_leaves")},
+            "params": {
+                k: getattr(self, k)
+                for k in (
+                    "n_estimators",
+                    "learning_rate",
+                    "num_leaves",
+                    "min_child_samples",
+                    "bags",
+                    "residual_weight",
+                )
+            },
+            "scale": self.scale,  # optc's own reader (`model.py`) sums every tree times this
             **(info or {}),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
-        text = HEADER + json.dumps(header, sort_keys=True) + "\n" + self.booster_.model_to_string()
+        boosters = "".join(b.model_to_string() for b in self.boosters_)  # one after the other
+        text = HEADER + json.dumps(header, sort_keys=True) + "\n" + boosters
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
@@ -192,10 +238,20 @@ class LearnedCostModel:
                 f"version {FEATURE_VERSION}; retrain it (python -m optcompiler.costmodel.learned)"
             )
         model = cls(objective=header["objective"], columns=header["columns"], **header.get("params", {}))
-        model.booster_ = lgb.Booster(model_str=body)
+        model.boosters_ = [lgb.Booster(model_str=part) for part in _boosters(body)]
         model.feature_version_ = header["feature_version"]
         model.info_ = header
         return model
+
+
+def _boosters(body: str) -> list[str]:
+    """The LightGBM model texts saved one after the other (`save`): each starts with a `tree` line."""
+    parts: list[list[str]] = []
+    for line in body.splitlines(keepends=True):
+        if line.strip() == "tree" or not parts:
+            parts.append([])
+        parts[-1].append(line)
+    return ["".join(p) for p in parts]
 
 
 def _rank_layout(groups: list[object], y: np.ndarray) -> tuple[np.ndarray, list[int], np.ndarray]:
@@ -243,18 +299,22 @@ class Table:
 
 def table(records: Iterable[Record]) -> Table:
     """Features for every timed record whose result agreed with the original's (a candidate that
-    computes something else is never a contender, so it is no training example)."""
+    computes something else is never a contender, so it is no training example), one record per
+    program in a group (`dataset.distinct`: twins would be trained and judged on noise)."""
     from optcompiler.costmodel.features import record_features, vector
 
     rows, ys, kernels, groups, original, kept = [], [], [], [], [], []
-    for r in dataset.latest(records):
-        if not r.timed or r.agrees is False or not r.seconds_min or r.seconds_min <= 0:
-            continue
+    contenders = [
+        r
+        for r in dataset.latest(records)
+        if r.timed and r.agrees is not False and r.seconds_min and r.seconds_min > 0
+    ]
+    for r in dataset.distinct(contenders):
         rows.append(vector(record_features(r)))
         ys.append(math.log(r.seconds_min))
         kernels.append(r.kernel)
         groups.append((r.kernel, r.size, r.hardware_id, r.threads))
-        original.append(not r.derivation and r.target == "njit")
+        original.append(r.is_original)
         kept.append(r)
     X = np.vstack(rows) if rows else np.empty((0, len(COLUMNS)))
     return Table(X, np.array(ys), tuple(kernels), tuple(groups), np.array(original, dtype=bool), tuple(kept))
@@ -496,7 +556,7 @@ def evaluate(
 
 def importances(model: LearnedCostModel, top: int = 12) -> str:
     """The features the model splits on most, by total gain, as a markdown list."""
-    gains = model.booster_.feature_importance(importance_type="gain")
+    gains = sum(b.feature_importance(importance_type="gain") for b in model.boosters_)
     total = float(gains.sum()) or 1.0
     ranked = sorted(zip(model.columns, gains, strict=True), key=lambda cg: -cg[1])[:top]
     return "".join(f"- {c}: {g / total:.1%}\n" for c, g in ranked if g > 0)

@@ -6,7 +6,8 @@
 What is measured: for each kernel, the candidates the pipeline would consider (the top-K variants
 by the analytic model at each of its sizes, unioned, plus the original), each under every target
 available here (a variant with a `prange` also under plain `njit`, where it runs serially: that is
-the "is parallel worth it" question), at the kernel's sizes (a corpus kernel's `SIZES`, from
+the "is parallel worth it" question; not where that serial program is already a candidate, as it
+is when the prange was the only rewrite), at the kernel's sizes (a corpus kernel's `SIZES`, from
 cache-resident to memory-bound, its arguments from `inputs(size)`).
 
 How, and why so (the worker's docstring has the details):
@@ -40,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from optcompiler.costmodel import dataset
-from optcompiler.costmodel.dataset import Record
+from optcompiler.costmodel.dataset import Record, program_text
 
 WORKER = "optcompiler.costmodel._measure_worker"
 STARTUP_SECONDS = 60.0  # interpreter, numpy and numba imports, and the inputs module
@@ -190,9 +191,14 @@ def plan_kernel(
                 c = Candidate(candidate.variant, target)
                 chosen.setdefault(candidate_id(c.variant.body, target.name, target.fastmath), c)
     module = frontend.parse(source, path)
-    planned = []
-    for index, (cid, c) in enumerate(chosen.items()):
-        fname = f"_optc_measure_{index}"
+    planned: list[Planned] = []
+    programs: set[str] = set()
+    for cid, c in chosen.items():
+        fname = f"_optc_measure_{len(planned)}"
+        text = variant_source(kernel, c, name=fname)
+        if program_text(text) in programs:  # a prange variant under njit that is another's twin
+            continue
+        programs.add(program_text(text))
         analytic = {
             size: estimate_seconds(c.variant.body, c.target, facts.arg_types, bound[size], hardware)
             for size in sizes
@@ -202,7 +208,7 @@ def plan_kernel(
                 id=cid,
                 target=c.target.name,
                 derivation=c.variant.derivation,
-                source=variant_source(kernel, c, name=fname),
+                source=text,
                 name=fname,
                 analytic=analytic,
                 candidate=c,

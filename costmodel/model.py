@@ -23,6 +23,7 @@ lambdarank's order keys: predicted seconds also feed speed-up estimates and the 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -108,6 +109,7 @@ class TreeModel:
     trees: tuple[Tree, ...]
     info: Mapping[str, object]
     path: Path | None = None
+    scale: float = 1.0  # the trees' sum times this: the mean of several boosters, a residual's weight
 
     @property
     def predicts_time(self) -> bool:
@@ -135,7 +137,7 @@ class TreeModel:
                 feature, threshold, left, right = nodes[node]
                 node = left if zeroed[feature] <= threshold else right
             values.append(tree.leaf[~node])
-        raw = sum(values)
+        raw = self.scale * sum(values)
         if self.objective == "residual":
             analytic = row[self.columns.index("analytic_log_seconds")]
             return raw + (analytic if math.isfinite(analytic) else 0.0)
@@ -177,8 +179,8 @@ def parse(text: str, where: str = "<model>") -> TreeModel:
         if line.startswith("Tree="):
             finish()
             block["Tree"] = line[5:]
-        elif line.startswith("end of trees"):
-            break
+        elif line.startswith("end of trees"):  # another booster's trees may follow (a bagged model)
+            finish()
         elif block and "=" in line:
             key, _, value = line.partition("=")
             block[key] = value
@@ -189,7 +191,7 @@ def parse(text: str, where: str = "<model>") -> TreeModel:
     if not trees:
         raise ModelError(f"{where}: no trees in the model")
     objective = str(header.get("objective", "regression"))
-    return TreeModel(columns, objective, tuple(trees), header)
+    return TreeModel(columns, objective, tuple(trees), header, scale=float(header.get("scale", 1.0)))
 
 
 def _tree(block: Mapping[str, str], where: str) -> Tree:
@@ -227,7 +229,7 @@ def load(path: Path) -> TreeModel:
     except OSError as exc:
         raise ModelError(f"{path}: cannot read the model: {exc}") from exc
     model = parse(text, str(path))
-    return TreeModel(model.columns, model.objective, model.trees, model.info, path)
+    return dataclasses.replace(model, path=path)
 
 
 # ---- which model -----------------------------------------------------------------------------------

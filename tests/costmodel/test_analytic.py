@@ -315,17 +315,31 @@ def test_triangular_nest_counts_half():
 
 
 def test_while_loops_run_default_size_times():
-    body = seq(
-        assign(var("t"), const(0)),
-        Term(
-            "while", (Term("lt", (var("t"), n)), seq(iadd(var("s"), at("x", var("t"))), iadd(var("t"), ONE)))
-        ),
-    )
+    step = seq(iadd(var("s"), var("t")), iadd(var("t"), ONE))
+    body = seq(assign(var("t"), const(0)), Term("while", (Term("lt", (var("t"), n)), step)))
     (nest,) = loop_stats(body, {"x": array("n")}, {"n": 10}, default_size=50)
     assert nest.kind == "while"
     assert nest.iterations == 50
     assert not nest.vectorizable
+
+
+def test_a_while_loop_stepping_through_an_array_walks_it_once():
+    step = seq(iadd(var("s"), at("x", var("t"))), iadd(var("t"), ONE))
+    body = seq(assign(var("t"), const(0)), Term("while", (Term("lt", (var("t"), n)), step)))
+    (nest,) = loop_stats(body, {"x": array("n")}, {"n": 10}, default_size=50)
+    assert nest.iterations == 10
     assert nest.bodies[0].accesses[0].stride == "unit"
+
+
+def test_a_loop_over_a_csr_row_gets_the_stored_entries_over_the_rows():
+    """`range(indptr[i], indptr[i + 1])`: bounds read from data; the rows together walk `data` once."""
+    row = loop("p", at("indptr", add(i, ONE)), iadd(var("s"), at("data", var("p"))), lo=at("indptr", i))
+    body = seq(loop("i", n, row))
+    arrays = {"indptr": array("m"), "data": array("nnz")}
+    (nest,) = loop_stats(body, arrays, {"n": 100, "m": 101, "nnz": 800}, default_size=1000)
+    assert nest.iterations == pytest.approx(800)
+    (nest,) = loop_stats(body, arrays, {"n": 100, "m": 101, "nnz": 50}, default_size=1000)
+    assert nest.iterations == pytest.approx(100)  # at least one trip a row
 
 
 def test_if_branches_weigh_half():
@@ -572,3 +586,46 @@ def test_row_views_keep_their_row_index():
 
 def piece_all() -> Term:
     return Term("slice", (const(None), const(None), const(None)))
+
+
+def test_short_literal_loops_are_unrolled_into_the_loop_around_them():
+    """A 3x3 stencil's taps (`for a in range(3): for b in range(3): acc += ...`) are straight-line
+    code after LLVM's full unrolling: no loop of their own, no chain carried across outputs, so the
+    output loop vectorizes. `range(k.shape[0])` is no literal: that loop stays a loop."""
+    taps = loop(
+        "a",
+        const(3),
+        loop(
+            "b",
+            const(3),
+            iadd(var("acc"), mul(at("k", var("a"), var("b")), at("img", add(i, var("a")), add(j, var("b"))))),
+        ),
+    )
+    body = seq(
+        loop("i", n, loop("j", n, assign(var("acc"), const(0.0)), taps, assign(at("out", i, j), var("acc"))))
+    )
+    arrays = {"img": array("n", "n"), "out": array("n", "n"), "k": array("three", "three")}
+    (nest,) = loop_stats(body, arrays, {"n": 64, "three": 3})
+    assert [b.loop_vars for b in nest.bodies] == [("i",), ("j",)]
+    inner = nest.bodies[-1]
+    assert inner.vectorizable and inner.carried == () and inner.flops == pytest.approx(18)
+    sized = seq(
+        loop("i", n, loop("j", n, loop("a", shape("k", 0), iadd(var("acc"), at("img", i, var("a"))))))
+    )
+    (nest,) = loop_stats(sized, arrays, {"n": 64, "three": 3})
+    assert [b.loop_vars for b in nest.bodies][-1] == ("a",)
+    long = seq(loop("i", n, loop("a", const(100), iadd(var("acc"), at("img", i, var("a"))))))
+    (nest,) = loop_stats(long, arrays, {"n": 64, "three": 3})
+    assert [b.loop_vars for b in nest.bodies][-1] == ("a",)
+
+
+def test_an_integer_counter_under_a_select_vectorizes():
+    """`if lo <= x[i] < hi: count += 1`: an if-converted branch stepping a counter by a constant;
+    a float accumulation under the same `if` stays a latency chain."""
+    cond = Term("lt", (at("x", i), var("hi")))
+    counting = seq(loop("i", n, Term("if", (cond, seq(iadd(var("count"), ONE)), seq()))))
+    (nest,) = loop_stats(counting, {"x": array("n")}, {"n": 1000})
+    assert nest.vectorizable
+    summing = seq(loop("i", n, Term("if", (cond, seq(iadd(var("s"), at("x", i))), seq()))))
+    (nest,) = loop_stats(summing, {"x": array("n")}, {"n": 1000})
+    assert not nest.vectorizable

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from optcompiler.costmodel import learned
+from optcompiler.costmodel import dataset, learned
 from optcompiler.costmodel.dataset import Record
-from optcompiler.costmodel.features import COLUMNS
+from optcompiler.costmodel.features import COLUMNS, FEATURE_VERSION
 from optcompiler.costmodel.learned import LearnedCostModel, ModelError, Table
 
-FAST = {"n_estimators": 40, "num_leaves": 7, "min_child_samples": 2}
+FAST = {"n_estimators": 40, "num_leaves": 7, "min_child_samples": 2, "bags": 2, "residual_weight": 1.0}
 
 
 def _synthetic(kernels: int = 12, candidates: int = 4, sizes: int = 3, seed: int = 0) -> Table:
@@ -114,6 +114,20 @@ def test_each_objective_learns_the_ranking(objective: str) -> None:
         model.predict(t.X[:, :5])
 
 
+def test_bags_are_averaged_and_a_residual_applies_its_weight_of_the_correction() -> None:
+    t = _synthetic(kernels=6)
+    analytic = t.X[:, COLUMNS.index("analytic_log_seconds")]
+    params = {**FAST, "bags": 3, "residual_weight": 0.25}
+    model = LearnedCostModel(objective="residual", **params).fit(t.X, t.y)  # type: ignore[arg-type]
+    raw = np.mean([b.predict(t.X) for b in model.boosters_], axis=0)
+    np.testing.assert_allclose(model.predict(t.X), analytic + 0.25 * raw)
+    assert len({b.model_to_string() for b in model.boosters_}) == 3  # other samples, other trees
+    prior = LearnedCostModel(objective="residual", **{**params, "residual_weight": 0.0}).fit(t.X, t.y)  # type: ignore[arg-type]
+    np.testing.assert_allclose(prior.predict(t.X), analytic)
+    plain = LearnedCostModel(objective="regression", **params).fit(t.X, t.y)  # type: ignore[arg-type]
+    np.testing.assert_allclose(plain.predict(t.X), np.mean([b.predict(t.X) for b in plain.boosters_], axis=0))
+
+
 def test_fit_checks_shapes_and_lambdarank_needs_groups() -> None:
     t = _synthetic(kernels=2)
     with pytest.raises(ValueError, match="X must be"):
@@ -137,7 +151,7 @@ def test_save_and_load_round_trip_and_refuse_other_versions(tmp_path: Path) -> N
         loaded.predict(learned.select(t.X, columns)), model.predict(learned.select(t.X, columns))
     )
     text = path.read_text()
-    path.write_text(text.replace('"feature_version": 1', '"feature_version": 999', 1))
+    path.write_text(text.replace(f'"feature_version": {FEATURE_VERSION}', '"feature_version": 999', 1))
     with pytest.raises(ModelError, match=r"hw\.txt:1: trained on feature version 999"):
         LearnedCostModel.load(path)
     path.write_text("tree\nversion=v4\n")
@@ -183,6 +197,18 @@ def test_evaluate_compares_only_the_feature_sets_asked_for() -> None:
     assert evaluation.best == "learned/residual/no-llvm"
 
 
+HARDWARE = {
+    "cpu_model": "x",
+    "cores": 2,
+    "l1d_bytes": 32768,
+    "l2_bytes": 2**20,
+    "l3_bytes": 2**23,
+    "simd_bytes": 32,
+    "freq_ghz": 2.5,
+    "mem_bandwidth_gbs": 20.0,
+}
+
+
 def test_table_keeps_timed_agreeing_records_only() -> None:
     source = (
         "@numba.njit(cache=True)\ndef _optc_measure_0(x):\n    n = x.shape[0]\n    s = 0.0\n"
@@ -196,16 +222,7 @@ def test_table_keeps_timed_agreeing_records_only() -> None:
         "sizes": {"n": 100},
         "threads": 1,
         "hardware_id": "hw",
-        "hardware": {
-            "cpu_model": "x",
-            "cores": 2,
-            "l1d_bytes": 32768,
-            "l2_bytes": 2**20,
-            "l3_bytes": 2**23,
-            "simd_bytes": 32,
-            "freq_ghz": 2.5,
-            "mem_bandwidth_gbs": 20.0,
-        },
+        "hardware": HARDWARE,
         "source": source,
         "arg_types": {"x": ("array", "float64", 1, ("n",))},
     }
@@ -213,13 +230,66 @@ def test_table_keeps_timed_agreeing_records_only() -> None:
         Record(candidate_id="a", status="ok", seconds_min=1e-6, times=(1e-6,), agrees=True, **base),
         Record(candidate_id="b", status="ok", seconds_min=2e-6, times=(2e-6,), agrees=False, **base),
         Record(candidate_id="c", status="timeout", **base),
-        Record(candidate_id="d", status="too_slow", seconds_min=3.0, times=(3.0,), **base),
+        Record(candidate_id="d", status="too_slow", seconds_min=3.0, times=(3.0,), **base | {"size": 200}),
     ]
     t = learned.table(records)
     assert [r.candidate_id for r in t.records] == ["a", "d"]
     assert t.X.shape == (2, len(COLUMNS))
     np.testing.assert_allclose(t.y, np.log([1e-6, 3.0]))
     assert list(t.original) == [True, True] and t.groups[0] == ("ksum", 100, "hw", 1)
+
+
+def test_table_keeps_one_record_of_a_program_measured_twice() -> None:
+    """A prange variant timed under plain njit is its serial twin: the same program, whose order
+    against the original is noise. The original stays; a twin under parallel=True is another program."""
+    body = "    s = 0.0\n    for i in {}(x.shape[0]):\n        s += x[i]\n    return s\n"
+    serial = "@numba.njit(cache=True)\ndef _optc_measure_{}(x):\n" + body
+    parallel = "@numba.njit(cache=True, parallel=True)\ndef _optc_measure_{}(x):\n" + body
+    base = {
+        "kernel": "ksum",
+        "size": 100,
+        "sizes": {"n": 100},
+        "threads": 1,
+        "hardware_id": "hw",
+        "status": "ok",
+        "hardware": HARDWARE,
+        "arg_types": {"x": ("array", "float64", 1, ("n",))},
+    }
+    records = [
+        Record(
+            candidate_id="twin",
+            target="njit",
+            derivation=("parallel.prange",),
+            seconds_min=1e-6,
+            times=(1e-6,),
+            agrees=True,
+            source=serial.format(1, "numba.prange"),
+            **base,
+        ),
+        Record(
+            candidate_id="orig",
+            target="njit",
+            derivation=(),
+            seconds_min=2e-6,
+            times=(2e-6,),
+            agrees=True,
+            source=serial.format(0, "range"),
+            **base,
+        ),
+        Record(
+            candidate_id="par",
+            target="njit-parallel",
+            derivation=("parallel.prange",),
+            seconds_min=3e-6,
+            times=(3e-6,),
+            agrees=True,
+            source=parallel.format(2, "numba.prange"),
+            **base,
+        ),
+    ]
+    assert dataset.program_key(records[0]) == dataset.program_key(records[1])
+    assert [r.candidate_id for r in dataset.distinct(records)] == ["orig", "par"]
+    assert [r.candidate_id for r in learned.table(records).records] == ["orig", "par"]
 
 
 def _records_for(kernels: int, hardware_id: str = "hw") -> list[Record]:
@@ -310,11 +380,9 @@ def test_fine_tuning_keeps_the_base_trees_and_adds_more() -> None:
     tuned = LearnedCostModel(objective="residual", **{**FAST, "n_estimators": 10}).fit(
         t.X, shifted, None, base
     )
-    assert tuned.booster_.num_trees() == base.booster_.num_trees() + 10
-    assert (
-        base.booster_.model_to_string().split("Tree=1\n")[0].split("Tree=0\n")[1]
-        in tuned.booster_.model_to_string()
-    )
+    assert tuned.num_trees == base.num_trees + 10 * len(tuned.boosters_)
+    for old, new in zip(base.boosters_, tuned.boosters_, strict=True):  # each bag goes on from its own
+        assert old.model_to_string().split("Tree=1\n")[0].split("Tree=0\n")[1] in new.model_to_string()
     error = lambda m: float(np.mean(np.abs(m.predict(t.X) - shifted)))  # noqa: E731
     assert error(tuned) < error(base)
     with pytest.raises(ValueError, match="fine-tune"):

@@ -15,7 +15,7 @@ from optcompiler.analysis import analyze
 from optcompiler.config import Config
 from optcompiler.costmodel import learned, model
 from optcompiler.costmodel.analytic import estimate_seconds
-from optcompiler.costmodel.features import features
+from optcompiler.costmodel.features import FEATURE_VERSION, features
 from optcompiler.costmodel.hardware import detect
 from optcompiler.pipeline import explore, rank
 
@@ -65,7 +65,7 @@ def test_reader_refuses_what_it_cannot_use(tmp_path: Path) -> None:
         model.load(path)
     _tiny().save(path)
     text = path.read_text()
-    path.write_text(text.replace('"feature_version": 1', '"feature_version": 999', 1))
+    path.write_text(text.replace(f'"feature_version": {FEATURE_VERSION}', '"feature_version": 999', 1))
     with pytest.raises(model.ModelError, match="feature version 999"):
         model.load(path)
     path.write_text(text.replace("decision_type=2", "decision_type=3", 1))
@@ -192,7 +192,7 @@ def test_inlined_tree_walk_is_the_sum_of_the_trees(tmp_path: Path) -> None:
                 elif choice == 2 and thresholds:
                     row[j] = thresholds[(i * 7 + j) % len(thresholds)]
         for row in rows:
-            raw = sum(t.value(row) for t in m.trees)
+            raw = m.scale * sum(t.value(row) for t in m.trees)
             if m.objective == "residual":
                 analytic = row[m.columns.index("analytic_log_seconds")]
                 raw += analytic if math.isfinite(analytic) else 0.0
