@@ -31,6 +31,7 @@ import math
 import os
 import pickle
 import platform
+import re
 import sys
 import tempfile
 import time
@@ -227,6 +228,29 @@ def plan_kernel(
     )
 
 
+_BLAS_CALL = re.compile(
+    r"(?<![\w.])(?:np|numpy)\.(?:dot|vdot|inner|matmul|linalg\.\w+)\(|\.dot\(|[\w\])]\s*@=?\s*[\w(\[-]"
+)
+
+
+def calls_blas(source: str) -> bool:
+    """Whether a candidate's source hands work to BLAS (`@`, `np.dot`, `np.linalg`, ...), decorator
+    lines aside."""
+    lines = (line.split("#", 1)[0] for line in source.splitlines() if not line.lstrip().startswith("@"))
+    return any(_BLAS_CALL.search(line) for line in lines)
+
+
+def batches(plan: KernelPlan) -> list[frozenset[int]]:
+    """Which candidates are timed together in one worker: those that call BLAS apart from the
+    others. A multithreaded BLAS keeps its threads spinning for a while after each call, and a
+    prange region started then waits for cores: on the 16-core host a 10 us parallel loop took
+    ~3.8 ms right after a matrix-vector product (bench/parallel_probe.py). Interleaved in one
+    process, the BLAS candidates made every parallel one look ~10-100x slower than it runs alone."""
+    everything = frozenset(range(len(plan.candidates)))
+    blas = frozenset(i for i, c in enumerate(plan.candidates) if calls_blas(c.source))
+    return [everything - blas, blas] if blas and blas != everything else [everything]
+
+
 # Targets a worker can time: the pipeline also ranks plain-NumPy candidates (target "numpy") and CUDA
 # lowerings, which no worker here runs yet, so calibration measures the top njit candidates only.
 MEASURED_TARGETS = frozenset({"njit", "njit-parallel"})
@@ -342,105 +366,112 @@ def measure_plan(
                 record(index, size, "skipped", error=why)
 
     env = {v: str(threads) for v in THREAD_VARIABLES}
+
+    def left(batch: frozenset[int]) -> dict[int, list[int]]:
+        """What this batch still has to measure, by size."""
+        return {s: kept for s, ix in pending.items() if (kept := [i for i in ix if i in batch])}
+
     with tempfile.TemporaryDirectory(prefix="optc-measure-", ignore_cleanup_errors=True) as tmp:
         folder = Path(tmp)
         entries = _write_modules(folder, plan)
-        starts = 0
-        while pending and starts <= len(plan.candidates) * len(plan.sizes) + 1:
-            spec_path = folder / "spec.pkl"
-            spec = {
-                "folder": str(folder),
-                "inputs_module": plan.inputs_module,
-                "inputs_function": plan.inputs_function,
-                "candidates": entries,
-                "warm": _warm_entry(folder, plan),
-                "todo": {s: [i for i in ix if i not in excluded] for s, ix in pending.items()},
-                "exclude": sorted(excluded),
-                "repeats": settings.repeats,
-                "min_repeats": settings.min_repeats,
-                "budget": settings.budget,
-                "max_call": settings.max_call,
-                "sys_path": [p or os.getcwd() for p in sys.path],
-            }
-            with spec_path.open("wb") as f:
-                pickle.dump(spec, f)
-            worker = verify._Worker(folder, spec_path, starts, threads, entry=WORKER, extra_env=env)
-            starts += 1
-            current: tuple[str, int, int] | None = None  # ("warm", index, size) | ("round", -1, size)
-            ready = False
-            try:
-                while True:
-                    wait = settings.timeout + (0 if ready else STARTUP_SECONDS)
-                    event = worker.next_event(time.monotonic() + wait)
-                    if event == "timeout" or event is None:
-                        timed_out = event == "timeout"
-                        if timed_out:
-                            worker.kill()
-                        why = f"timed out after {wait:g}s" if timed_out else worker.finish()
-                        status = "timeout" if timed_out else "runtime_error"
-                        if current is None:
-                            for size in sorted(pending):
-                                for i in list(pending[size]):
-                                    record(i, size, status, error=f"worker: {why}")
-                        elif current[0] == "warm":
-                            _, i, size = current
-                            if i in pending.get(size, []):
-                                record(i, size, status, error=why)
-                            drop_later(i, size, f"{status} at size {size}")
-                        else:
-                            size = current[2]
-                            for i in list(pending.get(size, [])):
-                                record(i, size, status, error=f"during timed rounds: {why}")
-                        break
-                    assert isinstance(event, dict)
-                    kind = event["event"]
-                    if kind == "ready":
-                        ready = True
-                    elif kind == "compiled":
-                        i = int(event["index"])
-                        if "error" in event:
-                            excluded.add(i)
-                            for size in sorted(pending):
-                                if i in pending[size]:
-                                    record(i, size, "compile_error", error=str(event["error"]))
-                        else:
-                            compiled.setdefault(i, float(event["seconds"]))
-                            if i not in llvm:
-                                llvm[i] = _read_llvm(folder / f"llvm-{i}.ll", llvm_features)
-                    elif kind == "size":
-                        current = ("round", -1, int(event["size"]))
-                        if on_event:
-                            on_event(f"size {event['size']}")
-                    elif kind == "warm":
-                        current = ("warm", int(event["index"]), int(event["size"]))
-                    elif kind == "round":
-                        current = ("round", -1, int(event["size"]))
-                    elif kind == "result":
-                        i, size = int(event["index"]), int(event["size"])
-                        status = str(event["status"])
-                        if i not in pending.get(size, []):
-                            continue  # already settled here (skipped after a failure)
-                        record(
-                            i,
-                            size,
-                            status,
-                            times=event.get("times", ()),
-                            warmup_seconds=event.get("warmup"),
-                            agrees=event.get("agrees"),
-                            loadavg=tuple(event.get("loadavg") or (0.0, 0.0)),
-                            error=str(event.get("error", "")),
-                        )
-                        if status == "too_slow":
-                            drop_later(i, size, f"too slow at size {size}")
-                        elif status == "runtime_error":
-                            drop_later(i, size, f"raised at size {size}")
-                    elif kind == "finished":
-                        for size in sorted(pending):  # e.g. excluded after a compile error elsewhere
-                            for i in list(pending[size]):
-                                record(i, size, "skipped", error="not run")
-                        break
-            finally:
-                worker.kill()
+        for batch in batches(plan):
+            starts = 0
+            while left(batch) and starts <= len(plan.candidates) * len(plan.sizes) + 1:
+                spec_path = folder / "spec.pkl"
+                spec = {
+                    "folder": str(folder),
+                    "inputs_module": plan.inputs_module,
+                    "inputs_function": plan.inputs_function,
+                    "candidates": entries,
+                    "warm": _warm_entry(folder, plan),
+                    "todo": {s: [i for i in ix if i not in excluded] for s, ix in left(batch).items()},
+                    "exclude": sorted(excluded),
+                    "repeats": settings.repeats,
+                    "min_repeats": settings.min_repeats,
+                    "budget": settings.budget,
+                    "max_call": settings.max_call,
+                    "sys_path": [p or os.getcwd() for p in sys.path],
+                }
+                with spec_path.open("wb") as f:
+                    pickle.dump(spec, f)
+                worker = verify._Worker(folder, spec_path, starts, threads, entry=WORKER, extra_env=env)
+                starts += 1
+                current: tuple[str, int, int] | None = None  # ("warm", index, size) | ("round", -1, size)
+                ready = False
+                try:
+                    while True:
+                        wait = settings.timeout + (0 if ready else STARTUP_SECONDS)
+                        event = worker.next_event(time.monotonic() + wait)
+                        if event == "timeout" or event is None:
+                            timed_out = event == "timeout"
+                            if timed_out:
+                                worker.kill()
+                            why = f"timed out after {wait:g}s" if timed_out else worker.finish()
+                            status = "timeout" if timed_out else "runtime_error"
+                            if current is None:
+                                for size, ix in sorted(left(batch).items()):
+                                    for i in ix:
+                                        record(i, size, status, error=f"worker: {why}")
+                            elif current[0] == "warm":
+                                _, i, size = current
+                                if i in pending.get(size, []):
+                                    record(i, size, status, error=why)
+                                drop_later(i, size, f"{status} at size {size}")
+                            else:
+                                size = current[2]
+                                for i in left(batch).get(size, []):
+                                    record(i, size, status, error=f"during timed rounds: {why}")
+                            break
+                        assert isinstance(event, dict)
+                        kind = event["event"]
+                        if kind == "ready":
+                            ready = True
+                        elif kind == "compiled":
+                            i = int(event["index"])
+                            if "error" in event:
+                                excluded.add(i)
+                                for size in sorted(pending):
+                                    if i in pending[size]:
+                                        record(i, size, "compile_error", error=str(event["error"]))
+                            else:
+                                compiled.setdefault(i, float(event["seconds"]))
+                                if i not in llvm:
+                                    llvm[i] = _read_llvm(folder / f"llvm-{i}.ll", llvm_features)
+                        elif kind == "size":
+                            current = ("round", -1, int(event["size"]))
+                            if on_event:
+                                on_event(f"size {event['size']}")
+                        elif kind == "warm":
+                            current = ("warm", int(event["index"]), int(event["size"]))
+                        elif kind == "round":
+                            current = ("round", -1, int(event["size"]))
+                        elif kind == "result":
+                            i, size = int(event["index"]), int(event["size"])
+                            status = str(event["status"])
+                            if i not in pending.get(size, []):
+                                continue  # already settled here (skipped after a failure)
+                            record(
+                                i,
+                                size,
+                                status,
+                                times=event.get("times", ()),
+                                warmup_seconds=event.get("warmup"),
+                                agrees=event.get("agrees"),
+                                loadavg=tuple(event.get("loadavg") or (0.0, 0.0)),
+                                error=str(event.get("error", "")),
+                            )
+                            if status == "too_slow":
+                                drop_later(i, size, f"too slow at size {size}")
+                            elif status == "runtime_error":
+                                drop_later(i, size, f"raised at size {size}")
+                        elif kind == "finished":
+                            # e.g. excluded after a compile error elsewhere
+                            for size, ix in sorted(left(batch).items()):
+                                for i in ix:
+                                    record(i, size, "skipped", error="not run")
+                            break
+                finally:
+                    worker.kill()
     return written
 
 

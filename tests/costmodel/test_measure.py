@@ -7,6 +7,7 @@ import dataclasses
 import importlib
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -198,3 +199,16 @@ def test_cli_refuses_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     assert "min_repeats" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="--sizes takes indices"):
         measure.main(["--kernels", "gemv", "--sizes", "big", "--out", "/nonexistent/x.jsonl"])
+
+
+def test_blas_candidates_are_timed_apart_from_the_others() -> None:
+    """A multithreaded BLAS leaves its threads spinning after a call; a prange region timed next to
+    it waits for cores. So candidates that call BLAS get a worker of their own."""
+    assert measure.calls_blas("    y = A @ x\n") and measure.calls_blas("    s = np.dot(a, b)\n")
+    assert measure.calls_blas("    G = (X @ Y.T)\n") and measure.calls_blas("    n = np.linalg.norm(x)\n")
+    assert not measure.calls_blas("@numba.njit(cache=True, parallel=True)\ndef f(x):\n    return x  # a@b\n")
+    sources = ["    s += x[i] * y[i]\n", "    s = x @ y\n", "    for i in numba.prange(n):\n"]
+    plan = SimpleNamespace(candidates=[SimpleNamespace(source=s) for s in sources])
+    assert measure.batches(plan) == [frozenset({0, 2}), frozenset({1})]  # type: ignore[arg-type]
+    plan.candidates.pop(1)
+    assert measure.batches(plan) == [frozenset({0, 1})]  # type: ignore[arg-type]
