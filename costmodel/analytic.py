@@ -137,6 +137,16 @@ DOT_CALL_SECONDS = 0.05e-6
 MATMUL_CALL_SECONDS = 0.3e-6
 NJIT_CALL_SECONDS = 0.3e-6
 PARALLEL_REGION_SECONDS = 10e-6
+# An array expression (`b[1:n-1] = a[1:n-1] + alpha * (a[:n-2] - ...)`) in plain njit: Numba
+# computes it in a loop of its own into a fresh temporary, with broadcasting index arithmetic and
+# no SIMD, then copies: ~4-7 ns an element more than the loop it replaces on the 2.1 GHz Xeon of
+# costmodel/data/aab01f153ef2 (heat1d, jacobi1d, gemv_t, rank1_update, gemm_axpby slice variants
+# 4-19x slower than their loops). Under parallel=True such statements become parfors instead.
+ARRAY_EXPR_CYCLES = 10.0
+# A prange region in a kernel that also calls a multithreaded BLAS waits for cores while the BLAS
+# threads spin after their call: 3.8 ms instead of 10 us on 16 cores (bench/parallel_probe.py),
+# taken as growing with the threads that spin.
+BLAS_SPIN_SECONDS_PER_CORE = 0.24e-3
 BRANCH_WEIGHT = 0.5
 
 # ---- operation weights --------------------------------------------------------------------------
@@ -268,6 +278,7 @@ class BodyStats:
     library_flops: float = 0.0  # per iteration, run by BLAS
     library_bytes: float = 0.0
     library_calls_seconds: float = 0.0  # per iteration: the fixed cost of the BLAS calls
+    array_expr_elements: float = 0.0  # per iteration: elements computed by array expressions
 
 
 @dataclass(frozen=True)
@@ -340,14 +351,21 @@ def analysis_breakdown(analysis: Analysis, target: Target, hardware: Hardware) -
     parallel = target.parallel
     parts = dict.fromkeys(PARTS, 0.0)
     parts["overhead"] = NJIT_CALL_SECONDS
-    bodies = [(analysis.straight, analysis.straight_working_set)]
-    bodies += [(b, nest.footprint_bytes) for nest in analysis.nests for b in nest.bodies]
-    for body, working_set in bodies:
+    for working_set, body in bodies_of(analysis):
         for part, seconds in _body_parts(body, working_set, hardware, parallel).items():
             parts[part] += seconds
     if parallel:
-        parts["overhead"] += sum(n.parallel_regions for n in analysis.nests) * PARALLEL_REGION_SECONDS
+        regions = sum(n.parallel_regions for n in analysis.nests)
+        parts["overhead"] += regions * PARALLEL_REGION_SECONDS
+        if any(b.library_flops for _, b in bodies_of(analysis)):
+            parts["overhead"] += regions * BLAS_SPIN_SECONDS_PER_CORE * hardware.cores
     return parts
+
+
+def bodies_of(analysis: Analysis) -> list[tuple[float, BodyStats]]:
+    """(working set, body) of the straight-line code and of every loop body."""
+    out = [(analysis.straight_working_set, analysis.straight)]
+    return out + [(nest.footprint_bytes, b) for nest in analysis.nests for b in nest.bodies]
 
 
 def nest_seconds(nest: LoopNestStats, hardware: Hardware, parallel: bool = False) -> float:
@@ -471,6 +489,12 @@ def _direct_subscripts(body: Term, name: str) -> Iterator[tuple[Term, Term]]:
 
 UNROLL_TRIPS = 16  # LLVM unrolls a loop with literal bounds completely up to about this many trips
 UNROLL_BODY_TRIPS = 64  # ... and a nest of such loops up to this many copies of its innermost body
+
+
+def _computes_array(value: Term) -> bool:
+    """An array statement's value that Numba computes element by element (arithmetic or an
+    elementwise call), not a view, a copy, an allocation or a library call."""
+    return value.op in _ELEMENTWISE_OPS or (value.op == "call" and _call_name(value) in ELEMENTWISE_CALLS)
 
 
 def _unrolled_trips(stmt: Term, budget: float = UNROLL_BODY_TRIPS) -> float | None:
@@ -857,6 +881,7 @@ class _Node:
     library_flops: float = 0.0
     library_bytes: float = 0.0
     library_calls_seconds: float = 0.0
+    array_expr_elements: float = 0.0
     _path: list[_Node] | None = field(default=None, repr=False)
     # The `_Builder.memo` key this loop was built under: every loop built under one key has the same
     # subtree, so what is computed from the subtree alone (footprints; a nest's statistics) is shared.
@@ -1280,6 +1305,10 @@ class _Builder:
         target, value = stmt.args
         lowered = self._lower_arrays(stmt, node, weight) if self.implicit_depth < _MAX_LOWERING else None
         if lowered is not None:
+            if self.implicit_depth == 0 and _computes_array(value):
+                shape = self.shape(value)
+                if shape:  # Numba's array-expression loop over a temporary (`ARRAY_EXPR_CYCLES`)
+                    node.array_expr_elements += weight * math.prod(shape)
             aliasing = not lowered and value.op == "var"
             if self.python_costs:
                 self._add_py(node, weight * (PY_STORE_NS if aliasing else _py_numpy_ns(stmt, self)))
@@ -2118,6 +2147,7 @@ def _body_stats(node: _Node, charged: list[AccessStats]) -> BodyStats:
         library_flops=node.library_flops,
         library_bytes=node.library_bytes,
         library_calls_seconds=node.library_calls_seconds,
+        array_expr_elements=node.array_expr_elements,
     )
 
 
@@ -2374,6 +2404,8 @@ def _body_parts(body: BodyStats, working_set: float, hardware: Hardware, paralle
         bound = "memory"
     scale = body.iterations / (freq * 1e9)
     parts = {bound: max(compute / cores, memory) * scale, "overhead": overhead / cores * scale}
+    if body.array_expr_elements and not parallel:  # under parallel=True they become parfor loops
+        parts["overhead"] += body.array_expr_elements * ARRAY_EXPR_CYCLES * scale
     if body.library_flops or body.library_bytes:
         parts["library"] = body.iterations * _library_seconds(body, hardware)
     return parts

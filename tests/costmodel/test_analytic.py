@@ -460,7 +460,9 @@ def piece(array_name: str, *bounds: tuple[int | None, int | None]) -> Term:
     return Term("index", (var(array_name), slices[0] if len(slices) == 1 else Term("tuple", slices)))
 
 
-def test_array_stencil_costs_about_the_loop_stencil():
+def test_array_stencil_costs_several_times_the_loop_stencil():
+    """Measured on the 16-core host (costmodel/data): Numba's array-expression loops ran 4-19x
+    slower than the loops they replace (heat1d, jacobi1d, heat2d32 slice variants)."""
     parts = [piece("a", (1, -1), (1, -1)), piece("a", (None, -2), (1, -1)), piece("a", (2, None), (1, -1))]
     parts += [piece("a", (1, -1), (None, -2)), piece("a", (1, -1), (2, None))]
     total = parts[0]
@@ -475,7 +477,7 @@ def test_array_stencil_costs_about_the_loop_stencil():
         assert nest.vectorizable
     assert temporary.flops > copy.flops == 0
     vectorized, loops = seconds(body, STENCIL, 500, LAPTOP), seconds(stencil("i"), STENCIL, 500, LAPTOP)
-    assert 0.5 < vectorized / loops < 2.0
+    assert 2.0 < vectorized / loops < 20.0
     python_vectorized = estimate_python_seconds(body, STENCIL, {"n": 500})
     python_loops = estimate_python_seconds(stencil("i"), STENCIL, {"n": 500})
     assert python_vectorized * 10 < python_loops
