@@ -63,9 +63,21 @@ def main() -> int:
         for name, extra in SETTINGS.items():
             env = {**os.environ, **extra, "PYTHONPATH": path}
             start = time.perf_counter()
-            done = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, timeout=120)
+            done = subprocess.run(
+                [sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, timeout=120
+            )
             line = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr.strip()[-300:]
-            print(json.dumps({"path": path_name, "setting": name, "seconds": round(time.perf_counter() - start, 1), "out": line}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "path": path_name,
+                        "setting": name,
+                        "seconds": round(time.perf_counter() - start, 1),
+                        "out": line,
+                    }
+                ),
+                flush=True,
+            )
     return 0
 
 
