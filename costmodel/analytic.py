@@ -524,8 +524,9 @@ def _unrolled_trips(stmt: Term, budget: float = UNROLL_BODY_TRIPS) -> float | No
 
 def _if_converted(stmt: Term) -> bool:
     """An `if` LLVM turns into selects, leaving its loop vectorizable: a call-free condition and
-    branches that only step scalar locals (`count += 1`, `s += x[i]`: a masked reduction). A store,
-    a call, a loop or a jump inside keeps the branch."""
+    branches that only step scalar locals by values already at hand (`count += 1`, `s += v`). A
+    load inside a branch keeps it (`if i > 0: s += u[i - 1]` must not read u[-1] when i == 0), as
+    do a store, a call, a loop or a jump."""
     if _has_call_or_loop(stmt.args[0]):
         return False
     for branch in stmt.args[1:]:
@@ -534,9 +535,19 @@ def _if_converted(stmt: Term) -> bool:
                 continue
             if t.op != "augassign" or t.value not in ("add", "sub") or t.args[0].op != "var":
                 return False
-            if _has_call_or_loop(t.args[1]):
+            if _has_call_or_loop(t.args[1]) or _has_op(t.args[1], "index"):
                 return False
     return True
+
+
+def _has_op(t: Term, op: str) -> bool:
+    stack = [t]
+    while stack:
+        u = stack.pop()
+        if u.op == op:
+            return True
+        stack.extend(a for a in u.args if isinstance(a, Term))
+    return False
 
 
 def _has_call_or_loop(t: Term) -> bool:
