@@ -255,37 +255,23 @@ def test_table_keeps_one_record_of_a_program_measured_twice() -> None:
         "hardware": HARDWARE,
         "arg_types": {"x": ("array", "float64", 1, ("n",))},
     }
+
+    def timed(cid: str, target: str, derivation: tuple[str, ...], seconds: float, source: str) -> Record:
+        return Record(
+            candidate_id=cid,
+            target=target,
+            derivation=derivation,
+            seconds_min=seconds,
+            times=(seconds,),
+            agrees=True,
+            source=source,
+            **base,
+        )
+
     records = [
-        Record(
-            candidate_id="twin",
-            target="njit",
-            derivation=("parallel.prange",),
-            seconds_min=1e-6,
-            times=(1e-6,),
-            agrees=True,
-            source=serial.format(1, "numba.prange"),
-            **base,
-        ),
-        Record(
-            candidate_id="orig",
-            target="njit",
-            derivation=(),
-            seconds_min=2e-6,
-            times=(2e-6,),
-            agrees=True,
-            source=serial.format(0, "range"),
-            **base,
-        ),
-        Record(
-            candidate_id="par",
-            target="njit-parallel",
-            derivation=("parallel.prange",),
-            seconds_min=3e-6,
-            times=(3e-6,),
-            agrees=True,
-            source=parallel.format(2, "numba.prange"),
-            **base,
-        ),
+        timed("twin", "njit", ("parallel.prange",), 1e-6, serial.format(1, "numba.prange")),
+        timed("orig", "njit", (), 2e-6, serial.format(0, "range")),
+        timed("par", "njit-parallel", ("parallel.prange",), 3e-6, parallel.format(2, "numba.prange")),
     ]
     assert dataset.program_key(records[0]) == dataset.program_key(records[1])
     assert [r.candidate_id for r in dataset.distinct(records)] == ["orig", "par"]
