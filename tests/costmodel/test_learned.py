@@ -301,16 +301,7 @@ def _records_for(kernels: int, hardware_id: str = "hw") -> list[Record]:
                         agrees=True,
                         threads=1,
                         hardware_id=hardware_id,
-                        hardware={
-                            "cpu_model": "x",
-                            "cores": 2,
-                            "l1d_bytes": 32768,
-                            "l2_bytes": 2**20,
-                            "l3_bytes": 2**23,
-                            "simd_bytes": 32,
-                            "freq_ghz": 2.5,
-                            "mem_bandwidth_gbs": 20.0,
-                        },
+                        hardware=HARDWARE,
                         source=source,
                         arg_types={"x": ("array", "float64", 1, ("n",))},
                     )
