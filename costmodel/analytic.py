@@ -21,8 +21,8 @@ Model (all figures per loop body, i.e. per iteration of the loop whose body hold
    nested loops multiply. Other `while` loops are assumed to run `default_size` times; the
    variables assigned in their body act as their induction variables. A `range` loop with literal
    bounds and at most 16 trips (64 copies of the innermost body for a nest of them) is unrolled
-   completely, as LLVM does: its body counts as straight-line code of the enclosing loop. Each branch of an `if` is weighted 0.5, except
-   that a condition outside every loop that reads sizes alone (`if n > 0 and p > 0:`, the guard
+   completely, as LLVM does: its body counts as straight-line code of the enclosing loop. Each
+   branch of an `if` is weighted 0.5, except that a condition outside every loop that reads sizes alone (`if n > 0 and p > 0:`, the guard
    passes/idioms.py puts around a library call) is decided at the profile: its taken branch
    weighs 1, the other 0. `break`, `continue` and `return` are assumed not to shorten loops.
 
@@ -88,8 +88,8 @@ cores, or its compulsory traffic at the bandwidth of the level that holds it, pl
 fixed cost a call: ~0.05 us for a dot, ~0.3 us for a matrix product).
 
 Caveats: dtypes of scalar locals are unknown, so integer accumulators other than constant-step
-counters (which LLVM does vectorize) are treated like float ones; aliasing, prefetch quality, branch mispredictions and the effect of
-partial unrolling are ignored; `numpy` and `cuda` targets are not modelled here.
+counters (which LLVM does vectorize) are treated like float ones; aliasing, prefetch quality,
+branch mispredictions and the effect of partial unrolling are ignored; `numpy` and `cuda` targets are not modelled here.
 """
 
 from __future__ import annotations
@@ -333,8 +333,6 @@ def estimate_seconds(
 def analysis_seconds(analysis: Analysis, target: Target, hardware: Hardware) -> float:
     """`estimate_seconds` from an analysis already made (`analyze`): the learned model's features
     and the analytic estimate read one analysis of a candidate, not two."""
-    if target.name not in ("njit", "njit-parallel"):
-        raise ValueError(f"the analytic cost model estimates 'njit' and 'njit-parallel', not {target.name!r}")
     return sum(analysis_breakdown(analysis, target, hardware).values())
 
 
@@ -351,29 +349,17 @@ def analysis_breakdown(analysis: Analysis, target: Target, hardware: Hardware) -
     parallel = target.parallel
     parts = dict.fromkeys(PARTS, 0.0)
     parts["overhead"] = NJIT_CALL_SECONDS
-    for working_set, body in bodies_of(analysis):
+    bodies = [(analysis.straight_working_set, analysis.straight)]
+    bodies += [(nest.footprint_bytes, b) for nest in analysis.nests for b in nest.bodies]
+    for working_set, body in bodies:
         for part, seconds in _body_parts(body, working_set, hardware, parallel).items():
             parts[part] += seconds
     if parallel:
         regions = sum(n.parallel_regions for n in analysis.nests)
         parts["overhead"] += regions * PARALLEL_REGION_SECONDS
-        if any(b.library_flops for _, b in bodies_of(analysis)):
+        if any(b.library_flops for _, b in bodies):
             parts["overhead"] += regions * BLAS_SPIN_SECONDS_PER_CORE * hardware.cores
     return parts
-
-
-def bodies_of(analysis: Analysis) -> list[tuple[float, BodyStats]]:
-    """(working set, body) of the straight-line code and of every loop body."""
-    out = [(analysis.straight_working_set, analysis.straight)]
-    return out + [(nest.footprint_bytes, b) for nest in analysis.nests for b in nest.bodies]
-
-
-def nest_seconds(nest: LoopNestStats, hardware: Hardware, parallel: bool = False) -> float:
-    """Seconds one loop nest takes on `hardware`; `parallel` runs its prange loops on all cores."""
-    seconds = sum(_body_seconds(b, nest.footprint_bytes, hardware, parallel) for b in nest.bodies)
-    if parallel:
-        seconds += nest.parallel_regions * PARALLEL_REGION_SECONDS
-    return seconds
 
 
 def estimate_python_seconds(
@@ -471,11 +457,9 @@ def classify_stride(index: Term, loop_var: str) -> Stride:
     return _stride(forms, frozenset({loop_var}))
 
 
-def _direct_subscripts(body: Term, name: str) -> Iterator[tuple[Term, Term]]:
-    """(array, index) of every `array[name]` and `array[name +- c]` in `body`."""
-    stack = [body]
-    while stack:
-        t = stack.pop()
+def _direct_subscripts(body: Term, name: str) -> Iterator[Term]:
+    """The array of every `array[name]` and `array[name +- c]` in `body`."""
+    for t in body.walk():
         if t.op == "index":
             index = t.args[1]
             if index.op == "tuple" and len(index.args) == 1:
@@ -483,8 +467,7 @@ def _direct_subscripts(body: Term, name: str) -> Iterator[tuple[Term, Term]]:
             if index.op in ("add", "sub") and index.args[1].op == "const":
                 index = index.args[0]
             if index.op == "var" and index.value == name:
-                yield t.args[0], index
-        stack.extend(a for a in t.args if isinstance(a, Term))
+                yield t.args[0]
 
 
 UNROLL_TRIPS = 16  # LLVM unrolls a loop with literal bounds completely up to about this many trips
@@ -527,7 +510,7 @@ def _if_converted(stmt: Term) -> bool:
     branches that only step scalar locals by values already at hand (`count += 1`, `s += v`). A
     load inside a branch keeps it (`if i > 0: s += u[i - 1]` must not read u[-1] when i == 0), as
     do a store, a call, a loop or a jump."""
-    if _has_call_or_loop(stmt.args[0]):
+    if _has_op(stmt.args[0], _BRANCH_KEEPERS):
         return False
     for branch in stmt.args[1:]:
         for t in branch.args if branch.op == "seq" else (branch,):
@@ -535,29 +518,16 @@ def _if_converted(stmt: Term) -> bool:
                 continue
             if t.op != "augassign" or t.value not in ("add", "sub") or t.args[0].op != "var":
                 return False
-            if _has_call_or_loop(t.args[1]) or _has_op(t.args[1], "index"):
+            if _has_op(t.args[1], _BRANCH_KEEPERS | {"index"}):
                 return False
     return True
 
 
-def _has_op(t: Term, op: str) -> bool:
-    stack = [t]
-    while stack:
-        u = stack.pop()
-        if u.op == op:
-            return True
-        stack.extend(a for a in u.args if isinstance(a, Term))
-    return False
+_BRANCH_KEEPERS = frozenset({"call", "for", "while", "if"})
 
 
-def _has_call_or_loop(t: Term) -> bool:
-    stack = [t]
-    while stack:
-        u = stack.pop()
-        if u.op in ("call", "for", "while", "if"):
-            return True
-        stack.extend(a for a in u.args if isinstance(a, Term))
-    return False
+def _has_op(t: Term, ops: frozenset[str]) -> bool:
+    return any(u.op in ops for u in t.walk())
 
 
 def _counters(body: Term) -> set[str]:
@@ -1213,8 +1183,9 @@ class _Builder:
         """A loop, from `_memo` when this state has built it before: its subtree is copied under
         `node`, and what it did above itself is redone (its loop variable's write, the reads and
         writes of its body that reach the enclosing loops, the locals and arrays it leaves)."""
-        if not self.python_costs and _unrolled_trips(stmt) is not None:
-            self._unrolled_for(stmt, node, weight, conditional)
+        unrolled = None if self.python_costs else _unrolled_trips(stmt)
+        if unrolled is not None:
+            self._unrolled_for(stmt, unrolled, node, weight, conditional)
             return
         if self.memo is None:
             self._build_for(stmt, node, weight, conditional)
@@ -1265,12 +1236,11 @@ class _Builder:
         if saved is not None:
             self.env[name] = saved
 
-    def _unrolled_for(self, stmt: Term, node: _Node, weight: float, conditional: bool) -> None:
+    def _unrolled_for(self, stmt: Term, trips: float, node: _Node, weight: float, conditional: bool) -> None:
         """A loop LLVM unrolls completely (`_unrolled_trips`): its body, `trips` times over, is
         straight-line code of the enclosing loop, which may then vectorize (a 3x3 stencil's taps
         are no loop of their own). The variable reads as its mean value, as for inner bounds."""
         loop_var, lo_t, _, step_t, body = stmt.args
-        trips = _unrolled_trips(stmt) or 0.0
         name = loop_var.value
         self._write(name, node, conditional)
         saved = self.env.get(name)
@@ -1288,7 +1258,7 @@ class _Builder:
         enclosing iterations) trips. Without such a subscript, `default`."""
         extents = [
             array.shape[0]
-            for a, i in _direct_subscripts(body, name)
+            for a in _direct_subscripts(body, name)
             if (array := self._array_of(a)) is not None and len(array.shape) == 1
         ]
         if not extents:
@@ -2368,13 +2338,9 @@ def _effective_cores(trips: float, cores: int) -> float:
     return trips / math.ceil(trips / max(cores, 1))
 
 
-def _body_seconds(body: BodyStats, working_set: float, hardware: Hardware, parallel: bool) -> float:
-    """Points 5 and 6 of the module docstring for one loop body, over all its iterations."""
-    return sum(_body_parts(body, working_set, hardware, parallel).values())
-
-
 def _body_parts(body: BodyStats, working_set: float, hardware: Hardware, parallel: bool) -> dict[str, float]:
-    """`_body_seconds` by `PARTS`: the larger of compute and memory goes to its bound."""
+    """Points 5 and 6 of the module docstring for one loop body, over all its iterations, by
+    `PARTS`: the larger of compute and memory goes to its bound."""
     if body.iterations <= 0:
         return {}
     lanes = max(1.0, hardware.simd_bytes / body.itemsize) if body.vectorizable else 1.0
