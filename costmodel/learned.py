@@ -140,19 +140,14 @@ class LearnedCostModel:
             if groups is None:
                 raise ValueError("lambdarank needs groups")
             order, sizes, labels = _rank_layout(list(groups), y)
-
-            def data() -> lgb.Dataset:
-                return lgb.Dataset(X[order], labels, group=sizes, feature_name=list(self.columns))
+            rows, target, group = X[order], labels, sizes
         else:
-
-            def data() -> lgb.Dataset:
-                return lgb.Dataset(X, y, feature_name=list(self.columns))
-
+            rows, target, group = X, y, None
         bases = init_model.boosters_ if init_model is not None else [None]
         self.boosters_ = [  # a Dataset a booster: LightGBM binds one to the model it continues
             lgb.train(
                 self._params(bag),
-                data(),
+                lgb.Dataset(rows, target, group=group, feature_name=list(self.columns)),
                 num_boost_round=self.n_estimators,
                 init_model=bases[bag % len(bases)],
             )

@@ -296,7 +296,7 @@ def train(hardware_id: str, estimators: int = 100) -> Trained | None:
         lines.append(
             f"Fine-tuned `{found[0].name}` (shipped, {base.info_.get('measurements', '?')} measurements of "
             f"{base.info_.get('kernels', '?')} kernels on machine {base.info_.get('hardware_id', found[0].stem)}): "
-            f"its {base.num_trees} trees, then {tuned_params['n_estimators']} more a booster fitted to these "
+            f"its {base.num_trees} trees, then {tuned_params['n_estimators']} more per booster fitted to these "
             "records. The shipped model saw the corpus kernels measured on its own machine, so 'held-out' "
             "above means held out of these records only.\n"
         )
