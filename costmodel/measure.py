@@ -371,6 +371,82 @@ def measure_plan(
         """What this batch still has to measure, by size."""
         return {s: kept for s, ix in pending.items() if (kept := [i for i in ix if i in batch])}
 
+    def serve(worker: Any, batch: frozenset[int], folder: Path) -> None:
+        """Read one worker's events until it finishes or dies, recording as they come."""
+        current: tuple[str, int, int] | None = None  # ("warm", index, size) | ("round", -1, size)
+        ready = False
+        while True:
+            wait = settings.timeout + (0 if ready else STARTUP_SECONDS)
+            event = worker.next_event(time.monotonic() + wait)
+            if event == "timeout" or event is None:
+                timed_out = event == "timeout"
+                if timed_out:
+                    worker.kill()
+                why = f"timed out after {wait:g}s" if timed_out else worker.finish()
+                status = "timeout" if timed_out else "runtime_error"
+                if current is None:
+                    for size, ix in sorted(left(batch).items()):
+                        for i in ix:
+                            record(i, size, status, error=f"worker: {why}")
+                elif current[0] == "warm":
+                    _, i, size = current
+                    if i in pending.get(size, []):
+                        record(i, size, status, error=why)
+                    drop_later(i, size, f"{status} at size {size}")
+                else:
+                    size = current[2]
+                    for i in left(batch).get(size, []):
+                        record(i, size, status, error=f"during timed rounds: {why}")
+                break
+            assert isinstance(event, dict)
+            kind = event["event"]
+            if kind == "ready":
+                ready = True
+            elif kind == "compiled":
+                i = int(event["index"])
+                if "error" in event:
+                    excluded.add(i)
+                    for size in sorted(pending):
+                        if i in pending[size]:
+                            record(i, size, "compile_error", error=str(event["error"]))
+                else:
+                    compiled.setdefault(i, float(event["seconds"]))
+                    if i not in llvm:
+                        llvm[i] = _read_llvm(folder / f"llvm-{i}.ll", llvm_features)
+            elif kind == "size":
+                current = ("round", -1, int(event["size"]))
+                if on_event:
+                    on_event(f"size {event['size']}")
+            elif kind == "warm":
+                current = ("warm", int(event["index"]), int(event["size"]))
+            elif kind == "round":
+                current = ("round", -1, int(event["size"]))
+            elif kind == "result":
+                i, size = int(event["index"]), int(event["size"])
+                status = str(event["status"])
+                if i not in pending.get(size, []):
+                    continue  # already settled here (skipped after a failure)
+                record(
+                    i,
+                    size,
+                    status,
+                    times=event.get("times", ()),
+                    warmup_seconds=event.get("warmup"),
+                    agrees=event.get("agrees"),
+                    loadavg=tuple(event.get("loadavg") or (0.0, 0.0)),
+                    error=str(event.get("error", "")),
+                )
+                if status == "too_slow":
+                    drop_later(i, size, f"too slow at size {size}")
+                elif status == "runtime_error":
+                    drop_later(i, size, f"raised at size {size}")
+            elif kind == "finished":
+                # e.g. excluded after a compile error elsewhere
+                for size, ix in sorted(left(batch).items()):
+                    for i in ix:
+                        record(i, size, "skipped", error="not run")
+                break
+
     with tempfile.TemporaryDirectory(prefix="optc-measure-", ignore_cleanup_errors=True) as tmp:
         folder = Path(tmp)
         entries = _write_modules(folder, plan)
@@ -396,80 +472,8 @@ def measure_plan(
                     pickle.dump(spec, f)
                 worker = verify._Worker(folder, spec_path, starts, threads, entry=WORKER, extra_env=env)
                 starts += 1
-                current: tuple[str, int, int] | None = None  # ("warm", index, size) | ("round", -1, size)
-                ready = False
                 try:
-                    while True:
-                        wait = settings.timeout + (0 if ready else STARTUP_SECONDS)
-                        event = worker.next_event(time.monotonic() + wait)
-                        if event == "timeout" or event is None:
-                            timed_out = event == "timeout"
-                            if timed_out:
-                                worker.kill()
-                            why = f"timed out after {wait:g}s" if timed_out else worker.finish()
-                            status = "timeout" if timed_out else "runtime_error"
-                            if current is None:
-                                for size, ix in sorted(left(batch).items()):
-                                    for i in ix:
-                                        record(i, size, status, error=f"worker: {why}")
-                            elif current[0] == "warm":
-                                _, i, size = current
-                                if i in pending.get(size, []):
-                                    record(i, size, status, error=why)
-                                drop_later(i, size, f"{status} at size {size}")
-                            else:
-                                size = current[2]
-                                for i in left(batch).get(size, []):
-                                    record(i, size, status, error=f"during timed rounds: {why}")
-                            break
-                        assert isinstance(event, dict)
-                        kind = event["event"]
-                        if kind == "ready":
-                            ready = True
-                        elif kind == "compiled":
-                            i = int(event["index"])
-                            if "error" in event:
-                                excluded.add(i)
-                                for size in sorted(pending):
-                                    if i in pending[size]:
-                                        record(i, size, "compile_error", error=str(event["error"]))
-                            else:
-                                compiled.setdefault(i, float(event["seconds"]))
-                                if i not in llvm:
-                                    llvm[i] = _read_llvm(folder / f"llvm-{i}.ll", llvm_features)
-                        elif kind == "size":
-                            current = ("round", -1, int(event["size"]))
-                            if on_event:
-                                on_event(f"size {event['size']}")
-                        elif kind == "warm":
-                            current = ("warm", int(event["index"]), int(event["size"]))
-                        elif kind == "round":
-                            current = ("round", -1, int(event["size"]))
-                        elif kind == "result":
-                            i, size = int(event["index"]), int(event["size"])
-                            status = str(event["status"])
-                            if i not in pending.get(size, []):
-                                continue  # already settled here (skipped after a failure)
-                            record(
-                                i,
-                                size,
-                                status,
-                                times=event.get("times", ()),
-                                warmup_seconds=event.get("warmup"),
-                                agrees=event.get("agrees"),
-                                loadavg=tuple(event.get("loadavg") or (0.0, 0.0)),
-                                error=str(event.get("error", "")),
-                            )
-                            if status == "too_slow":
-                                drop_later(i, size, f"too slow at size {size}")
-                            elif status == "runtime_error":
-                                drop_later(i, size, f"raised at size {size}")
-                        elif kind == "finished":
-                            # e.g. excluded after a compile error elsewhere
-                            for size, ix in sorted(left(batch).items()):
-                                for i in ix:
-                                    record(i, size, "skipped", error="not run")
-                            break
+                    serve(worker, batch, folder)
                 finally:
                     worker.kill()
     return written
