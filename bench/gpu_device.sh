@@ -109,7 +109,7 @@ else
     # warm call over 0.5 s is the only timing and ends that contender's larger sizes. CUDA variants:
     # two launch configurations, a 16x16 tiled one where a nest is matmul-like, and one explored body.
     ARGS=(--sizes 4 --repeats 5 --call-budget 0.15 --max-call 0.5 --launch-configs 2 --explored 1
-          --most-variants 4 --optc-jobs 8 --optc-budget 90)
+          --most-variants "${MOST_VARIANTS:-4}" --optc-jobs "${OPTC_JOBS:-8}" --optc-budget "${OPTC_BUDGET:-90}")
 fi
 
 for attempt in 1 2 3; do
