@@ -81,6 +81,9 @@ def value_key(value: object) -> object:
     return value
 
 
+_PLAIN_VALUES = frozenset({str, int, float, bool, type(None)})  # `value_key` of one is equal to itself
+
+
 @dataclass(frozen=True, eq=False, slots=True)
 class Term:
     """An immutable IR node. Equality and hash are structural and use `value_key`."""
@@ -101,13 +104,15 @@ class Term:
     def __eq__(self, other: object) -> bool:
         if self is other:
             return True
-        if not isinstance(other, Term) or self._hash != other._hash:
+        if not isinstance(other, Term) or self._hash != other._hash or self.op != other.op:
             return False
-        return (
-            self.op == other.op
-            and value_key(self.value) == value_key(other.value)
-            and self.args == other.args
-        )
+        # Equal hashes are mostly equal terms (memo lookups of a statement that another candidate
+        # holds as a distinct object), compared node by node: a payload shared by both (a name, an
+        # operator parameter, a small constant) is equal without making its two keys.
+        a, b = self.value, other.value
+        if (a is not b or type(a) not in _PLAIN_VALUES) and value_key(a) != value_key(b):
+            return False
+        return self.args == other.args
 
     def __repr__(self) -> str:
         return to_sexpr(self)
@@ -155,14 +160,19 @@ NONE = const(None)
 
 def to_sexpr(term: Term) -> str:
     """Compact s-expression, used in reprs, explanations and test failure messages."""
-    head = term.op if term.value is None or term.op == "const" else f"{term.op}:{term.value}"
-    if term.op == "const":
-        head = repr(term.value)
-    elif term.op == "var":
-        head = str(term.value)
+    head = sexpr_head(term)
     if not term.args:
         return head
     return "(" + " ".join([head, *(to_sexpr(a) for a in term.args)]) + ")"
+
+
+def sexpr_head(term: Term) -> str:
+    """`to_sexpr`'s text of the node itself: a leaf's whole text, else what precedes its arguments."""
+    if term.op == "const":
+        return repr(term.value)
+    if term.op == "var":
+        return str(term.value)
+    return term.op if term.value is None else f"{term.op}:{term.value}"
 
 
 def is_float_literal(term: Term) -> bool:

@@ -38,7 +38,17 @@ from optcompiler.costmodel.analytic import estimate_python_seconds, estimate_sec
 from optcompiler.costmodel.hardware import Hardware, detect
 from optcompiler.costmodel.model import TreeModel
 from optcompiler.errors import PARTLY_COMPILED, Unsupported, unblock_hint
-from optcompiler.ir import Candidate, Kernel, Target, Term, Variant, lift, lower_function, seq
+from optcompiler.ir import (
+    Candidate,
+    Kernel,
+    Target,
+    Term,
+    Variant,
+    lift,
+    lower_function,
+    seq,
+    sexpr_head,
+)
 from optcompiler.llm.suggest import SuggestionReport
 from optcompiler.passes import REGISTRY, PassContext, all_rules, why
 from optcompiler.passes.egraph import (
@@ -1090,8 +1100,9 @@ def rank(
     kernel may run again as written)."""
     scored = []
     params = frozenset(facts.arg_types)
+    pranges: dict[int, bool] = {}  # the variants share most subterms as objects: each is looked at once
     for variant in variants:
-        targets = [_target_for(variant.body)]
+        targets = [_target_for(variant.body, pranges)]
         if config.numpy_target and variant.derivation and not contains_loop(variant.body):
             targets.append(Target("numpy"))  # nothing left to compile: plain NumPy, no compile time
         for target in targets:
@@ -1112,10 +1123,11 @@ def rank(
     scored.sort(key=lambda s: s[0])
     # the text decides only among candidates equal on everything else: made only for those
     ranked: list[tuple[Candidate, float]] = []
+    texts: dict[int, str] = {}
     for _, group in itertools.groupby(scored, key=lambda s: s[0]):
         tied = list(group)
         if len(tied) > 1:
-            tied.sort(key=lambda s: repr(s[1].variant.body))
+            tied.sort(key=lambda s: _sexpr(s[1].variant.body, texts))
         ranked += [(c, s) for _, c, s in tied]
     return ranked
 
@@ -1182,12 +1194,35 @@ def rank_key(
     return (bucket, weighted_size(body), rewrites, repr(body))
 
 
-def _target_for(body: Term) -> Target:
-    return (
-        Target("njit-parallel")
-        if any(t.op == "for" and t.value == "prange" for t in body.walk())
-        else Target("njit")
-    )
+def _target_for(body: Term, memo: dict[int, bool] | None = None) -> Target:
+    """njit-parallel for a body with a prange loop. `memo` (by object, for as long as the terms
+    live: one `rank`) is shared by bodies that hold the same subterms."""
+    if memo is None:
+        found = any(t.op == "for" and t.value == "prange" for t in body.walk())
+    else:
+        found = _has_prange(body, memo)
+    return Target("njit-parallel") if found else Target("njit")
+
+
+def _has_prange(term: Term, memo: dict[int, bool]) -> bool:
+    found = memo.get(id(term))
+    if found is None:
+        found = (term.op == "for" and term.value == "prange") or any(
+            _has_prange(a, memo) for a in term.args if a.args or a.op == "for"
+        )
+        memo[id(term)] = found
+    return found
+
+
+def _sexpr(term: Term, memo: dict[int, str]) -> str:
+    """`repr(term)` (`ir.to_sexpr`), each subterm object written once: `memo` is by object, for as
+    long as the terms live (one `rank`), and tied variants share most of their statements."""
+    found = memo.get(id(term))
+    if found is None:
+        head = sexpr_head(term)
+        found = "(" + " ".join([head, *(_sexpr(a, memo) for a in term.args)]) + ")" if term.args else head
+        memo[id(term)] = found
+    return found
 
 
 # ---- costs and helpers --------------------------------------------------------------------------------
