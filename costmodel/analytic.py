@@ -2340,7 +2340,25 @@ def _effective_cores(trips: float, cores: int) -> float:
 
 def _body_parts(body: BodyStats, working_set: float, hardware: Hardware, parallel: bool) -> dict[str, float]:
     """Points 5 and 6 of the module docstring for one loop body, over all its iterations, by
-    `PARTS`: the larger of compute and memory goes to its bound."""
+    `PARTS`: the larger of compute and memory goes to its bound. Memoized on the body (outside its
+    fields), per working set and target, for the last machine asked: the candidates of a kernel
+    share most of their nests' bodies (the analysis memo), and every candidate is estimated. The
+    result is read, never changed."""
+    memo = body.__dict__.get("_parts")
+    if memo is None:
+        memo = {}
+        object.__setattr__(body, "_parts", memo)
+    hit = memo.get((working_set, parallel))
+    if hit is not None and hit[0] is hardware:
+        return hit[1]
+    parts = _compute_body_parts(body, working_set, hardware, parallel)
+    memo[(working_set, parallel)] = (hardware, parts)
+    return parts
+
+
+def _compute_body_parts(
+    body: BodyStats, working_set: float, hardware: Hardware, parallel: bool
+) -> dict[str, float]:
     if body.iterations <= 0:
         return {}
     lanes = max(1.0, hardware.simd_bytes / body.itemsize) if body.vectorizable else 1.0
