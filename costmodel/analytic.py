@@ -938,6 +938,8 @@ class _Builder:
         self.arrays: dict[str, _Array] = {}
         self.fresh = 0
         self.implicit_depth = 0
+        # what `_library` adds to which loop while `_lower_arrays` lowers a statement (None: not asked)
+        self._library_calls: list[tuple[_Node, float, float, float]] | None = None
         for name, t in arg_types.items():
             if t.kind == "array":
                 ndim = max(t.ndim, len(t.dims), 1)
@@ -1551,16 +1553,35 @@ class _Builder:
             return None
         if self.memo is None:
             return self._lower_array_statement(stmt, node, weight)
-        key = ("lower", _canonical(stmt), self.state(node))
-        hit = self.memo.get(key)
+        canonical, state = _canonical(stmt), self.state(node)
+        key = ("lower", canonical, state)
+        # a statement that calls BLAS (`_library`) adds its calls to `node`, by the branch weight: its
+        # lowering is remembered per weight too, with the amounts to add again, in their order
+        library_key = ("lower library", canonical, state, weight, math.copysign(1.0, weight))
+        hit = self.memo.get(key) or self.memo.get(library_key)
         if hit is not None:
-            lowered, after = hit  # type: ignore[misc]
+            lowered, after, calls = hit  # type: ignore[misc]
+            for flops, nbytes, seconds in calls:
+                node.library_flops += flops
+                node.library_bytes += nbytes
+                node.library_calls_seconds += seconds
             self._restore(after)
             return list(lowered) if lowered is not None else None
         library = (node.library_flops, node.library_bytes, node.library_calls_seconds)
-        lowered = self._lower_array_statement(stmt, node, weight)
+        outer, self._library_calls = self._library_calls, []
+        try:
+            lowered = self._lower_array_statement(stmt, node, weight)
+            recorded = self._library_calls
+        finally:
+            self._library_calls = outer
+        if outer is not None:
+            outer.extend(recorded)
+        template = tuple(lowered) if lowered is not None else None
         if library == (node.library_flops, node.library_bytes, node.library_calls_seconds):
-            self.memo[key] = (tuple(lowered) if lowered is not None else None, self._snapshot())
+            self.memo[key] = (template, self._snapshot(), ())
+        elif all(on is node for on, *_ in recorded):
+            calls = tuple((flops, nbytes, seconds) for _, flops, nbytes, seconds in recorded)
+            self.memo[library_key] = (template, self._snapshot(), calls)
         return lowered
 
     def _lower_array_statement(self, stmt: Term, node: _Node, weight: float) -> list[Term] | None:
@@ -1723,9 +1744,14 @@ class _Builder:
         inner = sa[-1]
         itemsize = max(self._itemsize_of(a), self._itemsize_of(b))
         operands = math.prod(sa) + (0.0 if a == b else math.prod(sb))
-        node.library_flops += weight * 2.0 * math.prod(result_shape) * inner
-        node.library_bytes += weight * itemsize * (operands + math.prod(result_shape))
-        node.library_calls_seconds += weight * (MATMUL_CALL_SECONDS if result_shape else DOT_CALL_SECONDS)
+        flops = weight * 2.0 * math.prod(result_shape) * inner
+        nbytes = weight * itemsize * (operands + math.prod(result_shape))
+        seconds = weight * (MATMUL_CALL_SECONDS if result_shape else DOT_CALL_SECONDS)
+        node.library_flops += flops
+        node.library_bytes += nbytes
+        node.library_calls_seconds += seconds
+        if self._library_calls is not None:
+            self._library_calls.append((node, flops, nbytes, seconds))
         name = self._fresh("m")
         if result_shape:
             self.arrays[name] = _Array(result_shape, itemsize)
